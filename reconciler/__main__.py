@@ -1,0 +1,5 @@
+"""``python -m reconciler`` is the same as the ``fleet`` console script."""
+
+from reconciler.cli import main
+
+main()
