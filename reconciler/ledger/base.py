@@ -1,0 +1,145 @@
+"""The ledger interfaces: a read-only ``LedgerReader`` and the writing ``Ledger`` that extends it.
+
+After sqlmesh's ``StateReader``/``StateSync`` split: the planner and ``fleet history`` only need
+a reader; the applier gets the full ``Ledger``. Two implementations exist
+(``reconciler.ledger.sqlite.SqliteLedger`` and ``reconciler.ledger.postgres.PostgresLedger``),
+both built on ``reconciler.ledger.sql.SqlLedger`` and checked by one contract test suite.
+
+Guarantees every implementation keeps:
+
+* every write method is one committed transaction: a process killed at any moment leaves the
+  ledger either before or after the write, never half-way;
+* every method may be called from several threads at once;
+* no secret is ever stored (see ``reconciler.ledger.guard``);
+* foreign database errors surface as ``reconciler.errors.LedgerError``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any
+
+from reconciler.core.model import LedgerView, OwnedTenant
+from reconciler.ledger.records import (
+    AppliedMigration,
+    DeletedTenant,
+    Intent,
+    RunInfo,
+    RunRecord,
+    StepOutcomeRecord,
+)
+
+
+class LedgerReader(abc.ABC):
+    """Read access to the ledger."""
+
+    @abc.abstractmethod
+    def view(self) -> LedgerView:
+        """All owned tenants and the tenants with a pending (unresolved) create intent."""
+
+    @abc.abstractmethod
+    def tenant(self, name: str) -> OwnedTenant | None:
+        """One owned tenant, or None when the ledger does not own it."""
+
+    @abc.abstractmethod
+    def pending_intents(self) -> list[Intent]:
+        """Intents without an outcome (left by a crashed apply), oldest first."""
+
+    @abc.abstractmethod
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The latest runs, newest first, without their steps (``steps`` is None)."""
+
+    @abc.abstractmethod
+    def run(self, run_id: int) -> RunRecord:
+        """One run with its step outcomes in recording order; ``LedgerError`` if unknown."""
+
+    @abc.abstractmethod
+    def deleted_tenants(self, limit: int = 20) -> list[DeletedTenant]:
+        """Tombstones of deleted tenants, newest first."""
+
+    @abc.abstractmethod
+    def get_meta(self, key: str) -> str | None:
+        """A value of the small key-value store, or None when unset."""
+
+    @abc.abstractmethod
+    def migration_version(self) -> int:
+        """The number of the latest migration applied to this ledger."""
+
+    @abc.abstractmethod
+    def applied_migrations(self) -> list[AppliedMigration]:
+        """Every recorded migration, in version order."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where this ledger lives, for messages (never includes a password)."""
+
+
+class Ledger(LedgerReader):
+    """Read and write access to the ledger; each write is its own transaction."""
+
+    @abc.abstractmethod
+    def record_intent(self, tenant: str, action: str, detail: Mapping[str, Any]) -> int:
+        """Record what is about to be done (e.g. the project name and org before a create).
+
+        Returns the intent id to pass to ``resolve_intent`` once the outcome is known.
+        """
+
+    @abc.abstractmethod
+    def resolve_intent(self, intent_id: int, outcome: str) -> None:
+        """Close an intent with its outcome (see ``IntentOutcome``)."""
+
+    @abc.abstractmethod
+    def upsert_tenant(self, tenant: OwnedTenant) -> None:
+        """Record (or replace) everything owned for one tenant, branches and keys included."""
+
+    @abc.abstractmethod
+    def forget_tenant(
+        self, name: str, *, note: str = "", recoverable_until: datetime | None = None
+    ) -> bool:
+        """Drop an owned tenant after its project was deleted, leaving a tombstone.
+
+        ``recoverable_until`` defaults to Neon's documented 7-day recovery window. Returns
+        False (and records nothing) when the tenant was not owned, so a re-run is harmless.
+        """
+
+    @abc.abstractmethod
+    def set_fingerprint(self, tenant: str, fingerprint: str) -> None:
+        """Record the last observed live fingerprint of an owned tenant."""
+
+    @abc.abstractmethod
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the small key-value store (cursors and the like)."""
+
+    @abc.abstractmethod
+    def begin_run(self, info: RunInfo) -> int:
+        """Record the start of an apply run and return its id."""
+
+    @abc.abstractmethod
+    def record_step(self, run_id: int, outcome: StepOutcomeRecord) -> None:
+        """Record the outcome of one step of a run."""
+
+    @abc.abstractmethod
+    def finish_run(self, run_id: int, result: str, summary: Mapping[str, int]) -> None:
+        """Record how a run ended and its counts (e.g. succeeded/failed/skipped)."""
+
+    @abc.abstractmethod
+    def apply_lock(self, holder: str, timeout: float = 0.0) -> AbstractContextManager[None]:
+        """Hold the exclusive apply lock for the ``with`` block.
+
+        ``holder`` describes this process for others' messages (``user@host pid N``). With
+        ``timeout`` 0 a held lock raises ``LockHeldError`` at once; otherwise the lock is polled
+        until acquired or ``timeout`` seconds have passed. The lock dies with the process.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; the ledger cannot be used afterwards."""
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

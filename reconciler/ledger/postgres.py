@@ -1,0 +1,215 @@
+"""The PostgreSQL ledger (``postgresql://…``), for teams that run ``fleet apply`` from many places.
+
+Schema: by default the ledger's tables go where the connection's ``search_path`` points (libpq
+``options=-csearch_path%3D…`` in the URL works). The URL may instead carry ``schema=NAME`` (a
+neon-fleet parameter, removed before connecting): the ledger then creates that schema if needed
+and uses it, so several fleets (or test runs) can share one database.
+
+Locks: migrations run under ``pg_advisory_xact_lock`` so concurrent first opens never apply a
+migration twice. The apply lock is ``pg_try_advisory_lock`` on a dedicated connection held for
+the lock's duration: PostgreSQL releases it when that session ends, including when the process
+holding it is killed. An ``apply_lock`` row names the holder for the refused apply's message;
+it is joined with ``pg_locks`` so a stale row of a dead holder is never reported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from reconciler.errors import LedgerError
+from reconciler.ledger.guard import redact_text
+from reconciler.ledger.locking import UNKNOWN_HOLDER, Waiting, describe_since, poll
+from reconciler.ledger.migrations import Migration
+from reconciler.ledger.sql import Row, SqlLedger, Tx
+
+#: First halves of the two-part advisory lock keys ("NF" + purpose); the second half is derived
+#: from the database and schema, so fleets in different schemas never block each other.
+MIGRATION_LOCK_SPACE = 0x4E460001
+APPLY_LOCK_SPACE = 0x4E460002
+#: Schema names we accept: lower case (so quoting never changes them) and at most 63 bytes.
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class _PostgresTx:
+    """``Tx`` over a psycopg cursor; rewrites ``?`` placeholders to ``%s``."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        self._cursor.execute(statement.replace("?", "%s"), params)
+        return self._cursor.rowcount
+
+    def many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cursor.executemany(statement.replace("?", "%s"), rows)
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> Row | None:
+        self._cursor.execute(statement.replace("?", "%s"), params)
+        return self._cursor.fetchone()
+
+    def all(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        self._cursor.execute(statement.replace("?", "%s"), params)
+        return list(self._cursor.fetchall())
+
+
+class PostgresLedger(SqlLedger):
+    """A ledger in a PostgreSQL database, optionally in its own schema."""
+
+    dialect: ClassVar[str] = "postgres"
+    time_type: ClassVar[str] = "TIMESTAMPTZ"
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        schema: str | None = None,
+        display: str = "postgresql://…",
+        clock: Callable[[], datetime] | None = None,
+        migrations: Sequence[Migration] | None = None,
+        waiting: Callable[[float], Waiting] = Waiting,
+    ) -> None:
+        super().__init__(clock=clock, migrations=migrations)
+        if schema is not None and not SCHEMA_NAME.match(schema):
+            raise LedgerError(f"bad ledger schema name {schema!r}: use [a-z_][a-z0-9_]*")
+        self._conninfo, self._schema, self._display = conninfo, schema, display
+        self._waiting = waiting
+        self._connection = self._connect()
+        try:
+            row = self._connection.execute(
+                "SELECT current_database(), current_setting('search_path')"
+            ).fetchone()
+        except psycopg.Error as exc:
+            self._connection.close()
+            raise self._error("cannot open", exc) from exc
+        assert row is not None
+        # The key half that scopes both advisory locks to this database and schema.
+        self._scope_key = zlib.crc32(f"{row[0]}/{schema or row[1]}".encode()) & 0x7FFFFFFF
+        self._migrate()
+
+    def describe(self) -> str:
+        return self._display
+
+    def _error(self, what: str, exc: psycopg.Error) -> LedgerError:
+        return LedgerError(f"{what} the ledger {self._display}: {redact_text(str(exc))}")
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        """A new autocommit session with the schema on its search path."""
+        try:
+            connection = psycopg.connect(self._conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise self._error("cannot connect to", exc) from exc
+        if self._schema is not None:
+            try:
+                connection.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
+            except psycopg.Error as exc:
+                connection.close()
+                raise self._error("cannot open", exc) from exc
+        return connection
+
+    def _begin(self, *, write: bool) -> Iterator[Tx]:
+        # PostgreSQL needs no read/write distinction here: MVCC gives each transaction a
+        # consistent snapshot and row locks order concurrent writers.
+        try:
+            with self._connection.transaction(), self._connection.cursor() as cursor:
+                yield _PostgresTx(cursor)
+        except psycopg.Error as exc:
+            raise self._error("cannot use", exc) from exc
+
+    def _before_migrations(self, tx: Tx) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(?, ?)", (MIGRATION_LOCK_SPACE, self._scope_key))
+        if self._schema is not None:
+            tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
+
+    def apply_lock(self, holder: str, timeout: float = 0.0) -> AbstractContextManager[None]:
+        return self._advisory_lock(holder, self._waiting(timeout))
+
+    @contextmanager
+    def _advisory_lock(self, holder: str, waiting: Waiting) -> Iterator[None]:
+        session = self._connect()  # its death, and only that, releases the lock
+        try:
+            try:
+                poll(
+                    lambda: self._try_lock(session, holder),
+                    lambda: self._read_holder(session),
+                    waiting,
+                )
+            except psycopg.Error as exc:
+                raise self._error("cannot take the apply lock of", exc) from exc
+            try:
+                yield
+            finally:
+                try:
+                    session.execute("DELETE FROM apply_lock WHERE backend_pid = pg_backend_pid()")
+                    session.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)", (APPLY_LOCK_SPACE, self._scope_key)
+                    )
+                except psycopg.Error as exc:
+                    raise self._error("cannot release the apply lock of", exc) from exc
+        finally:
+            session.close()
+
+    def _try_lock(self, session: psycopg.Connection[Any], holder: str) -> bool:
+        with session.transaction():
+            row = session.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", (APPLY_LOCK_SPACE, self._scope_key)
+            ).fetchone()
+            if row is None or not row[0]:
+                return False
+            session.execute(
+                "INSERT INTO apply_lock (lock_name, holder, since, client_pid, backend_pid)"
+                " VALUES ('apply', %s, %s, %s, pg_backend_pid()) ON CONFLICT (lock_name) DO"
+                " UPDATE SET holder = excluded.holder, since = excluded.since,"
+                " client_pid = excluded.client_pid, backend_pid = excluded.backend_pid",
+                (holder, self._now(), os.getpid()),
+            )
+        return True
+
+    def _read_holder(self, session: psycopg.Connection[Any]) -> tuple[str, str]:
+        row = session.execute(
+            "SELECT a.holder, a.client_pid, a.since FROM pg_locks l"
+            " JOIN apply_lock a ON a.backend_pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+            " AND l.classid::bigint = %s AND l.objid::bigint = %s"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (APPLY_LOCK_SPACE, self._scope_key),
+        ).fetchone()
+        if row is None:
+            return UNKNOWN_HOLDER
+        holder, pid, since = row
+        return f"{holder} (pid {pid})", describe_since(since.astimezone(UTC))
+
+    def close(self) -> None:
+        with self._guard:
+            if not self._closed:
+                self._closed = True
+                self._connection.close()
+
+    # ------------------------------------------------------------------ value conversions
+
+    def time_in(self, value: datetime) -> Any:
+        if value.tzinfo is None:
+            raise LedgerError(f"refusing a naive datetime {value.isoformat()}: pass UTC times")
+        return value
+
+    def time_out(self, value: Any) -> datetime:
+        moment: datetime = value
+        return moment.astimezone(UTC)
+
+    def json_in(self, value: Any) -> Any:
+        return Jsonb(value)
+
+    def json_out(self, value: Any) -> Any:
+        return value
+
+    def bool_in(self, value: bool) -> Any:
+        return bool(value)

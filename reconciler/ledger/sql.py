@@ -1,0 +1,386 @@
+"""``SqlLedger``: the ledger contract written once in SQL both SQLite and PostgreSQL accept.
+
+The backends (``sqlite.py``, ``postgres.py``) only supply a connection, a transaction, value
+conversions (time, JSON, booleans) and the apply lock; every query lives here, so the two can
+not drift apart. SQL is written with ``?`` placeholders; the PostgreSQL transaction rewrites
+them to ``%s``.
+
+Every public method runs in one transaction under one re-entrant lock: a ledger object is a
+single connection shared by the applier's worker threads, and the lock keeps their
+transactions from interleaving on it.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Protocol
+
+from reconciler.core.model import LedgerView, OwnedTenant
+from reconciler.errors import LedgerError, LedgerMigrationError
+from reconciler.ledger import rows
+from reconciler.ledger.base import Ledger
+from reconciler.ledger.guard import is_secret_name, redact_text, reject_secrets
+from reconciler.ledger.migrations import MIGRATIONS_TABLE, Migration, check_numbering, discover
+from reconciler.ledger.records import (
+    AppliedMigration,
+    DeletedTenant,
+    Intent,
+    RunInfo,
+    RunRecord,
+    StepOutcomeRecord,
+    StepStatus,
+    utc_now,
+)
+
+#: Neon keeps a deleted project recoverable for 7 days (``DELETE /projects/{id}`` docs).
+NEON_RECOVERY_WINDOW = timedelta(days=7)
+
+Row = tuple[Any, ...]
+
+
+class Tx(Protocol):
+    """One open transaction: the only way ``SqlLedger`` talks to its database."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per parameter row."""
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """Run a query and return its first row, if any."""
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query and return all its rows."""
+
+
+class SqlLedger(Ledger, rows.Codec):
+    """The shared implementation; subclasses provide ``_begin`` and the value conversions."""
+
+    #: ``sqlite`` or ``postgres``: picks each migration's statements.
+    dialect: ClassVar[str]
+    #: Column type of timestamps in this dialect (for ``schema_migrations``).
+    time_type: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        migrations: Sequence[Migration] | None = None,
+    ) -> None:
+        self._clock = clock or utc_now
+        self._guard = threading.RLock()
+        self._closed = False
+        self._migrations = tuple(discover() if migrations is None else migrations)
+        check_numbering(self._migrations)
+
+    # ------------------------------------------------------------------ backend hooks
+
+    @abc.abstractmethod
+    def _begin(self, *, write: bool) -> Iterator[Tx]:
+        """A generator context: open a transaction, yield it, commit (or roll back on error).
+
+        Foreign database errors must leave it as ``LedgerError``. Called with the guard held.
+        """
+
+    @abc.abstractmethod
+    def _before_migrations(self, tx: Tx) -> None:
+        """Serialise migrations across processes for the rest of ``tx`` (and create the schema)."""
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _tx(self, *, write: bool = False) -> Iterator[Tx]:
+        with self._guard:
+            if self._closed:
+                raise LedgerError(f"the ledger {self.describe()} is closed")
+            yield from self._begin(write=write)
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+    def _migrate(self) -> None:
+        """Apply pending migrations in one transaction; refuse a ledger newer than the tool."""
+        target = len(self._migrations)
+        applying: Migration | None = None
+        try:
+            with self._tx(write=True) as tx:
+                self._before_migrations(tx)
+                tx.execute(
+                    f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY,"
+                    f" name TEXT NOT NULL, applied_at {self.time_type} NOT NULL)"
+                )
+                current = self._version(tx)
+                if current > target:
+                    raise LedgerMigrationError(
+                        f"the ledger {self.describe()} is at schema version {current}, newer "
+                        f"than this neon-fleet knows ({target}); upgrade neon-fleet"
+                    )
+                for applying in self._migrations[current:]:
+                    for statement in applying.statements(self.dialect):
+                        tx.execute(statement)
+                    tx.execute(
+                        f"INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_at)"
+                        " VALUES (?, ?, ?)",
+                        (applying.version, applying.name, self.time_in(self._now())),
+                    )
+        except LedgerMigrationError:
+            raise
+        except LedgerError as exc:
+            what = f"migration {applying.version} ({applying.name})" if applying else "migrating"
+            raise LedgerMigrationError(f"ledger {self.describe()}: {what} failed: {exc}") from exc
+
+    @staticmethod
+    def _version(tx: Tx) -> int:
+        row = tx.one(f"SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}")
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ reads
+
+    def view(self) -> LedgerView:
+        with self._tx() as tx:
+            tenants = self._load_tenants(tx, None)
+            pending = tx.all(
+                "SELECT DISTINCT tenant FROM intents"
+                " WHERE resolved_at IS NULL AND action = 'create_project'"
+            )
+        return LedgerView(tenants=tenants, pending_creates=frozenset(r[0] for r in pending))
+
+    def tenant(self, name: str) -> OwnedTenant | None:
+        with self._tx() as tx:
+            return self._load_tenants(tx, name).get(name)
+
+    def _load_tenants(self, tx: Tx, name: str | None) -> dict[str, OwnedTenant]:
+        where, params = (" WHERE tenant = ?", (name,)) if name is not None else ("", ())
+        return self.assemble_tenants(
+            tx.all(f"SELECT {rows.TENANT_COLUMNS} FROM tenants{where} ORDER BY tenant", params),
+            tx.all(f"SELECT {rows.BRANCH_COLUMNS} FROM tenant_branches{where}", params),
+            tx.all(f"SELECT {rows.KEY_COLUMNS} FROM tenant_keys{where}", params),
+        )
+
+    def pending_intents(self) -> list[Intent]:
+        with self._tx() as tx:
+            found = tx.all(
+                f"SELECT {rows.INTENT_COLUMNS} FROM intents WHERE resolved_at IS NULL ORDER BY id"
+            )
+        return [self.intent_from(row) for row in found]
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        with self._tx() as tx:
+            found = tx.all(
+                f"SELECT {rows.RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", (int(limit),)
+            )
+        return [self.run_from(row, None) for row in found]
+
+    def run(self, run_id: int) -> RunRecord:
+        with self._tx() as tx:
+            found = tx.one(f"SELECT {rows.RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+            if found is None:
+                raise LedgerError(f"the ledger has no run #{run_id}")
+            steps = tx.all(
+                f"SELECT {rows.STEP_COLUMNS} FROM run_steps WHERE run_id = ? ORDER BY id",
+                (run_id,),
+            )
+        return self.run_from(found, tuple(self.step_from(row) for row in steps))
+
+    def deleted_tenants(self, limit: int = 20) -> list[DeletedTenant]:
+        with self._tx() as tx:
+            found = tx.all(
+                f"SELECT {rows.TOMBSTONE_COLUMNS} FROM deleted_tenants ORDER BY id DESC LIMIT ?",
+                (int(limit),),
+            )
+        return [self.tombstone_from(row) for row in found]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._tx() as tx:
+            found = tx.one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if found is None else str(found[0])
+
+    def migration_version(self) -> int:
+        with self._tx() as tx:
+            return self._version(tx)
+
+    def applied_migrations(self) -> list[AppliedMigration]:
+        with self._tx() as tx:
+            found = tx.all(
+                f"SELECT version, name, applied_at FROM {MIGRATIONS_TABLE} ORDER BY version"
+            )
+        return [AppliedMigration(int(v), str(n), self.time_out(at)) for v, n, at in found]
+
+    # ------------------------------------------------------------------ writes
+
+    def record_intent(self, tenant: str, action: str, detail: Mapping[str, Any]) -> int:
+        reject_secrets(detail, "intent detail")
+        with self._tx(write=True) as tx:
+            row = tx.one(
+                "INSERT INTO intents (tenant, action, detail, created_at)"
+                " VALUES (?, ?, ?, ?) RETURNING id",
+                (tenant, action, self.json_in(dict(detail)), self.time_in(self._now())),
+            )
+        assert row is not None  # RETURNING always yields the new row
+        return int(row[0])
+
+    def resolve_intent(self, intent_id: int, outcome: str) -> None:
+        if not outcome:
+            raise LedgerError("an intent outcome must not be empty")
+        with self._tx(write=True) as tx:
+            changed = tx.execute(
+                "UPDATE intents SET resolved_at = ?, outcome = ?"
+                " WHERE id = ? AND resolved_at IS NULL",
+                (self.time_in(self._now()), outcome, intent_id),
+            )
+            if changed:
+                return
+            found = tx.one("SELECT outcome FROM intents WHERE id = ?", (intent_id,))
+        if found is None:
+            raise LedgerError(f"the ledger has no intent #{intent_id}")
+        if found[0] != outcome:  # resolving twice the same way is a harmless re-run
+            raise LedgerError(f"intent #{intent_id} was already resolved as {found[0]!r}")
+
+    def upsert_tenant(self, tenant: OwnedTenant) -> None:
+        with self._tx(write=True) as tx:
+            tx.execute(
+                "INSERT INTO tenants (tenant, project_id, org_id, fingerprint, manifest_digest,"
+                " prevent_destroy, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (tenant) DO UPDATE SET project_id = excluded.project_id,"
+                " org_id = excluded.org_id, fingerprint = excluded.fingerprint,"
+                " manifest_digest = excluded.manifest_digest,"
+                " prevent_destroy = excluded.prevent_destroy, updated_at = excluded.updated_at",
+                (
+                    tenant.tenant,
+                    tenant.project_id,
+                    tenant.org_id,
+                    tenant.fingerprint,
+                    tenant.manifest_digest,
+                    self.bool_in(tenant.prevent_destroy),
+                    self.time_in(self._now()),
+                ),
+            )
+            self._replace_children(tx, tenant)
+
+    @staticmethod
+    def _replace_children(tx: Tx, tenant: OwnedTenant) -> None:
+        tx.execute("DELETE FROM tenant_branches WHERE tenant = ?", (tenant.tenant,))
+        tx.execute("DELETE FROM tenant_keys WHERE tenant = ?", (tenant.tenant,))
+        tx.many(
+            "INSERT INTO tenant_branches (tenant, branch_name, branch_id) VALUES (?, ?, ?)",
+            [(tenant.tenant, name, branch_id) for name, branch_id in tenant.branch_ids.items()],
+        )
+        tx.many(
+            "INSERT INTO tenant_keys (tenant, key_name, key_id, org_id, project_id)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (tenant.tenant, name, key.key_id, key.org_id, key.project_id)
+                for name, key in tenant.keys.items()
+            ],
+        )
+
+    def forget_tenant(
+        self, name: str, *, note: str = "", recoverable_until: datetime | None = None
+    ) -> bool:
+        deleted_at = self._now()
+        until = recoverable_until or deleted_at + NEON_RECOVERY_WINDOW
+        with self._tx(write=True) as tx:
+            owned = self._load_tenants(tx, name).get(name)
+            if owned is None:
+                return False
+            tx.execute(
+                "INSERT INTO deleted_tenants (tenant, project_id, org_id, deleted_at,"
+                " recoverable_until, note, last_state) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    owned.project_id,
+                    owned.org_id,
+                    self.time_in(deleted_at),
+                    self.time_in(until),
+                    redact_text(note),
+                    self.json_in(rows.tenant_state(owned)),
+                ),
+            )
+            for table in ("tenant_branches", "tenant_keys", "tenants"):
+                tx.execute(f"DELETE FROM {table} WHERE tenant = ?", (name,))
+        return True
+
+    def set_fingerprint(self, tenant: str, fingerprint: str) -> None:
+        with self._tx(write=True) as tx:
+            changed = tx.execute(
+                "UPDATE tenants SET fingerprint = ?, updated_at = ? WHERE tenant = ?",
+                (fingerprint, self.time_in(self._now()), tenant),
+            )
+        if not changed:
+            raise LedgerError(f"cannot record a fingerprint: the ledger does not own {tenant!r}")
+
+    def set_meta(self, key: str, value: str) -> None:
+        if is_secret_name(key):
+            raise LedgerError(f"refusing to store a secret in the ledger: meta key {key!r}")
+        reject_secrets(value, f"meta {key}")
+        with self._tx(write=True) as tx:
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def begin_run(self, info: RunInfo) -> int:
+        reject_secrets(
+            {"who": info.who, "mode": info.mode, "tool_version": info.tool_version}, "run"
+        )
+        with self._tx(write=True) as tx:
+            row = tx.one(
+                "INSERT INTO runs (who, started_at, plan_digest, manifest_digest, tool_version,"
+                " mode, summary) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    info.who,
+                    self.time_in(info.started_at),
+                    info.plan_digest,
+                    info.manifest_digest,
+                    info.tool_version,
+                    info.mode,
+                    self.json_in({}),
+                ),
+            )
+        assert row is not None  # RETURNING always yields the new row
+        return int(row[0])
+
+    def record_step(self, run_id: int, outcome: StepOutcomeRecord) -> None:
+        reject_secrets(outcome.resource_ids, f"step {outcome.step_id} resource_ids")
+        status = StepStatus(outcome.status)
+        with self._tx(write=True) as tx:
+            self._require_open_run(tx, run_id)
+            tx.execute(
+                "INSERT INTO run_steps (run_id, step_id, tenant, action, status, message,"
+                " started_at, finished_at, resource_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    outcome.step_id,
+                    outcome.tenant,
+                    outcome.action,
+                    status.value,
+                    redact_text(outcome.message),
+                    self.time_in(outcome.started_at),
+                    self.time_in(outcome.finished_at),
+                    self.json_in(dict(outcome.resource_ids)),
+                ),
+            )
+
+    def finish_run(self, run_id: int, result: str, summary: Mapping[str, int]) -> None:
+        reject_secrets(summary, "run summary")
+        counts = {str(name): int(count) for name, count in summary.items()}
+        with self._tx(write=True) as tx:
+            self._require_open_run(tx, run_id)
+            tx.execute(
+                "UPDATE runs SET finished_at = ?, result = ?, summary = ? WHERE id = ?",
+                (self.time_in(self._now()), result, self.json_in(counts), run_id),
+            )
+
+    @staticmethod
+    def _require_open_run(tx: Tx, run_id: int) -> None:
+        found = tx.one("SELECT finished_at FROM runs WHERE id = ?", (run_id,))
+        if found is None:
+            raise LedgerError(f"the ledger has no run #{run_id}")
+        if found[0] is not None:
+            raise LedgerError(f"run #{run_id} is already finished")
