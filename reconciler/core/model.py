@@ -281,6 +281,9 @@ class OwnedTenant:
     keys: Mapping[str, OwnedKey] = field(default_factory=dict)
     fingerprint: str = ""
     manifest_digest: str = ""
+    #: The tenant's last declared ``lifecycle.prevent_destroy``: once a tenant is removed from
+    #: the manifests only the ledger remembers it, and deletion must still be refused.
+    prevent_destroy: bool = False
 
 
 @dataclass(frozen=True)

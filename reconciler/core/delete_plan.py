@@ -1,0 +1,111 @@
+"""Planning tenants that are no longer declared (offboarding).
+
+Only projects the ledger owns are ever deleted; a live project that merely carries a tenant-like
+name is never touched. For every ledger tenant missing from the manifests whose project is live:
+
+* without ``policy.prune``: no step; one warning lists them all;
+* with ``policy.prune``: ``delete_project`` (followed by revoking the keys neon-fleet minted for
+  it), unless the ledger remembers ``prevent_destroy`` (a blocker), and never more than
+  ``policy.max_deletes`` deletions per plan: the excess, in tenant order, become blockers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler.core.context import PlanContext
+from reconciler.core.fingerprint import fingerprint, project_keys
+from reconciler.core.model import LiveProject, OwnedTenant
+from reconciler.core.naming import api_key_prefix
+from reconciler.core.outcome import TenantOutcome, step_id
+from reconciler.core.plan import Action, Step
+from reconciler.core.views import project_view
+
+_LISTED = 20
+
+
+def plan_removed_tenants(
+    ctx: PlanContext, tenants: Sequence[str]
+) -> tuple[list[TenantOutcome], list[str]]:
+    """Outcomes for the removed ``tenants`` (sorted) and fleet-level warnings."""
+    policy = ctx.desired.fleet.policy
+    outcomes: list[TenantOutcome] = []
+    kept: list[str] = []
+    deletable: list[tuple[TenantOutcome, OwnedTenant, LiveProject]] = []
+    for name in tenants:
+        record = ctx.ledger.tenants[name]
+        project = ctx.live.projects.get(record.project_id)
+        out = TenantOutcome(name, fingerprint(project, project_keys(ctx.live, project)))
+        outcomes.append(out)
+        if project is None:
+            seen = record.org_id in ctx.live.observed_orgs
+            out.warnings.append(
+                f"{name}: removed from the manifests; its recorded project {record.project_id} "
+                + ("no longer exists, nothing to delete" if seen else "was not observed")
+            )
+        elif not policy.prune:
+            kept.append(name)
+        elif record.prevent_destroy:
+            out.blockers.append(
+                f"removed from the manifests, but lifecycle.prevent_destroy protects project "
+                f"{project.id}; remove the protection in a manifest first"
+            )
+        else:
+            deletable.append((out, record, project))
+    for index, (out, record, project) in enumerate(deletable):
+        if index < policy.max_deletes:
+            _delete(ctx, out, record, project)
+        else:
+            out.blockers.append(
+                f"deleting project {project.id} would exceed policy.max_deletes="
+                f"{policy.max_deletes} ({len(deletable)} deletions wanted)"
+            )
+    warnings: list[str] = []
+    if kept:
+        listed = ", ".join(kept[:_LISTED]) + (
+            f" and {len(kept) - _LISTED} more" if len(kept) > _LISTED else ""
+        )
+        warnings.append(
+            f"{len(kept)} tenant(s) removed from the manifests still have projects; "
+            f"policy.prune is off, so nothing is deleted: {listed}"
+        )
+    return outcomes, warnings
+
+
+def _delete(
+    ctx: PlanContext, out: TenantOutcome, record: OwnedTenant, project: LiveProject
+) -> None:
+    delete_id = step_id(out.tenant, Action.DELETE_PROJECT)
+    out.steps.append(
+        Step(
+            id=delete_id,
+            tenant=out.tenant,
+            action=Action.DELETE_PROJECT,
+            before=project_view(project),
+            after=None,
+            reason="removed from the manifests and policy.prune is on (recoverable for 7 days)",
+        )
+    )
+    keys = {k.key_id: (k.name, k.org_id) for k in record.keys.values()}
+    observed = project_keys(ctx.live, project)
+    if observed is not None:
+        prefix = api_key_prefix(project.name)
+        keys.update({k.id: (k.name, k.org_id) for k in observed if k.name.startswith(prefix)})
+    for key_id in sorted(keys):
+        name, org_id = keys[key_id]
+        out.steps.append(
+            Step(
+                id=step_id(out.tenant, Action.REVOKE_API_KEY, str(key_id)),
+                tenant=out.tenant,
+                action=Action.REVOKE_API_KEY,
+                before={
+                    "key_id": key_id,
+                    "key_name": name,
+                    "org_id": org_id,
+                    "project_id": project.id,
+                },
+                after=None,
+                depends_on=(delete_id,),
+                reason="the key's project is deleted",
+            )
+        )

@@ -1,0 +1,111 @@
+"""Field-level changes between a live view and a desired view, computed with deepdiff.
+
+Views are plain JSON dicts (see ``views``). Comparing equal views is the common case at fleet
+scale, so :func:`field_changes` first compares with ``==`` (which also treats ``1 == 1.0``) and
+only calls DeepDiff when something differs. Server-managed fields are excluded through the
+declared :data:`SERVER_MANAGED_FIELDS` list rather than ad-hoc conditions: they may sit in a
+``before`` view for the reader, but are never something neon-fleet changes.
+
+Nested dict changes are reported per leaf (``quota.compute_time_seconds``), so ``ignore_changes``
+and renderers work on the same dotted paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler.core.plan import FieldChange
+
+#: Fields Neon manages on its own or that the planner handles outside plain updates (identity,
+#: timestamps, state, placement). They never become a ``FieldChange`` of an update step.
+SERVER_MANAGED_FIELDS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "updated_at",
+    "current_state",
+    "branch_id",
+    "type",
+    "default",
+    "parent_id",
+    "integrations",
+    "hipaa",
+    "org_id",
+    "region_id",
+    "pg_version",
+)
+_EXCLUDED = [f"root['{name}']" for name in SERVER_MANAGED_FIELDS]
+_REPORTS = (
+    "values_changed",
+    "type_changes",
+    "dictionary_item_added",
+    "dictionary_item_removed",
+)
+
+
+def field_changes(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    origins: Mapping[str, str],
+    *,
+    prefix: str = "",
+    default_origin: str = "",
+) -> tuple[FieldChange, ...]:
+    """The leaf fields that differ from ``before`` to ``after``, in path order.
+
+    ``before=None`` means the resource does not exist yet: every field of ``after`` is a change
+    from ``None``. ``origins`` maps a dotted path, or its first segment, to where the desired
+    value came from (``default_origin`` when neither is listed). ``prefix`` is prepended to every
+    path (e.g. ``branches.dev.``).
+    """
+    old_side: Mapping[str, Any] = before if before is not None else {}
+    if before is not None and _equal_ignoring_managed(before, after):
+        return ()
+    diff = DeepDiff(
+        dict(old_side),
+        dict(after),
+        ignore_numeric_type_changes=True,
+        exclude_paths=_EXCLUDED,
+        view="tree",
+    )
+    changes: dict[str, FieldChange] = {}
+    for report in _REPORTS:
+        for level in diff.get(report, ()):
+            path = [str(part) for part in level.path(output_format="list")]
+            old = None if _missing(level.t1) else level.t1
+            new = None if _missing(level.t2) else level.t2
+            for leaf_path, leaf_old, leaf_new in _leaves(path, old, new):
+                dotted = ".".join(leaf_path)
+                changes[dotted] = FieldChange(
+                    path=prefix + dotted,
+                    old=leaf_old,
+                    new=leaf_new,
+                    origin=origins.get(dotted, origins.get(leaf_path[0], default_origin)),
+                )
+    return tuple(changes[p] for p in sorted(changes))
+
+
+def _equal_ignoring_managed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    keys = (set(before) | set(after)) - set(SERVER_MANAGED_FIELDS)
+    return all(before.get(k) == after.get(k) for k in keys)
+
+
+def _missing(value: Any) -> bool:
+    # DeepDiff marks the absent side of an added/removed item with its ``NotPresent`` sentinel.
+    return type(value).__name__ == "NotPresent"
+
+
+def _leaves(path: list[str], old: Any, new: Any) -> list[tuple[list[str], Any, Any]]:
+    """Expand a change of (or to/from) a dict into one change per differing leaf."""
+    if isinstance(old, Mapping) or isinstance(new, Mapping):
+        old_map: Mapping[str, Any] = old if isinstance(old, Mapping) else {}
+        new_map: Mapping[str, Any] = new if isinstance(new, Mapping) else {}
+        result: list[tuple[list[str], Any, Any]] = []
+        for key in sorted(set(old_map) | set(new_map)):
+            o, n = old_map.get(key), new_map.get(key)
+            if o != n or (key in old_map) != (key in new_map):
+                result.extend(_leaves([*path, str(key)], o, n))
+        return result
+    return [(path, old, new)]

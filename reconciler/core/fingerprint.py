@@ -1,0 +1,113 @@
+"""Fingerprints of the live state a tenant's steps were planned from.
+
+``fingerprint(project, keys)`` is the sha256 of the canonical JSON (sorted keys, no spaces) of
+everything the planner reads for one tenant: the project's fields (name, org, region,
+pg_version, quota, default endpoint settings, history retention, integrations), its branches and
+endpoints when they were observed, and that project's project-scoped API keys when the org's
+keys were observed. "Not observed" and "empty" fingerprint differently, and an absent project
+has its own fingerprint (``ABSENT``), so "someone created it meanwhile" is detected too.
+
+The applier re-observes before applying and compares with :func:`live_fingerprints`, which uses
+exactly the planner's matching, so a plan goes stale per tenant, not as a whole. The format is a
+contract recorded in plan files: change it only together with ``FORMAT_VERSION``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from reconciler.core.matching import ProjectMatch, match_project
+from reconciler.core.model import (
+    DesiredFleet,
+    LedgerView,
+    LiveApiKey,
+    LiveFleet,
+    LiveProject,
+)
+from reconciler.core.views import branch_view, endpoint_view, key_view, project_view
+
+_PREFIX = "sha256:"
+
+
+def _digest(document: Any) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _PREFIX + hashlib.sha256(text.encode()).hexdigest()
+
+
+#: The fingerprint of "no project": a tenant that has nothing live yet.
+ABSENT = _digest({"absent": True})
+
+
+def fingerprint(project: LiveProject | None, keys: Sequence[LiveApiKey] | None) -> str:
+    """The fingerprint of one tenant's live state; ``keys=None`` means keys were not observed.
+
+    ``keys`` may contain keys of other projects; only ``project``'s own keys count, in id order.
+    """
+    if project is None:
+        return ABSENT
+    document: dict[str, Any] = project_view(project)
+    document["branches"] = (
+        None
+        if project.branches is None
+        else [branch_view(b) for b in sorted(project.branches, key=lambda b: b.id)]
+    )
+    document["endpoints"] = (
+        None
+        if project.endpoints is None
+        else [endpoint_view(e) for e in sorted(project.endpoints, key=lambda e: e.id)]
+    )
+    document["api_keys"] = (
+        None
+        if keys is None
+        else [key_view(k) for k in sorted(keys, key=lambda k: k.id) if k.project_id == project.id]
+    )
+    return _digest(document)
+
+
+def project_keys(live: LiveFleet, project: LiveProject | None) -> tuple[LiveApiKey, ...] | None:
+    """The observed project-scoped keys of ``project``; None when its org's keys were not read."""
+    if project is None:
+        return ()
+    org_keys = live.api_keys.get(project.org_id)
+    if org_keys is None:
+        return None
+    return tuple(k for k in org_keys if k.project_id == project.id)
+
+
+def live_fingerprints(
+    desired: DesiredFleet,
+    live: LiveFleet,
+    ledger: LedgerView,
+    tenants: Iterable[str],
+) -> dict[str, str]:
+    """Fingerprints of ``tenants`` in ``live``, matched to projects exactly as the planner does.
+
+    A tenant that is no longer declared is matched through its ledger record (that is how the
+    planner finds projects to delete). Ambiguous matches fingerprint every candidate together.
+    """
+    by_name = live.by_name()
+    managed_orgs = frozenset(org.id for org in desired.fleet.orgs.values())
+    return {
+        name: match_fingerprint(
+            live,
+            match_project(
+                name,
+                desired.tenants.get(name),
+                live,
+                ledger,
+                by_name=by_name,
+                managed_orgs=managed_orgs,
+            ),
+        )
+        for name in tenants
+    }
+
+
+def match_fingerprint(live: LiveFleet, match: ProjectMatch) -> str:
+    """The fingerprint of a tenant's match; an ambiguous match covers every candidate."""
+    if match.ambiguous:
+        return _digest(sorted(fingerprint(p, project_keys(live, p)) for p in match.candidates))
+    return fingerprint(match.project, project_keys(live, match.project))

@@ -1,0 +1,143 @@
+"""Planning a tenant's project-scoped API keys.
+
+A declared key ``k`` of project ``p`` is the org API key named ``api_key_name(p, k)`` scoped to
+the project. neon-fleet only ever revokes keys it owns: project-scoped keys of the tenant's
+project whose name starts with ``api_key_prefix(p)``, or whose id the ledger recorded
+(``OwnedTenant.keys``; ``OwnedKey.name`` is the full Neon key name).
+
+* Declared and missing → ``create_api_key``; owned but no longer declared (or a duplicate of a
+  kept key) → ``revoke_api_key``.
+* When the org's keys were not observed (the org is absent from ``LiveFleet.api_keys``), the
+  ledger's record is the only knowledge: ledger keys count as present.
+* A transfer invalidates every project-scoped key of the moved project, so all owned keys are
+  revoked (in the source org) and every declared key is created again in the destination org,
+  both after the transfer. Keys neon-fleet does not own are left alone, with a warning.
+* For a project being created, every declared key is created after the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.core.context import PlanContext, is_ignored
+from reconciler.core.model import DesiredTenant, LiveProject, OwnedTenant
+from reconciler.core.naming import api_key_name, api_key_prefix
+from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, step_id
+from reconciler.core.plan import Action, FieldChange, Step
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    key_id: int
+    name: str
+    org_id: str
+    project_id: str
+
+
+def plan_keys(
+    ctx: PlanContext,
+    tenant: DesiredTenant,
+    project: LiveProject | None,
+    record: OwnedTenant | None,
+    base: str | None,
+    out: TenantOutcome,
+) -> None:
+    """Add the key steps of ``tenant`` to ``out``."""
+    if is_ignored("api_keys", tenant.lifecycle.ignore_changes):
+        return
+    wanted = {api_key_name(tenant.project_name, s.name): s.name for s in tenant.api_keys}
+    deps = (base,) if base else ()
+    transferring = out.transfer is not None
+    if transferring:
+        deps = (*deps, TRANSFER_PLACEHOLDER)
+    if project is None:
+        for full in sorted(wanted, key=lambda n: wanted[n]):
+            out.steps.append(_create(tenant, wanted[full], full, None, deps, "declared"))
+        return
+    owned, foreign = _existing(ctx, tenant, project, record)
+    if transferring:
+        if foreign:
+            names = ", ".join(sorted(k.name for k in foreign))
+            out.warnings.append(
+                f"{tenant.name}: project-scoped keys not owned by neon-fleet stop working "
+                f"after the transfer and are left alone: {names}"
+            )
+        for key in owned:
+            out.steps.append(_revoke(tenant, key, deps, "keys stop working after a transfer"))
+        for full in sorted(wanted, key=lambda n: wanted[n]):
+            reason = "re-issued in the destination org after the transfer"
+            out.steps.append(_create(tenant, wanted[full], full, project.id, deps, reason))
+        return
+    kept: set[str] = set()
+    for key in owned:
+        if key.name in wanted and key.name not in kept:
+            kept.add(key.name)
+            continue
+        reason = "a duplicate of a kept key" if key.name in kept else "no longer declared"
+        out.steps.append(_revoke(tenant, key, deps, reason))
+    for full in sorted(wanted, key=lambda n: wanted[n]):
+        if full not in kept:
+            out.steps.append(
+                _create(tenant, wanted[full], full, project.id, deps, "declared and missing")
+            )
+
+
+def _existing(
+    ctx: PlanContext, tenant: DesiredTenant, project: LiveProject, record: OwnedTenant | None
+) -> tuple[list[_Key], list[_Key]]:
+    """(owned, foreign) project-scoped keys of ``project``, owned ones in id order."""
+    recorded = (
+        {k.key_id: k for k in record.keys.values()}
+        if record is not None and record.project_id == project.id
+        else {}
+    )
+    observed = ctx.live.api_keys.get(project.org_id)
+    if observed is None:
+        keys = [_Key(k.key_id, k.name, k.org_id, k.project_id) for k in recorded.values()]
+        return sorted(keys, key=lambda k: k.key_id), []
+    prefix = api_key_prefix(tenant.project_name)
+    owned: list[_Key] = []
+    foreign: list[_Key] = []
+    for key in sorted(observed, key=lambda k: k.id):
+        if key.project_id != project.id:
+            continue
+        ref = _Key(key.id, key.name, key.org_id, project.id)
+        (owned if key.name.startswith(prefix) or key.id in recorded else foreign).append(ref)
+    return owned, foreign
+
+
+def _create(
+    tenant: DesiredTenant,
+    key: str,
+    full: str,
+    project_id: str | None,
+    deps: tuple[str, ...],
+    reason: str,
+) -> Step:
+    return Step(
+        id=step_id(tenant.name, Action.CREATE_API_KEY, key),
+        tenant=tenant.name,
+        action=Action.CREATE_API_KEY,
+        before=None,
+        after={"key": key, "key_name": full, "org_id": tenant.org_id, "project_id": project_id},
+        depends_on=deps,
+        reason=reason,
+        changes=(FieldChange(f"api_keys.{key}", None, full, f"tenant {tenant.name}"),),
+    )
+
+
+def _revoke(tenant: DesiredTenant, key: _Key, deps: tuple[str, ...], reason: str) -> Step:
+    return Step(
+        id=step_id(tenant.name, Action.REVOKE_API_KEY, str(key.key_id)),
+        tenant=tenant.name,
+        action=Action.REVOKE_API_KEY,
+        before={
+            "key_id": key.key_id,
+            "key_name": key.name,
+            "org_id": key.org_id,
+            "project_id": key.project_id,
+        },
+        after=None,
+        depends_on=deps,
+        reason=reason,
+    )

@@ -1,0 +1,28 @@
+"""Planner options: everything ``build_plan`` needs besides the three states, as data.
+
+The planner never reads a clock or the environment; the caller passes ``now`` (RFC 3339 UTC,
+used for the age of ``<name> (old)`` branches and stamped as the plan's ``created_at``) and says
+whether a personal API key for transfers is available.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """How to build a plan.
+
+    ``targets`` restricts planning to the named tenants (desired or ledger-owned); empty means
+    every tenant. ``transfer_key_available`` is False when the Fleet's ``personal_api_key_env``
+    is unset or empty: transfers then become blockers instead of steps. ``refresh`` records
+    whether ``live`` was freshly observed (False: it came from a cache); it is stored in
+    ``Plan.meta`` so renderers and the applier can say so.
+    """
+
+    now: str
+    tool_version: str
+    targets: tuple[str, ...] = ()
+    transfer_key_available: bool = True
+    refresh: bool = True

@@ -1,0 +1,327 @@
+"""Planning one declared tenant: its project (create, adopt, update, transfer) and endpoints.
+
+Rules, in the order they are applied:
+
+* Matching (see ``matching``). A match by name or binding without a ledger record for that
+  project becomes ``adopt_project`` (the applier records ownership); updates follow it.
+  Two projects with the tenant's name are a blocker, never a guess.
+* No project: ``create_project`` with name, org, region, pg_version, managed quota keys,
+  managed compute keys as ``default_endpoint_settings`` and history retention. When the ledger
+  had a project that is gone, a warning says so and the step's reason says "recreate"; when a
+  crashed apply left a pending create, the reason says the earlier create did not land. A create
+  in an org whose project list was not read completely is a blocker (it could duplicate).
+* ``region_id`` and ``pg_version`` cannot change in place: a difference is a blocker that says
+  why; neon-fleet never destroys and recreates a project silently.
+* A different ``org_id`` (tier upgrade/downgrade) is a transfer request, batched fleet-wide by
+  ``build_plan``; integration projects (Neon answers 422) and a missing personal key are
+  blockers. The tenant's update steps and key re-issue depend on the transfer.
+* ``update_project`` compares name, managed quota keys, managed compute defaults and history
+  retention. Its ``after.quota`` is the FULL merged quota object (live values for unmanaged keys)
+  because Neon's PATCH should get the whole object; ``changes`` lists only differing fields.
+* ``update_endpoint``: one step per observed endpoint whose managed compute values differ.
+  Endpoints not observed (``None``) are not compared and a warning says so.
+* ``lifecycle.ignore_changes`` paths (manifest paths: ``name``, ``region``, ``pg_version``,
+  ``org``, ``quota.<key>``, ``compute.<key>``, ``history_retention_seconds``, ``branches...``,
+  ``api_keys...``) are left as they are live.
+* A tenant with any blocker gets no steps at all: its changes are held back and explained.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.core.branch_plan import plan_branches
+from reconciler.core.context import PlanContext, is_ignored
+from reconciler.core.diff import field_changes
+from reconciler.core.fingerprint import match_fingerprint
+from reconciler.core.key_plan import plan_keys
+from reconciler.core.matching import MatchKind, ProjectMatch, match_project
+from reconciler.core.model import COMPUTE_KEYS, DesiredTenant, LiveProject
+from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, TransferRequest, step_id
+from reconciler.core.plan import Action, Step
+from reconciler.core.views import endpoint_view, project_view
+
+_RESTART_NOTE = "changing autoscaling limits or suspend timeout restarts the compute"
+
+
+def plan_declared_tenant(ctx: PlanContext, tenant: DesiredTenant) -> TenantOutcome:
+    """Every step, blocker and warning for the declared ``tenant``."""
+    match = match_project(
+        tenant.name,
+        tenant,
+        ctx.live,
+        ctx.ledger,
+        by_name=ctx.by_name,
+        managed_orgs=ctx.managed_orgs,
+    )
+    out = TenantOutcome(tenant.name, match_fingerprint(ctx.live, match))
+    if match.ambiguous:
+        ids = ", ".join(p.id for p in match.candidates)
+        out.blockers.append(
+            f"{len(match.candidates)} live projects are named {tenant.project_name!r} ({ids}): "
+            "cannot tell which belongs to the tenant; rename or delete the extra ones, "
+            "or bind one with `project_id`"
+        )
+        return out
+    if match.binding_missing:
+        out.blockers.append(
+            f"the manifest binds project_id {tenant.project_id!r}, which does not exist live"
+        )
+        return out
+    project = match.project
+    if project is None:
+        base = _plan_create(ctx, tenant, match, out)
+    else:
+        base = _plan_adopt(ctx, tenant, match, project, out)
+        _plan_placement(ctx, tenant, project, base, out)
+        _plan_update_project(tenant, project, base, out)
+        _plan_endpoints(tenant, project, base, out)
+    plan_branches(ctx, tenant, project, base, out)
+    plan_keys(ctx, tenant, project, match.record, base, out)
+    if out.blockers:
+        out.steps.clear()
+        out.transfer = None
+    return out
+
+
+def _plan_create(
+    ctx: PlanContext, tenant: DesiredTenant, match: ProjectMatch, out: TenantOutcome
+) -> str | None:
+    if tenant.org_id not in ctx.live.observed_orgs:
+        out.blockers.append(
+            f"org {tenant.org_id} was not fully observed: creating project "
+            f"{tenant.project_name!r} could duplicate one that exists"
+        )
+        return None
+    if match.ledger_project_missing and match.record is not None:
+        out.warnings.append(
+            f"{tenant.name}: the ledger records project {match.record.project_id}, which no "
+            "longer exists live; it will be created again"
+        )
+        reason = f"recreate: recorded project {match.record.project_id} no longer exists"
+    elif tenant.name in ctx.ledger.pending_creates:
+        reason = (
+            f"an earlier create did not land (no project named {tenant.project_name!r} "
+            "exists); create again"
+        )
+    else:
+        reason = "new tenant"
+    after: dict[str, Any] = {
+        "name": tenant.project_name,
+        "org_id": tenant.org_id,
+        "region_id": tenant.region.value,
+        "pg_version": tenant.pg_version.value,
+        "quota": {k: tenant.quota[k].value for k in sorted(tenant.quota)},
+        "default_endpoint_settings": {k: tenant.compute[k].value for k in sorted(tenant.compute)},
+    }
+    if tenant.history_retention_seconds is not None:
+        after["history_retention_seconds"] = tenant.history_retention_seconds.value
+    sid = step_id(tenant.name, Action.CREATE_PROJECT)
+    out.steps.append(
+        Step(
+            id=sid,
+            tenant=tenant.name,
+            action=Action.CREATE_PROJECT,
+            before=None,
+            after=after,
+            reason=reason,
+            changes=field_changes(None, after, _origins(tenant)),
+        )
+    )
+    return sid
+
+
+def _plan_adopt(
+    ctx: PlanContext,
+    tenant: DesiredTenant,
+    match: ProjectMatch,
+    project: LiveProject,
+    out: TenantOutcome,
+) -> str | None:
+    if match.record is not None and match.record.project_id == project.id:
+        return None
+    if match.ledger_project_missing and match.record is not None:
+        out.warnings.append(
+            f"{tenant.name}: the ledger records project {match.record.project_id}, which no "
+            f"longer exists; project {project.id} with the tenant's name is adopted instead"
+        )
+    if match.kind is MatchKind.BINDING:
+        reason = f"the manifest binds project {project.id}; adopted without changes to it"
+    elif tenant.name in ctx.ledger.pending_creates:
+        reason = "an earlier create landed but its outcome was not recorded; adopted"
+    else:
+        reason = (
+            f"project {project.id} already carries the tenant's name {project.name!r} and "
+            "neon-fleet has no record of it: adopted, never duplicated"
+        )
+    sid = step_id(tenant.name, Action.ADOPT_PROJECT)
+    out.steps.append(
+        Step(
+            id=sid,
+            tenant=tenant.name,
+            action=Action.ADOPT_PROJECT,
+            before=project_view(project),
+            after={"project_id": project.id, "name": project.name, "org_id": project.org_id},
+            reason=reason,
+        )
+    )
+    return sid
+
+
+def _plan_placement(
+    ctx: PlanContext,
+    tenant: DesiredTenant,
+    project: LiveProject,
+    base: str | None,
+    out: TenantOutcome,
+) -> None:
+    ignore = tenant.lifecycle.ignore_changes
+    for field, live_value, wanted in (
+        ("region_id", project.region_id, tenant.region),
+        ("pg_version", project.pg_version, tenant.pg_version),
+    ):
+        manifest_path = "region" if field == "region_id" else field
+        if live_value != wanted.value and not is_ignored(manifest_path, ignore):
+            out.blockers.append(
+                f"{field} differs ({live_value} live, {wanted.value} from {wanted.origin}): "
+                f"Neon cannot change {field} in place, and neon-fleet never destroys and "
+                "recreates a project silently; migrate the data yourself, or add "
+                f"{manifest_path!r} to lifecycle.ignore_changes"
+            )
+    if project.org_id == tenant.org_id or is_ignored("org", ignore):
+        return
+    if project.integrations:
+        names = ", ".join(project.integrations)
+        out.blockers.append(
+            f"transfer to {tenant.org_id} is impossible: project {project.id} has the "
+            f"{names} integration (Neon answers 422); disconnect it first"
+        )
+    if not ctx.options.transfer_key_available:
+        env = ctx.desired.fleet.personal_api_key_env or "personal_api_key_env"
+        out.blockers.append(
+            f"transfer needs a personal API key (personal_api_key_env {env} is not set)"
+        )
+    out.transfer = TransferRequest(
+        tenant=tenant.name,
+        project_id=project.id,
+        source_org_id=project.org_id,
+        destination_org_id=tenant.org_id,
+        depends_on=(base,) if base else (),
+        origin=f"tier {tenant.tier}",
+    )
+
+
+def _origins(tenant: DesiredTenant) -> dict[str, str]:
+    origins = {
+        "name": "fleet project_name",
+        "org_id": f"tier {tenant.tier}",
+        "region_id": tenant.region.origin,
+        "pg_version": tenant.pg_version.origin,
+    }
+    origins.update({f"quota.{k}": v.origin for k, v in tenant.quota.items()})
+    origins.update({f"default_endpoint_settings.{k}": v.origin for k, v in tenant.compute.items()})
+    if tenant.history_retention_seconds is not None:
+        origins["history_retention_seconds"] = tenant.history_retention_seconds.origin
+    return origins
+
+
+def _deps(base: str | None, transfer: bool) -> tuple[str, ...]:
+    deps = (base,) if base else ()
+    return (*deps, TRANSFER_PLACEHOLDER) if transfer else deps
+
+
+def _plan_update_project(
+    tenant: DesiredTenant, project: LiveProject, base: str | None, out: TenantOutcome
+) -> None:
+    ignore = tenant.lifecycle.ignore_changes
+    live_quota = dict(project.quota) if project.quota is not None else None
+    quota = dict(live_quota or {})
+    quota.update(
+        {k: v.value for k, v in tenant.quota.items() if not is_ignored(f"quota.{k}", ignore)}
+    )
+    live_compute = (
+        dict(project.default_endpoint_settings)
+        if project.default_endpoint_settings is not None
+        else None
+    )
+    compute = dict(live_compute or {})
+    compute.update(
+        {k: v.value for k, v in tenant.compute.items() if not is_ignored(f"compute.{k}", ignore)}
+    )
+    before = {
+        "name": project.name,
+        "quota": live_quota,
+        "default_endpoint_settings": live_compute,
+        "history_retention_seconds": project.history_retention_seconds,
+    }
+    after = {
+        "name": project.name if is_ignored("name", ignore) else tenant.project_name,
+        "quota": quota if tenant.quota else live_quota,
+        "default_endpoint_settings": compute if tenant.compute else live_compute,
+        "history_retention_seconds": project.history_retention_seconds,
+    }
+    hrs = tenant.history_retention_seconds
+    if hrs is not None and not is_ignored("history_retention_seconds", ignore):
+        after["history_retention_seconds"] = hrs.value
+    changes = field_changes(before, after, _origins(tenant))
+    if not changes:
+        return
+    touched = sorted({c.path.split(".", 1)[0] for c in changes})
+    out.steps.append(
+        Step(
+            id=step_id(tenant.name, Action.UPDATE_PROJECT),
+            tenant=tenant.name,
+            action=Action.UPDATE_PROJECT,
+            before={"project_id": project.id, **{k: before[k] for k in touched}},
+            after={"project_id": project.id, **{k: after[k] for k in touched}},
+            depends_on=_deps(base, out.transfer is not None),
+            reason=_update_reason(touched, out.transfer is not None),
+            changes=changes,
+        )
+    )
+
+
+def _update_reason(touched: list[str], transferring: bool) -> str:
+    what = ", ".join(touched)
+    if transferring:
+        return f"the tier moved to another org: after the transfer, set {what} of the new tier"
+    return f"{what} {'differs' if len(touched) == 1 else 'differ'} from the manifests"
+
+
+def _plan_endpoints(
+    tenant: DesiredTenant, project: LiveProject, base: str | None, out: TenantOutcome
+) -> None:
+    ignore = tenant.lifecycle.ignore_changes
+    wanted = {
+        k: v.value
+        for k, v in tenant.compute.items()
+        if k in COMPUTE_KEYS and not is_ignored(f"compute.{k}", ignore)
+    }
+    if not wanted:
+        return
+    if project.endpoints is None:
+        out.warnings.append(
+            f"{tenant.name}: endpoints were not observed; only default_endpoint_settings "
+            "are compared, existing computes keep their settings"
+        )
+        return
+    origins = {k: v.origin for k, v in tenant.compute.items()}
+    for endpoint in sorted(project.endpoints, key=lambda e: e.id):
+        live_view = endpoint_view(endpoint)
+        before = {k: live_view[k] for k in wanted}
+        changes = field_changes(before, wanted, origins)
+        if not changes:
+            continue
+        ident = {"endpoint_id": endpoint.id, "branch_id": endpoint.branch_id}
+        out.steps.append(
+            Step(
+                id=step_id(tenant.name, Action.UPDATE_ENDPOINT, endpoint.id),
+                tenant=tenant.name,
+                action=Action.UPDATE_ENDPOINT,
+                before={**ident, **before},
+                after={**ident, **wanted},
+                depends_on=_deps(base, out.transfer is not None),
+                reason=f"compute settings differ from the manifests; {_RESTART_NOTE}",
+                changes=changes,
+            )
+        )
