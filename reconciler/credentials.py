@@ -1,0 +1,78 @@
+"""API keys for a run, and the rule of which key each call uses.
+
+Least privilege, per design: the org key of the org a call acts in; the personal key only for
+project transfers (Neon accepts nothing else there); project-scoped keys are minted for tenants
+and never used by neon-fleet itself. Tokens are held with ``repr=False`` so they never reach a
+log line or a traceback's locals by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.core.model import FleetConfig
+from reconciler.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Tokens by org id, plus the optional personal key; never printed."""
+
+    org_keys: Mapping[str, str] = field(repr=False)
+    personal_key: str | None = field(default=None, repr=False)
+    #: For messages: where each org's key was expected to come from.
+    org_key_sources: Mapping[str, str] = field(default_factory=dict)
+    personal_key_source: str = ""
+
+    def org_key(self, org_id: str) -> str:
+        """The key for calls inside ``org_id``; a UsageError names the missing variable."""
+        token = self.org_keys.get(org_id)
+        if not token:
+            source = self.org_key_sources.get(org_id, "an org API key")
+            raise UsageError(f"no API key for org {org_id}: set {source}")
+        return token
+
+    def transfer_key(self) -> str:
+        """The personal key, the only kind Neon accepts for project transfers."""
+        if not self.personal_key:
+            source = self.personal_key_source or "spec.personal_api_key_env in the Fleet manifest"
+            raise UsageError(f"project transfers need a personal API key: set {source}")
+        return self.personal_key
+
+    @property
+    def can_transfer(self) -> bool:
+        return bool(self.personal_key)
+
+
+def credentials_from_env(fleet: FleetConfig, environ: Mapping[str, str]) -> Credentials:
+    """Read every org key the Fleet names; a missing org key is an error, a personal key is not.
+
+    The personal key is optional because most runs never transfer; the planner turns a needed
+    transfer without one into a blocker before anything is applied.
+    """
+    missing = [
+        f"{org.api_key_env} (spec.orgs.{org.alias}.api_key_env)"
+        for org in fleet.orgs.values()
+        if not environ.get(org.api_key_env)
+    ]
+    if missing:
+        raise UsageError(
+            "missing API key environment variable(s): "
+            + ", ".join(missing)
+            + " — or run with --sandbox to use the local emulator"
+        )
+    personal_env = fleet.personal_api_key_env
+    return Credentials(
+        org_keys={org.id: environ[org.api_key_env] for org in fleet.orgs.values()},
+        personal_key=environ.get(personal_env) if personal_env else None,
+        org_key_sources={
+            org.id: f"{org.api_key_env} (spec.orgs.{org.alias}.api_key_env)"
+            for org in fleet.orgs.values()
+        },
+        personal_key_source=(
+            f"{personal_env} (spec.personal_api_key_env)"
+            if personal_env
+            else "spec.personal_api_key_env in the Fleet manifest"
+        ),
+    )

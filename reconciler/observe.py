@@ -1,0 +1,234 @@
+"""Build the live fleet snapshot from the Neon API with the fewest calls.
+
+Two phases:
+
+1. **Lists.** ``GET /projects?org_id=…&limit=400`` for every managed org, with that org's key.
+   List items carry ``settings.quota`` and ``default_endpoint_settings`` (see the recorded real
+   responses), so quotas and project compute defaults cost ⌈N/400⌉ calls for the whole org.
+2. **Details**, only where a tenant's desired state manages them (``needs_for``): endpoints of
+   projects whose tenant manages compute limits (defaults are not retroactive in Neon, so each
+   compute is checked), branches of projects whose tenant declares branches (or when branch
+   pruning/GC is on), and the org key list once per org whose tenants declare keys.
+
+The same ``DetailNeeds`` are stored in the plan so that ``apply`` re-observes exactly what the
+plan was built from, which is what makes the per-tenant fingerprints comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from reconciler.core.model import (
+    COMPUTE_KEYS,
+    QUOTA_KEYS,
+    DesiredFleet,
+    LedgerView,
+    LiveApiKey,
+    LiveBranch,
+    LiveEndpoint,
+    LiveFleet,
+    LiveProject,
+)
+from reconciler.credentials import Credentials
+from reconciler.neon import Branch, Endpoint, NeonClient, OrgApiKey, ProjectListItem
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DetailNeeds:
+    """Which per-project details to read: project ids for endpoints/branches, org ids for keys."""
+
+    endpoints: frozenset[str] = frozenset()
+    branches: frozenset[str] = frozenset()
+    key_orgs: frozenset[str] = frozenset()
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {
+            "endpoints": sorted(self.endpoints),
+            "branches": sorted(self.branches),
+            "key_orgs": sorted(self.key_orgs),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DetailNeeds:
+        return cls(
+            endpoints=frozenset(data.get("endpoints", ())),
+            branches=frozenset(data.get("branches", ())),
+            key_orgs=frozenset(data.get("key_orgs", ())),
+        )
+
+
+def list_orgs(client: NeonClient, credentials: Credentials, org_ids: Iterable[str]) -> LiveFleet:
+    """Phase 1: every project of every org, from list pages only."""
+    projects: dict[str, LiveProject] = {}
+    observed: set[str] = set()
+    for org_id in sorted(set(org_ids)):
+        listing = client.list_projects(credentials.org_key(org_id), org_id=org_id, limit=400)
+        for item in listing.projects:
+            integrations = tuple(sorted(listing.integrations.get(item.id, ())))
+            projects[item.id] = project_from_wire(item, org_id, integrations)
+        if not listing.unavailable_project_ids:
+            observed.add(org_id)
+    return LiveFleet(projects=projects, api_keys={}, observed_orgs=frozenset(observed))
+
+
+def needs_for(desired: DesiredFleet, ledger: LedgerView, live: LiveFleet) -> DetailNeeds:
+    """Which details the planner needs, given the manifests and the cheap list snapshot."""
+    by_name = live.by_name()
+    policy = desired.fleet.policy
+    branch_policy = policy.prune_branches or policy.old_branch_max_age_seconds is not None
+    endpoints: set[str] = set()
+    branches: set[str] = set()
+    key_orgs: set[str] = set()
+    for name, tenant in desired.tenants.items():
+        record = ledger.tenants.get(name)
+        candidates = [
+            pid
+            for pid in (record.project_id if record else None, tenant.project_id)
+            if pid and pid in live.projects
+        ] or [p.id for p in by_name.get(tenant.project_name, ())]
+        if tenant.api_keys or (record and record.keys):
+            key_orgs.add(tenant.org_id)
+            key_orgs.update(live.projects[pid].org_id for pid in candidates)
+            if record:
+                key_orgs.update(k.org_id for k in record.keys.values())
+        for pid in candidates:
+            if tenant.compute:
+                endpoints.add(pid)
+            if tenant.branches or branch_policy or (record and record.branch_ids):
+                branches.add(pid)
+    for name, record in ledger.tenants.items():
+        if name not in desired.tenants and record.keys:
+            key_orgs.update(k.org_id for k in record.keys.values())
+    managed = {org.id for org in desired.fleet.orgs.values()}
+    return DetailNeeds(frozenset(endpoints), frozenset(branches), frozenset(key_orgs & managed))
+
+
+def fetch_details(
+    client: NeonClient,
+    credentials: Credentials,
+    live: LiveFleet,
+    needs: DetailNeeds,
+    *,
+    parallelism: int = 8,
+) -> LiveFleet:
+    """Phase 2: read the needed details concurrently; the shared rate limiter sets the pace."""
+    present = live.projects
+    endpoint_ids = sorted(pid for pid in needs.endpoints if pid in present)
+    branch_ids = sorted(pid for pid in needs.branches if pid in present)
+
+    def key_for(pid: str) -> str:
+        return credentials.org_key(present[pid].org_id)
+
+    endpoints = _concurrently(
+        endpoint_ids, lambda pid: client.list_endpoints(key_for(pid), pid), parallelism
+    )
+    branches = _concurrently(
+        branch_ids, lambda pid: client.list_branches(key_for(pid), pid), parallelism
+    )
+    keys = _concurrently(
+        sorted(needs.key_orgs),
+        lambda org: client.list_org_api_keys(credentials.org_key(org), org),
+        parallelism,
+    )
+    projects = dict(present)
+    for pid, found in endpoints.items():
+        projects[pid] = replace(projects[pid], endpoints=tuple(map(endpoint_from_wire, found)))
+    for pid, listed in branches.items():
+        projects[pid] = replace(projects[pid], branches=tuple(map(branch_from_wire, listed)))
+    api_keys = dict(live.api_keys)
+    for org_id, org_keys in keys.items():
+        api_keys[org_id] = tuple(key_from_wire(k, org_id) for k in org_keys)
+    return LiveFleet(projects=projects, api_keys=api_keys, observed_orgs=live.observed_orgs)
+
+
+def observe(
+    client: NeonClient,
+    credentials: Credentials,
+    org_ids: Iterable[str],
+    needs: DetailNeeds | Callable[[LiveFleet], DetailNeeds],
+    *,
+    parallelism: int = 8,
+) -> tuple[LiveFleet, DetailNeeds]:
+    """Both phases; ``needs`` may be computed from the list snapshot (plan) or given (apply)."""
+    listed = list_orgs(client, credentials, org_ids)
+    wanted = needs(listed) if callable(needs) else needs
+    return fetch_details(client, credentials, listed, wanted, parallelism=parallelism), wanted
+
+
+def _concurrently(keys: list[str], fetch: Callable[[str], T], parallelism: int) -> dict[str, T]:
+    if not keys:
+        return {}
+    if parallelism <= 1 or len(keys) == 1:
+        return {key: fetch(key) for key in keys}
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="fleet-observe") as pool:
+        return dict(zip(keys, pool.map(fetch, keys), strict=True))
+
+
+# ----------------------------------------------------------------------------- wire → model
+
+
+def project_from_wire(
+    item: ProjectListItem, listed_org: str, integrations: tuple[str, ...] = ()
+) -> LiveProject:
+    """A list item as the planner sees it; a quota key Neon does not report is 0 (unlimited)."""
+    if item.quota is not None or item.has_settings:
+        reported = item.quota or {}
+        quota: dict[str, int] | None = {key: reported.get(key, 0) for key in QUOTA_KEYS}
+    else:
+        quota = None
+    defaults = item.default_endpoint_settings
+    compute: dict[str, float | int] | None = None
+    if defaults is not None:
+        values = {key: getattr(defaults, key) for key in COMPUTE_KEYS}
+        compute = {key: value for key, value in values.items() if value is not None}
+    return LiveProject(
+        id=item.id,
+        name=item.name,
+        org_id=item.org_id or listed_org,
+        region_id=item.region_id,
+        pg_version=item.pg_version,
+        created_at=item.created_at,
+        quota=quota,
+        default_endpoint_settings=compute,
+        history_retention_seconds=item.history_retention_seconds,
+        hipaa=item.hipaa,
+        integrations=integrations,
+    )
+
+
+def endpoint_from_wire(endpoint: Endpoint) -> LiveEndpoint:
+    return LiveEndpoint(
+        id=endpoint.id,
+        branch_id=endpoint.branch_id,
+        type=endpoint.type,
+        autoscaling_limit_min_cu=endpoint.autoscaling_limit_min_cu,
+        autoscaling_limit_max_cu=endpoint.autoscaling_limit_max_cu,
+        suspend_timeout_seconds=endpoint.suspend_timeout_seconds,
+    )
+
+
+def branch_from_wire(branch: Branch) -> LiveBranch:
+    return LiveBranch(
+        id=branch.id,
+        name=branch.name,
+        parent_id=branch.parent_id,
+        protected=branch.protected,
+        default=branch.default,
+        created_at=branch.created_at,
+        expires_at=branch.expires_at,
+    )
+
+
+def key_from_wire(key: OrgApiKey, org_id: str) -> LiveApiKey:
+    return LiveApiKey(
+        id=key.id,
+        name=key.name,
+        org_id=org_id,
+        project_id=key.project_id,
+        created_at=key.created_at or "",
+    )
