@@ -31,6 +31,21 @@ COMPUTE_KEYS: tuple[str, ...] = (
 )
 #: The default branch Neon creates with every project (``branch.name`` default).
 DEFAULT_BRANCH = "main"
+#: The dotted paths ``lifecycle.ignore_changes`` accepts: the planner never changes these.
+IGNORABLE_PATHS: tuple[str, ...] = (
+    "org",
+    "project_name",
+    "region",
+    "pg_version",
+    "history_retention_seconds",
+    "hipaa",
+    "quota",
+    *(f"quota.{key}" for key in QUOTA_KEYS),
+    "compute",
+    *(f"compute.{key}" for key in COMPUTE_KEYS),
+    "branches",
+    "api_keys",
+)
 
 T = TypeVar("T")
 

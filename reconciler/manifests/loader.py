@@ -1,0 +1,78 @@
+"""``load_fleet``: files → YAML documents → schema → semantic checks → ``DesiredFleet``.
+
+All problems from every stage are collected and raised together as one ``ManifestError``,
+sorted by file, line and column, so a user fixes everything in one pass.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.core.model import DesiredFleet
+from reconciler.errors import ManifestError, Problem
+from reconciler.manifests.catalog import build_catalog
+from reconciler.manifests.checks import semantic_problems
+from reconciler.manifests.effective import build_desired
+from reconciler.manifests.yaml_source import SourceDocument, discover, parse_file
+
+
+def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet:
+    """Load, validate and resolve the manifests at ``path`` (a file or a directory).
+
+    ``now`` (default: the current time) is what ``expires_at`` values are checked against.
+    Raises ``ManifestError`` carrying every problem found.
+    """
+    root = Path(path)
+    moment = _as_utc(now) if now is not None else datetime.now(UTC)
+    with _gc_paused():
+        files, problems = discover(root)
+        documents: list[SourceDocument] = []
+        complete = True
+        for file in files:
+            found, file_problems = parse_file(file)
+            documents.extend(found)
+            problems.extend(file_problems)
+            complete = complete and not any(
+                p.message.startswith("invalid YAML") for p in file_problems
+            )
+        if files:
+            catalog, catalog_problems = build_catalog(documents, complete=complete)
+            problems.extend(catalog_problems)
+            if not catalog.fleet_documents and complete:
+                message = "no Fleet manifest found; exactly one kind: Fleet is required"
+                problems.append(Problem(str(root), 1, 1, "", message))
+            problems.extend(semantic_problems(catalog, moment))
+        if problems:
+            raise ManifestError(_ordered(problems))
+        return build_desired(catalog)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # A naive datetime is taken to be UTC, the only zone manifests speak.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    unique = dict.fromkeys(problems)
+    return sorted(unique, key=lambda p: (p.path, p.line, p.column, p.field, p.message))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while loading.
+
+    Loading allocates hundreds of thousands of small, long-lived objects (YAML nodes, dicts);
+    each collection then rescans all of them, which made a 10,000-tenant load several times
+    slower. Nothing built here has reference cycles worth collecting mid-load.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,0 +1,275 @@
+"""Find manifest files and read them into YAML documents that remember where each value was.
+
+Every document keeps its composed YAML node tree next to the plain data, so any later check can
+turn a field path such as ``("spec", "branches", 1, "name")`` back into a 1-based line and
+column (``SourceDocument.locate``). Marks are looked up lazily, only when there is a problem to
+report, which keeps the happy path cheap on fleets of thousands of tenants.
+
+Speed notes (10,000 tenants must load in well under two seconds of CPU):
+
+* libyaml's C parser is used when PyYAML was built with it;
+* the implicit-tag resolver is memoised: manifests repeat the same keys and values endlessly,
+  and PyYAML's resolver runs a regular expression per scalar;
+* nodes are converted to data by a small walker instead of PyYAML's generic constructor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.errors import Problem
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_SCALAR_CONSTRUCTOR = yaml.SafeLoader("")  # only its scalar construct_* methods are used
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+_RESOLVED_MAX = 200_000
+
+
+class _MarkedLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe loader whose scalar tag resolution is memoised (a pure function of the text)."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        if kind is ScalarNode and implicit is not None:
+            key = (value, tuple(implicit))
+            tag = _RESOLVED.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) >= _RESOLVED_MAX:  # bound the memo in long-lived processes
+                    _RESOLVED.clear()
+                _RESOLVED[key] = tag
+            return tag
+        resolved: str = super().resolve(kind, value, implicit)
+        return resolved
+
+
+FieldPath = tuple[str | int, ...]
+
+
+def format_field(path: Sequence[str | int]) -> str:
+    """Render a field path the way messages show it: ``spec.branches[1].name``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDocument:
+    """One YAML document of a manifest file: its data and the node tree it came from."""
+
+    path: str
+    #: 0-based position of the document in its file.
+    index: int
+    data: Any
+    node: Node
+
+    @property
+    def line(self) -> int:
+        """1-based line where the document starts."""
+        return int(self.node.start_mark.line) + 1
+
+    def locate(self, field: Sequence[str | int], *, at_key: bool = False) -> tuple[int, int]:
+        """1-based (line, column) of the value at ``field``, or of its key when ``at_key``.
+
+        When the path leads to something that is not in the file (a missing key), the position
+        of the nearest enclosing node is returned, which is where the key would have to go.
+        """
+        node = self.node
+        key_node: Node | None = None
+        for part in field:
+            child = _child(node, part)
+            if child is None:
+                key_node = None
+                break
+            key_node, node = child
+        mark = (key_node if at_key and key_node is not None else node).start_mark
+        return int(mark.line) + 1, int(mark.column) + 1
+
+    def problem(self, field: Sequence[str | int], message: str, *, at_key: bool = False) -> Problem:
+        """A ``Problem`` located at ``field`` of this document."""
+        line, column = self.locate(field, at_key=at_key)
+        return Problem(self.path, line, column, format_field(field), message)
+
+
+def _child(node: Node, part: str | int) -> tuple[Node, Node] | None:
+    """(key node, value node) of ``part`` inside ``node``; sequences use the item as both."""
+    if isinstance(node, MappingNode) and isinstance(part, str):
+        for key, value in reversed(node.value):  # the last duplicate wins, as in the data
+            if isinstance(key, ScalarNode) and key.value == part:
+                return key, value
+    elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        item = node.value[part]
+        return item, item
+    return None
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def discover(root: Path) -> tuple[list[Path], list[Problem]]:
+    """The manifest files under ``root`` (a file or a directory), sorted, and path problems.
+
+    Directories are searched recursively for ``*.yaml`` and ``*.yml``; hidden files and
+    directories (such as ``.fleet/``) are skipped.
+    """
+    if not root.exists():
+        return [], [Problem(str(root), 1, 1, "", "no such file or directory")]
+    if root.is_file():
+        return [root], []
+    files = sorted(
+        (p for p in _walk(root) if p.suffix in (".yaml", ".yml")),
+        key=lambda p: p.relative_to(root).parts,
+    )
+    if not files:
+        return [], [Problem(str(root), 1, 1, "", "no manifests found (no *.yaml or *.yml files)")]
+    return files, []
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    for entry in directory.iterdir():
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _walk(entry)
+        elif entry.is_file():
+            yield entry
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem]]:
+    """Read every non-empty YAML document of one file.
+
+    A syntax error stops the file (YAML cannot resynchronise) but earlier documents are kept.
+    """
+    display = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [Problem(display, 1, 1, "", f"cannot read file: {exc}")]
+    documents: list[SourceDocument] = []
+    problems: list[Problem] = []
+    loader = _MarkedLoader(text)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if _is_empty(node):
+                index += 1
+                continue
+            converter = _Converter(display)
+            data = converter.convert(node)
+            problems.extend(converter.problems)
+            documents.append(SourceDocument(display, index, data, node))
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        problems.append(_yaml_problem(display, exc))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(display, 1, 1, "", f"invalid YAML: {exc}"))
+    finally:
+        loader.dispose()
+    return documents, problems
+
+
+def _is_empty(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null" and not node.value
+
+
+def _yaml_problem(display: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    reason = exc.problem or exc.context or "syntax error"
+    if exc.context and exc.problem:
+        reason = f"{exc.problem} ({exc.context})"
+    return Problem(display, line, column, "", f"invalid YAML: {reason}")
+
+
+class _Converter:
+    """Turns a node tree into plain data, reporting duplicate and non-string keys.
+
+    Timestamps stay strings (the schema expects RFC 3339 text, and digests need text).
+    """
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.problems: list[Problem] = []
+        self._active: set[int] = set()
+
+    def convert(self, node: Node, path: FieldPath = ()) -> Any:
+        if isinstance(node, ScalarNode):
+            tag = node.tag
+            if tag in (_STR, _TIMESTAMP):
+                return node.value
+            constructor = _SCALAR_CONSTRUCTOR.yaml_constructors.get(tag)
+            if constructor is None:
+                return self._unsupported(node, path)
+            value = constructor(_SCALAR_CONSTRUCTOR, node)
+            if isinstance(value, float) and not math.isfinite(value):
+                return node.value  # .inf/.nan: keep the text so the schema rejects it plainly
+            return value
+        if id(node) in self._active:  # an alias that contains itself
+            return self._report(node, path, "recursive YAML alias")
+        self._active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+            return self._unsupported(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _mapping(self, node: MappingNode, path: FieldPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        first_lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self._merge_source(value_node, path))
+                continue
+            key = self.convert(key_node, path)
+            if not isinstance(key, str):
+                self._report(key_node, path, f"mapping keys must be strings, not {key!r}")
+                continue
+            if key in first_lines:
+                first = first_lines[key]
+                self._report(key_node, (*path, key), f"duplicate key; first given on line {first}")
+            else:
+                first_lines[key] = key_node.start_mark.line + 1
+            result[key] = self.convert(value_node, (*path, key))
+        return {**merged, **result} if merged else result
+
+    def _merge_source(self, node: Node, path: FieldPath) -> dict[str, Any]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        merged: dict[str, Any] = {}
+        for source in reversed(sources):  # earlier sources win, as YAML's merge key says
+            value = self.convert(source, path)
+            if isinstance(value, dict):
+                merged.update(value)
+            else:
+                self._report(source, path, "a merge key (<<) needs a mapping or list of mappings")
+        return merged
+
+    def _unsupported(self, node: Node, path: FieldPath) -> None:
+        return self._report(node, path, f"unsupported YAML tag {node.tag}")
+
+    def _report(self, node: Node, path: FieldPath, message: str) -> None:
+        mark = node.start_mark
+        self.problems.append(
+            Problem(self.display, mark.line + 1, mark.column + 1, format_field(path), message)
+        )
+        return None
