@@ -121,8 +121,14 @@ TRANSPORT_REACH: Mapping[type[httpx.TransportError], Reach] = {
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def reach_of(exc: httpx.HTTPError) -> Reach:
-    """Classify any httpx error by the most specific class in ``TRANSPORT_REACH``."""
+def reach_of(exc: httpx.HTTPError | OSError) -> Reach:
+    """Classify a send failure by the most specific class in ``TRANSPORT_REACH``.
+
+    A bare ``OSError`` can escape a custom or in-process transport (``httpx.WSGITransport``
+    does not translate them): a refused connection was never sent; any other may have been.
+    """
+    if isinstance(exc, OSError):
+        return Reach.NOT_SENT if isinstance(exc, ConnectionRefusedError) else Reach.MAYBE_SENT
     for cls in type(exc).__mro__:
         if cls in TRANSPORT_REACH:
             return TRANSPORT_REACH[cls]
@@ -132,7 +138,7 @@ def reach_of(exc: httpx.HTTPError) -> Reach:
 
 
 def error_for_transport(
-    exc: httpx.HTTPError, *, method: str = "", route: str = ""
+    exc: httpx.HTTPError | OSError, *, method: str = "", route: str = ""
 ) -> errors.ApiError:
     """Return the ``ApiError`` for an httpx exception raised while sending a request.
 
@@ -144,7 +150,7 @@ def error_for_transport(
     return error
 
 
-def _transport_error(exc: httpx.HTTPError, method: str, route: str) -> errors.ApiError:
+def _transport_error(exc: httpx.HTTPError | OSError, method: str, route: str) -> errors.ApiError:
     reach = reach_of(exc)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     common: dict[str, Any] = {"method": method, "route": route}

@@ -124,7 +124,7 @@ class ApiHttp:
         try:
             response = self._client.send(request)
             response.read()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             return Failure(neon_errors.error_for_transport(exc, method=method, route=template))
         if response.is_success:
             return _decode(response, method, template)

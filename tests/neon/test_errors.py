@@ -144,3 +144,18 @@ def test_transport_errors_translate_by_reach(cls: type[httpx.TransportError], me
 def test_errors_after_the_answer_are_maybe_sent() -> None:
     error = error_for_transport(httpx.DecodingError("bad gzip"), method="POST", route="/projects")
     assert isinstance(error, errors.OutcomeUnknown)
+
+
+@pytest.mark.parametrize(
+    ("exc", "get_class", "post_class"),
+    [
+        (ConnectionRefusedError("refused"), errors.ApiUnavailable, errors.ApiUnavailable),
+        (ConnectionResetError("reset"), errors.ApiServerError, errors.OutcomeUnknown),
+        (OSError("broken"), errors.ApiServerError, errors.OutcomeUnknown),
+    ],
+)
+def test_bare_os_errors_from_a_transport_are_translated(
+    exc: OSError, get_class: type[errors.ApiError], post_class: type[errors.ApiError]
+) -> None:
+    assert type(error_for_transport(exc, method="GET")) is get_class
+    assert type(error_for_transport(exc, method="POST")) is post_class
