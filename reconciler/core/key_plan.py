@@ -3,7 +3,8 @@
 A declared key ``k`` of project ``p`` is the org API key named ``api_key_name(p, k)`` scoped to
 the project. neon-fleet only ever revokes keys it owns: project-scoped keys of the tenant's
 project whose name starts with ``api_key_prefix(p)``, or whose id the ledger recorded
-(``OwnedTenant.keys``; ``OwnedKey.name`` is the full Neon key name).
+(``OwnedTenant.keys``, keyed by the full Neon key name, which ``OwnedKey.name`` repeats; when
+the org's keys were not observed a bare declared key name there is understood too).
 
 * Declared and missing → ``create_api_key``; owned but no longer declared (or a duplicate of a
   kept key) → ``revoke_api_key``.
@@ -92,10 +93,19 @@ def _existing(
         else {}
     )
     observed = ctx.live.api_keys.get(project.org_id)
-    if observed is None:
-        keys = [_Key(k.key_id, k.name, k.org_id, k.project_id) for k in recorded.values()]
-        return sorted(keys, key=lambda k: k.key_id), []
     prefix = api_key_prefix(tenant.project_name)
+    if observed is None:
+        # The ledger should record full Neon key names; a bare declared name is accepted too.
+        keys = [
+            _Key(
+                k.key_id,
+                k.name if k.name.startswith(prefix) else api_key_name(tenant.project_name, k.name),
+                k.org_id,
+                k.project_id,
+            )
+            for k in recorded.values()
+        ]
+        return sorted(keys, key=lambda k: k.key_id), []
     owned: list[_Key] = []
     foreign: list[_Key] = []
     for key in sorted(observed, key=lambda k: k.id):

@@ -236,10 +236,7 @@ def owned(
         tenant=name,
         project_id=pid,
         org_id=org_id,
-        keys={
-            k.name.split(":", 1)[1]: OwnedKey(k.name, k.id, k.org_id, k.project_id or pid)
-            for k in keys
-        },
+        keys={k.name: OwnedKey(k.name, k.id, k.org_id, k.project_id or pid) for k in keys},
         prevent_destroy=prevent_destroy,
     )
 
