@@ -1,0 +1,220 @@
+"""Carry out a plan: check it is fresh, run its steps in dependency order, record everything.
+
+The only module with remote side effects. Order of events in one apply:
+
+1. the caller holds the ledger's apply lock and has re-observed the planned tenants;
+2. ``check_fresh`` compares each planned tenant's live fingerprint with the plan's, and refuses
+   the whole plan (``StalePlanError``, exit 3) naming the tenants that moved;
+3. the steps run on the executor: one lane per tenant (Neon locks a project while operations
+   run), batched transfers split into per-tenant gates, ``parallelism`` at a time;
+4. each outcome is written to the ledger as it happens, so a crash loses nothing that was done.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, assert_never
+
+from reconciler.apply import child_steps, project_steps, transfer_steps
+from reconciler.apply.context import ApplyContext
+from reconciler.apply.executor import ExecutionReport, ItemResult, Status, WorkItem, execute
+from reconciler.core.fingerprint import fingerprint, project_keys
+from reconciler.core.model import LiveFleet, LiveProject
+from reconciler.core.plan import Action, Plan, Step
+from reconciler.errors import StalePlanError
+from reconciler.ledger import RunInfo, StepOutcomeRecord, StepStatus
+
+
+class Phase(enum.StrEnum):
+    """What a progress listener hears about."""
+
+    STARTED = "started"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One step's outcome, for progress output (no secrets in here)."""
+
+    step_id: str
+    tenant: str | None
+    action: str
+    status: str
+    message: str
+    detail: Mapping[str, Any]
+
+
+def live_project_for(
+    live: LiveFleet, binding_project_id: str | None, name: str, managed_orgs: frozenset[str]
+) -> LiveProject | None:
+    """The live project a planned tenant refers to: by recorded id, else by unique name."""
+    if binding_project_id:
+        return live.projects.get(binding_project_id)
+    named = [p for p in live.projects.values() if p.name == name and p.org_id in managed_orgs]
+    return named[0] if len(named) == 1 else None
+
+
+def check_fresh(
+    plan: Plan, ctx: ApplyContext, live: LiveFleet, managed_orgs: frozenset[str]
+) -> None:
+    """Refuse the plan when any planned tenant's live state moved since planning."""
+    stale = []
+    for tenant in sorted({s.tenant for s in plan.steps if s.tenant is not None}):
+        planned = plan.fingerprints.get(tenant)
+        if planned is None:
+            continue
+        binding = ctx.binding(tenant)
+        project = live_project_for(live, binding.project_id, binding.project_name, managed_orgs)
+        if fingerprint(project, project_keys(live, project)) != planned:
+            stale.append(tenant)
+    if stale:
+        raise StalePlanError(stale)
+
+
+def work_items(plan: Plan) -> list[WorkItem]:
+    """Executor items: plan steps, plus one gate per tenant of every transfer batch."""
+    gate_of: dict[tuple[str, str], str] = {}
+    items: list[WorkItem] = []
+    for step in plan.steps:
+        if step.action is Action.TRANSFER_PROJECTS:
+            tenants = [str(t) for t in (step.after or {}).get("tenants", ())]
+            items.append(WorkItem(step.id, step.depends_on, frozenset(tenants)))
+            for tenant in tenants:
+                gate = transfer_steps.gate_id(step.id, tenant)
+                gate_of[(step.id, tenant)] = gate
+                items.append(WorkItem(gate, (step.id,)))
+            continue
+        deps = tuple(gate_of.get((d, str(step.tenant)), d) for d in step.depends_on)
+        lanes = frozenset({step.tenant}) if step.tenant else frozenset()
+        items.append(WorkItem(step.id, deps, lanes))
+    return items
+
+
+class Applier:
+    """Runs one plan against Neon; thread-safe state lives in ``ApplyContext``."""
+
+    def __init__(self, ctx: ApplyContext, plan: Plan) -> None:
+        self.ctx, self.plan = ctx, plan
+        self.steps = {step.id: step for step in plan.steps}
+        self._transfer_failures: dict[str, dict[str, str]] = {}
+        self._guard = threading.Lock()
+
+    def run(
+        self,
+        *,
+        parallelism: int,
+        run_info: RunInfo,
+        on_event: Callable[[StepEvent], None] | None = None,
+    ) -> ExecutionReport:
+        ledger = self.ctx.ledger
+        run_id = ledger.begin_run(run_info)
+
+        def record(result: ItemResult) -> None:
+            step = self.steps.get(result.id)
+            tenant, action = self._describe(result.id, step)
+            with self._guard:
+                ledger.record_step(
+                    run_id,
+                    StepOutcomeRecord(
+                        step_id=result.id,
+                        tenant=tenant,
+                        action=action,
+                        status=StepStatus(result.status.value),
+                        started_at=_utc(result.started_at or result.finished_at),
+                        finished_at=_utc(result.finished_at or result.started_at),
+                        message=result.message,
+                        resource_ids={k: v for k, v in result.detail.items() if k != "moved"},
+                    ),
+                )
+            if on_event is not None:
+                on_event(
+                    StepEvent(
+                        result.id,
+                        tenant,
+                        action,
+                        result.status.value,
+                        result.message,
+                        result.detail,
+                    )
+                )
+
+        report = execute(
+            work_items(self.plan), self._work, parallelism=parallelism, on_result=record
+        )
+        self._record_digests(report)
+        summary = {status: report.count(status) for status in Status}
+        ledger.finish_run(
+            run_id, "succeeded" if report.ok else "failed", {s.value: n for s, n in summary.items()}
+        )
+        return report
+
+    def _describe(self, item_id: str, step: Step | None) -> tuple[str | None, str]:
+        if step is not None:
+            return step.tenant, step.action.value
+        _, _, tenant = item_id.partition(transfer_steps.GATE_SEPARATOR)
+        return tenant, f"{Action.TRANSFER_PROJECTS.value}:gate"
+
+    def _work(self, item_id: str) -> Mapping[str, Any] | None:
+        step = self.steps.get(item_id)
+        if step is None:
+            batch, _, tenant = item_id.partition(transfer_steps.GATE_SEPARATOR)
+            transfer_steps.transfer_gate(self._transfer_failures.get(batch, {}), tenant)
+            return {"tenant": tenant}
+        return self._dispatch(step)
+
+    def _dispatch(self, step: Step) -> Mapping[str, Any]:
+        ctx = self.ctx
+        match step.action:
+            case Action.CREATE_PROJECT:
+                return project_steps.create_project(ctx, step)
+            case Action.ADOPT_PROJECT:
+                return project_steps.adopt_project(ctx, step)
+            case Action.UPDATE_PROJECT:
+                return project_steps.update_project(ctx, step)
+            case Action.UPDATE_ENDPOINT:
+                return project_steps.update_endpoint(ctx, step)
+            case Action.DELETE_PROJECT:
+                return project_steps.delete_project(ctx, step)
+            case Action.TRANSFER_PROJECTS:
+                failures: dict[str, str] = {}
+                self._transfer_failures[step.id] = failures
+                return transfer_steps.transfer_projects(ctx, step, failures)
+            case Action.CREATE_BRANCH:
+                return child_steps.create_branch(ctx, step)
+            case Action.UPDATE_BRANCH:
+                return child_steps.update_branch(ctx, step)
+            case Action.DELETE_BRANCH:
+                return child_steps.delete_branch(ctx, step)
+            case Action.CREATE_API_KEY:
+                return child_steps.create_api_key(ctx, step)
+            case Action.REVOKE_API_KEY:
+                return child_steps.revoke_api_key(ctx, step)
+            case _:
+                assert_never(step.action)
+
+    def _record_digests(self, report: ExecutionReport) -> None:
+        """Tenants whose every step succeeded now match their manifests: remember the digest."""
+        failed: set[str] = set()
+        touched: set[str] = set()
+        for result in report.results:
+            step = self.steps.get(result.id)
+            tenant = step.tenant if step is not None else result.id.partition("#")[2]
+            if not tenant:
+                continue
+            touched.add(tenant)
+            if result.status is not Status.SUCCEEDED:
+                failed.add(tenant)
+        for tenant in sorted(touched - failed):
+            binding = self.ctx.bindings.get(tenant)
+            if binding is None or not binding.digest or self.ctx.ledger.tenant(tenant) is None:
+                continue
+            self.ctx.record(tenant, functools.partial(replace, manifest_digest=binding.digest))
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)

@@ -1,0 +1,172 @@
+"""Step handlers for what lives inside a project: branches and project-scoped API keys.
+
+Keys are minted as org keys with ``project_id`` in the tenant's current org, handed to the
+secret sink exactly once, and recorded in the ledger by id and name only. If the sink cannot take
+the token, the key is revoked at once so no untracked key is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from reconciler.apply.context import ApplyContext
+from reconciler.apply.executor import ItemFailed
+from reconciler.apply.secrets import MintedKey
+from reconciler.core.model import DEFAULT_BRANCH, OwnedKey
+from reconciler.core.plan import Step
+from reconciler.errors import NotFound, OutcomeUnknown, SecretSinkError
+from reconciler.ledger import IntentOutcome
+from reconciler.neon import UNSET
+from reconciler.neon.bodies import Unset
+
+
+def _expiry(ctx: ApplyContext, after: dict[str, Any]) -> str | None:
+    """``expires_at`` as Neon wants it (RFC 3339, seconds); relative expiry counts from now."""
+    if after.get("expires_at"):
+        return str(after["expires_at"])
+    seconds = after.get("expires_in_seconds")
+    if seconds is None:
+        return None
+    moment = ctx.now() + timedelta(seconds=int(seconds))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _branch_id(ctx: ApplyContext, tenant: str, project_id: str, name: str) -> str | None:
+    binding = ctx.binding(tenant)
+    if name not in binding.branch_ids:
+        key = ctx.credentials.org_key(binding.org_id)
+        for branch in ctx.client.list_branches(key, project_id):
+            binding.branch_ids[branch.name] = branch.id
+    return binding.branch_ids.get(name)
+
+
+def create_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    after = dict(step.after or {})
+    tenant = str(step.tenant)
+    binding = ctx.binding(tenant)
+    project_id = ctx.project_id(tenant)
+    key = ctx.credentials.org_key(binding.org_id)
+    name, parent = str(after["name"]), str(after.get("parent") or DEFAULT_BRANCH)
+    parent_id = _branch_id(ctx, tenant, project_id, parent)
+    if parent_id is None:
+        raise ItemFailed(f"parent branch {parent!r} of {name!r} does not exist")
+    try:
+        created = ctx.client.create_branch(
+            key,
+            project_id,
+            name=name,
+            parent_id=parent_id,
+            protected=bool(after.get("protected")) or None,
+            expires_at=_expiry(ctx, after),
+        )
+    except OutcomeUnknown:
+        binding.branch_ids.pop(name, None)
+        branch_id = _branch_id(ctx, tenant, project_id, name)
+        if branch_id is None:
+            raise ItemFailed(f"the create of branch {name!r} got no answer; apply again") from None
+    else:
+        branch_id = created.branch.id
+        ctx.client.wait_for_operations(
+            key, project_id, created.operations, timeout=ctx.operation_timeout
+        )
+    binding.branch_ids[name] = branch_id
+    ctx.record(tenant, lambda t: replace(t, branch_ids={**t.branch_ids, name: branch_id}))
+    return {"project_id": project_id, "branch_id": branch_id}
+
+
+def update_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    after = dict(step.after or {})
+    tenant = str(step.tenant)
+    binding = ctx.binding(tenant)
+    project_id = ctx.project_id(tenant)
+    key = ctx.credentials.org_key(binding.org_id)
+    name = str(after["name"])
+    branch_id = after.get("branch_id") or _branch_id(ctx, tenant, project_id, name)
+    if not branch_id:
+        raise ItemFailed(f"branch {name!r} does not exist any more")
+    expires: str | Unset | None = UNSET
+    if "expires_at" in after or "expires_in_seconds" in after:
+        expires = _expiry(ctx, after)
+    _, operations = ctx.client.update_branch(
+        key,
+        project_id,
+        str(branch_id),
+        protected=after.get("protected"),
+        expires_at=expires,
+    )
+    ctx.client.wait_for_operations(key, project_id, operations, timeout=ctx.operation_timeout)
+    return {"project_id": project_id, "branch_id": branch_id}
+
+
+def delete_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    before = dict(step.before or {})
+    tenant = str(step.tenant)
+    binding = ctx.binding(tenant)
+    project_id = ctx.project_id(tenant)
+    key = ctx.credentials.org_key(binding.org_id)
+    branch_id, name = str(before["id"]), str(before.get("name", ""))
+    outcome = ctx.client.delete_branch(key, project_id, branch_id)
+    if outcome is not None:
+        ctx.client.wait_for_operations(key, project_id, outcome[1], timeout=ctx.operation_timeout)
+    binding.branch_ids.pop(name, None)
+    ctx.record(
+        tenant,
+        lambda t: replace(t, branch_ids={k: v for k, v in t.branch_ids.items() if v != branch_id}),
+    )
+    return {"project_id": project_id, "branch_id": branch_id}
+
+
+def create_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    after = dict(step.after or {})
+    tenant = str(step.tenant)
+    binding = ctx.binding(tenant)
+    if ctx.sink is None:
+        raise ItemFailed(
+            "no secret sink is configured (spec.secrets in the Fleet manifest): a key's token "
+            "is shown once and would be lost, so none is minted"
+        )
+    project_id = ctx.project_id(tenant)
+    org_id = binding.org_id
+    key = ctx.credentials.org_key(org_id)
+    name, full_name = str(after["key"]), str(after["key_name"])
+    intent = ctx.ledger.record_intent(
+        tenant, "create_api_key", {"key_name": full_name, "org_id": org_id}
+    )
+    try:
+        created = ctx.client.create_org_api_key(key, org_id, full_name, project_id=project_id)
+    except OutcomeUnknown:
+        # The token of a key minted without an answer is lost for good: revoke any such key.
+        for listed in ctx.client.list_org_api_keys(key, org_id):
+            if listed.name == full_name and listed.project_id == project_id:
+                ctx.client.revoke_org_api_key(key, org_id, listed.id)
+        ctx.ledger.resolve_intent(intent, IntentOutcome.ABANDONED)
+        raise ItemFailed(f"the create of key {full_name!r} got no answer; apply again") from None
+    minted = MintedKey(tenant, project_id, org_id, created.id, name, token=created.token)
+    try:
+        ctx.sink.deliver(minted)
+    except SecretSinkError as exc:
+        ctx.client.revoke_org_api_key(key, org_id, created.id)
+        ctx.ledger.resolve_intent(intent, IntentOutcome.FAILED)
+        raise ItemFailed(f"{exc}; the new key {created.id} was revoked") from exc
+    owned = OwnedKey(name=name, key_id=created.id, org_id=org_id, project_id=project_id)
+    ctx.record(tenant, lambda t: replace(t, keys={**t.keys, name: owned}))
+    ctx.ledger.resolve_intent(intent, IntentOutcome.DONE)
+    return {"project_id": project_id, "key_id": created.id, "key_name": full_name}
+
+
+def revoke_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    before = dict(step.before or {})
+    tenant = str(step.tenant)
+    key_id, org_id = int(before["key_id"]), str(before["org_id"])
+    # Already revoked is fine: the goal holds, and a re-run after a crash converges.
+    with contextlib.suppress(NotFound):
+        ctx.client.revoke_org_api_key(ctx.credentials.org_key(org_id), org_id, key_id)
+    if ctx.ledger.tenant(tenant) is not None:
+        ctx.record(
+            tenant,
+            lambda t: replace(t, keys={n: k for n, k in t.keys.items() if k.key_id != key_id}),
+        )
+    return {"key_id": key_id}

@@ -1,0 +1,102 @@
+"""What the step handlers share during one apply: client, keys, ledger, sink and bindings.
+
+Bindings (tenant → project id, org id, branch ids) start from the plan's metadata and the
+re-observed live state, and are filled in as creates, adoptions and transfers succeed, so later
+steps of the same tenant find the ids that did not exist when the plan was made. Steps of one
+tenant never run concurrently (the executor's lanes), so a tenant's binding has one writer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from reconciler.apply.secrets import SecretSink
+from reconciler.core.model import LiveFleet, OwnedTenant
+from reconciler.credentials import Credentials
+from reconciler.errors import PlanFileError
+from reconciler.ledger import Ledger
+from reconciler.neon import NeonClient
+
+
+@dataclass
+class TenantBinding:
+    """The resolved identity of one tenant's project during an apply (mutable on purpose)."""
+
+    tenant: str
+    project_name: str
+    org_id: str
+    project_id: str | None = None
+    prevent_destroy: bool = False
+    digest: str = ""
+    branch_ids: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_meta(cls, tenant: str, data: Mapping[str, Any]) -> TenantBinding:
+        try:
+            return cls(
+                tenant=tenant,
+                project_name=str(data["project_name"]),
+                org_id=str(data["org_id"]),
+                project_id=data.get("project_id"),
+                prevent_destroy=bool(data.get("prevent_destroy", False)),
+                digest=str(data.get("digest", "")),
+            )
+        except KeyError as exc:
+            raise PlanFileError(f"plan file: meta.tenants.{tenant}: missing {exc}") from exc
+
+    def to_meta(self) -> dict[str, Any]:
+        return {
+            "project_name": self.project_name,
+            "org_id": self.org_id,
+            "project_id": self.project_id,
+            "prevent_destroy": self.prevent_destroy,
+            "digest": self.digest,
+        }
+
+
+@dataclass
+class ApplyContext:
+    """Shared by every handler of one apply run."""
+
+    client: NeonClient
+    credentials: Credentials
+    ledger: Ledger
+    sink: SecretSink | None
+    bindings: dict[str, TenantBinding]
+    now: Callable[[], datetime]
+    operation_timeout: float = 300.0
+    _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def binding(self, tenant: str | None) -> TenantBinding:
+        if tenant is None or tenant not in self.bindings:
+            raise PlanFileError(f"plan file: no binding for tenant {tenant!r} in meta.tenants")
+        return self.bindings[tenant]
+
+    def project_id(self, tenant: str | None) -> str:
+        binding = self.binding(tenant)
+        if not binding.project_id:
+            raise PlanFileError(f"tenant {tenant}: its project id is not known yet")
+        return binding.project_id
+
+    def record(self, tenant: str, change: Callable[[OwnedTenant], OwnedTenant]) -> None:
+        """Read-modify-write a tenant's ledger record (one transaction per write)."""
+        binding = self.binding(tenant)
+        with self._ledger_lock:
+            current = self.ledger.tenant(tenant) or OwnedTenant(
+                tenant=tenant,
+                project_id=binding.project_id or "",
+                org_id=binding.org_id,
+                prevent_destroy=binding.prevent_destroy,
+            )
+            self.ledger.upsert_tenant(change(current))
+
+    def seed_branch_ids(self, live: LiveFleet) -> None:
+        """Remember the branch ids re-observation found, so creates can name their parents."""
+        for binding in self.bindings.values():
+            project = live.projects.get(binding.project_id or "")
+            if project is not None and project.branches is not None:
+                binding.branch_ids.update({b.name: b.id for b in project.branches})

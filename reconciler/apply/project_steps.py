@@ -1,0 +1,163 @@
+"""Step handlers for projects: create, adopt, update, endpoint update, transfer, delete.
+
+Each handler performs one plan step with the narrowest key (the org key of the org the project
+is in; the personal key only for transfers), waits for the operations the call started, and
+records the outcome in the ledger before returning. Creates are write-ahead: an intent is
+recorded first, and a create whose answer is lost is never re-sent but read back by its
+deterministic name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from reconciler.apply.context import ApplyContext
+from reconciler.apply.executor import ItemFailed
+from reconciler.core.plan import Step
+from reconciler.errors import NotFound, OutcomeUnknown
+from reconciler.ledger import IntentOutcome
+from reconciler.neon import EndpointDefaults, Operation
+
+#: Neon keeps deleted projects recoverable for this long (``POST /projects/{id}/recover``).
+RECOVERY_WINDOW = timedelta(days=7)
+
+
+def _compute(values: Mapping[str, Any] | None) -> EndpointDefaults | None:
+    if not values:
+        return None
+    return EndpointDefaults(
+        autoscaling_limit_min_cu=values.get("autoscaling_limit_min_cu"),
+        autoscaling_limit_max_cu=values.get("autoscaling_limit_max_cu"),
+        suspend_timeout_seconds=values.get("suspend_timeout_seconds"),
+    )
+
+
+def _wait(ctx: ApplyContext, key: str, project_id: str, operations: Any) -> None:
+    ops: list[Operation] = list(operations)
+    if ops:
+        ctx.client.wait_for_operations(key, project_id, ops, timeout=ctx.operation_timeout)
+
+
+def create_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    after = dict(step.after or {})
+    tenant = str(step.tenant)
+    binding = ctx.binding(tenant)
+    org_id, name = str(after["org_id"]), str(after["name"])
+    key = ctx.credentials.org_key(org_id)
+    intent = ctx.ledger.record_intent(tenant, "create_project", {"name": name, "org_id": org_id})
+    try:
+        created = ctx.client.create_project(
+            key,
+            name=name,
+            org_id=org_id,
+            region_id=after.get("region_id"),
+            pg_version=after.get("pg_version"),
+            quota=after.get("quota") or None,
+            default_endpoint_settings=_compute(after.get("default_endpoint_settings")),
+            history_retention_seconds=after.get("history_retention_seconds"),
+        )
+    except OutcomeUnknown:
+        # The create may or may not have happened; Neon has no idempotency keys, so look for
+        # the project by its deterministic name instead of sending the create again.
+        found = ctx.client.find_projects_by_name(key, name, org_id=org_id)
+        if len(found) != 1:
+            ctx.ledger.resolve_intent(intent, IntentOutcome.ABANDONED)
+            raise ItemFailed(
+                f"the create of {name!r} got no answer and {len(found)} project(s) with that "
+                "name exist now; run plan and apply again"
+            ) from None
+        project_id = found[0].id
+        branch_ids: dict[str, str] = {}
+    else:
+        project_id = created.project.id
+        branch_ids = {created.branch.name: created.branch.id} if created.branch else {}
+        _wait(ctx, key, project_id, created.operations)
+    binding.project_id, binding.org_id = project_id, org_id
+    binding.branch_ids.update(branch_ids)
+    ctx.record(
+        tenant,
+        lambda t: replace(
+            t,
+            project_id=project_id,
+            org_id=org_id,
+            branch_ids={**t.branch_ids, **branch_ids},
+            prevent_destroy=binding.prevent_destroy,
+        ),
+    )
+    ctx.ledger.resolve_intent(intent, IntentOutcome.DONE)
+    return {"project_id": project_id}
+
+
+def adopt_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    after = dict(step.after or {})
+    tenant = str(step.tenant)
+    binding = ctx.binding(tenant)
+    binding.project_id, binding.org_id = str(after["project_id"]), str(after["org_id"])
+    ctx.record(
+        tenant,
+        lambda t: replace(
+            t,
+            project_id=str(after["project_id"]),
+            org_id=str(after["org_id"]),
+            prevent_destroy=binding.prevent_destroy,
+        ),
+    )
+    return {"project_id": after["project_id"]}
+
+
+def update_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    after = dict(step.after or {})
+    binding = ctx.binding(step.tenant)
+    project_id = ctx.project_id(step.tenant)
+    key = ctx.credentials.org_key(binding.org_id)
+    _, operations = ctx.client.update_project(
+        key,
+        project_id,
+        name=after.get("name"),
+        quota=after.get("quota"),
+        default_endpoint_settings=_compute(after.get("default_endpoint_settings")),
+        history_retention_seconds=after.get("history_retention_seconds"),
+    )
+    _wait(ctx, key, project_id, operations)
+    return {"project_id": project_id}
+
+
+def update_endpoint(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    after = dict(step.after or {})
+    binding = ctx.binding(step.tenant)
+    project_id = ctx.project_id(step.tenant)
+    key = ctx.credentials.org_key(binding.org_id)
+    endpoint_id = str(after["endpoint_id"])
+    _, operations = ctx.client.update_endpoint(
+        key,
+        project_id,
+        endpoint_id,
+        autoscaling_limit_min_cu=after.get("autoscaling_limit_min_cu"),
+        autoscaling_limit_max_cu=after.get("autoscaling_limit_max_cu"),
+        suspend_timeout_seconds=after.get("suspend_timeout_seconds"),
+    )
+    _wait(ctx, key, project_id, operations)
+    return {"project_id": project_id, "endpoint_id": endpoint_id}
+
+
+def delete_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    before = dict(step.before or {})
+    tenant = str(step.tenant)
+    binding = ctx.binding(tenant)
+    project_id = str(before.get("project_id") or ctx.project_id(tenant))
+    key = ctx.credentials.org_key(str(before.get("org_id") or binding.org_id))
+    recoverable_until = ctx.now() + RECOVERY_WINDOW
+    # Already gone is fine: deleting is the goal, so a re-run after a crash converges.
+    with contextlib.suppress(NotFound):
+        ctx.client.delete_project(key, project_id)
+    ctx.ledger.forget_tenant(
+        tenant, note="deleted by fleet apply (prune)", recoverable_until=recoverable_until
+    )
+    return {
+        "project_id": project_id,
+        "recoverable_until": recoverable_until.isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,81 @@
+"""Batched project transfers between orgs, with per-tenant outcomes.
+
+One ``transfer_projects`` plan step moves up to 400 projects in one call (the personal key is
+used here and nowhere else). Neon answers 422 when some projects have GitHub/Vercel
+integrations, naming them: those are split out and the rest of the batch is sent again, so one
+bad project does not hold back the others. 406 (plan limits) fails the batch with each limit's
+name, expected and actual value.
+
+So that one tenant's failed move skips only that tenant's later steps, the applier gives every
+tenant of a batch a *gate* item (``<step id>#<tenant>``) that depends on the batch and fails when
+its tenant did not move; the tenant's own steps depend on its gate instead of on the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from reconciler.apply.context import ApplyContext
+from reconciler.apply.executor import ItemFailed
+from reconciler.core.plan import Step
+from reconciler.errors import NotAcceptable, UnprocessableEntity
+
+GATE_SEPARATOR = "#"
+
+
+def gate_id(step_id: str, tenant: str) -> str:
+    return f"{step_id}{GATE_SEPARATOR}{tenant}"
+
+
+def transfer_projects(ctx: ApplyContext, step: Step, failures: dict[str, str]) -> dict[str, Any]:
+    """Move the batch; fill ``failures`` (tenant → why) for the projects that could not move."""
+    after = dict(step.after or {})
+    source, destination = str(after["source_org_id"]), str(after["destination_org_id"])
+    pending: dict[str, str] = dict(
+        zip((str(p) for p in after["project_ids"]), (str(t) for t in after["tenants"]), strict=True)
+    )
+    key = ctx.credentials.transfer_key()
+    while pending:
+        try:
+            ctx.client.transfer_projects(key, source, destination, sorted(pending))
+            break
+        except UnprocessableEntity as exc:
+            offending = {
+                str(p.get("id")): str(p.get("integration", "an"))
+                for p in exc.projects
+                if str(p.get("id")) in pending
+            }
+            if not offending:
+                raise
+            for project_id, integration in sorted(offending.items()):
+                failures[pending.pop(project_id)] = (
+                    f"project {project_id} has the {integration} integration, which Neon "
+                    "cannot transfer (422); disconnect it and apply again"
+                )
+        except NotAcceptable as exc:
+            limits = "; ".join(
+                f"{lim.get('name')}: expected {lim.get('expected')}, actual {lim.get('actual')}"
+                for lim in exc.limits
+            )
+            raise ItemFailed(
+                f"Neon refused the transfer from {source} to {destination} (406): "
+                + (limits or exc.detail)
+            ) from exc
+    for tenant in pending.values():
+        binding = ctx.binding(tenant)
+        binding.org_id = destination
+        ctx.record(tenant, lambda t: replace(t, org_id=destination))
+    if not pending:
+        raise ItemFailed("no project of the batch could be transferred: " + _summary(failures))
+    return {"moved": sorted(pending), "failed": sorted(failures)}
+
+
+def transfer_gate(failures: dict[str, str], tenant: str) -> None:
+    """Fail this tenant's gate when its project did not move."""
+    if tenant in failures:
+        raise ItemFailed(failures[tenant])
+
+
+def _summary(failures: dict[str, str]) -> str:
+    return "; ".join(f"{tenant}: {why}" for tenant, why in sorted(failures.items()))
