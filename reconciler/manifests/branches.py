@@ -4,7 +4,8 @@ Rules (Neon's, see neon-api-notes §5): every project has the default branch ``m
 parent is ``main`` or another declared branch, and parents form no cycle; expiry is relative
 (``expires_in``) or absolute (``expires_at``, RFC 3339 UTC), never both, at most 30 days ahead,
 and never on ``main``, on a protected branch, or on a branch that other branches are created
-from. The branch count, ``main`` included, stays within the tier's ``max_branches``.
+from. The number of branches besides ``main`` stays within the tier's ``max_branches`` (the
+planner counts the same way).
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ def branch_problems(
     for i, branch in enumerate(branches):
         problems.extend(_one_branch(doc, i, branch, names, children, now))
     problems.extend(_cycles(doc, branches))
-    total = len(names | {DEFAULT_BRANCH})
+    total = len(names - {DEFAULT_BRANCH})
     if max_branches is not None and total > max_branches:
         message = (
-            f"{total} branches (counting {DEFAULT_BRANCH}) exceed tier {tier}'s "
+            f"{total} branches (besides {DEFAULT_BRANCH}) exceed tier {tier}'s "
             f"max_branches of {max_branches}"
         )
         problems.append(doc.problem(_BRANCHES, message))

@@ -174,8 +174,8 @@ def _project_name_problems(
     other = taken.setdefault(project, name)
     if other != name:
         message = (
-            f"project name {project!r} (project_name is {template!r}) is also tenant "
-            f"{other!r}'s; include {{tenant}} in the template"
+            f"project name {project!r} is also the project name of tenant {other!r} "
+            f"(project_name is {template!r}); include {{tenant}} in the template"
         )
         return [tenant.problem(where, message)]
     return []

@@ -95,14 +95,31 @@ def schema_problems(doc: SourceDocument, kind: str) -> list[Problem]:
     """Every schema violation of ``doc`` as located problems (empty when valid)."""
     if _fast(kind)(doc.data):
         return []
+    errors = list(_all_errors(_validator(kind), doc.data))
+    keywords: dict[FieldPath, set[str]] = {}
+    for error in errors:
+        keywords.setdefault(tuple(error.absolute_path), set()).add(str(error.validator))
     problems: list[Problem] = []
     seen: set[tuple[FieldPath, str]] = set()
-    for error in _all_errors(_validator(kind), doc.data):
+    for error in errors:
+        if _overshadowed(str(error.validator), keywords[tuple(error.absolute_path)]):
+            continue
         for field, message, at_key in _translate(error):
             if (field, message) not in seen:
                 seen.add((field, message))
                 problems.append(doc.problem(field, message, at_key=at_key))
     return problems
+
+
+def _overshadowed(keyword: str, siblings: set[str]) -> bool:
+    """Whether a clearer error on the same value makes this one noise.
+
+    A wrong type makes every other check of that value moot ("must be a whole number" says it
+    all for ``'17'``), and "must be at least 0.25" says more than "must be a multiple of 0.25".
+    """
+    if keyword != "type" and "type" in siblings:
+        return True
+    return keyword == "multipleOf" and bool(siblings & {"minimum", "maximum"})
 
 
 def _all_errors(validator: Draft202012Validator, data: Any) -> Iterator[ValidationError]:

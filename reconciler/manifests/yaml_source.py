@@ -193,8 +193,12 @@ def _yaml_problem(display: str, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     reason = exc.problem or exc.context or "syntax error"
+    context = exc.context_mark
     if exc.context and exc.problem:
-        reason = f"{exc.problem} ({exc.context})"
+        where = ""
+        if context is not None and context is not mark:
+            where = f" started at line {context.line + 1}, column {context.column + 1}"
+        reason = f"{exc.problem} ({exc.context}{where})"
     return Problem(display, line, column, "", f"invalid YAML: {reason}")
 
 
