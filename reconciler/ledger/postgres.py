@@ -94,7 +94,7 @@ class PostgresLedger(SqlLedger):
         assert row is not None
         # The key half that scopes both advisory locks to this database and schema.
         self._scope_key = zlib.crc32(f"{row[0]}/{schema or row[1]}".encode()) & 0x7FFFFFFF
-        self._migrate()
+        self._migrate_or_close()
 
     def describe(self) -> str:
         return self._display

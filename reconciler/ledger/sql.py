@@ -103,6 +103,14 @@ class SqlLedger(Ledger, rows.Codec):
     def _now(self) -> datetime:
         return self._clock()
 
+    def _migrate_or_close(self) -> None:
+        """Migrate a freshly opened ledger; close it again if that fails, leaking nothing."""
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
     def _migrate(self) -> None:
         """Apply pending migrations in one transaction; refuse a ledger newer than the tool."""
         target = len(self._migrations)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -82,12 +83,28 @@ class SqliteLedger(SqlLedger):
             )
             self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if path is not None:
-                self._connection.execute("PRAGMA journal_mode = WAL")
+                self._enable_wal()
             self._connection.execute("PRAGMA synchronous = FULL")
             self._connection.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.Error, OSError) as exc:
             raise LedgerError(f"cannot open the ledger {self.describe()}: {exc}") from exc
-        self._migrate()
+        self._migrate_or_close()
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL, retrying while another opener holds the database.
+
+        Changing the journal mode needs an exclusive lock and SQLite does not call the busy
+        handler for it, so concurrent first opens would otherwise fail with "locked".
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def describe(self) -> str:
         return "sqlite:///:memory:" if self._path is None else f"sqlite:///{self._path}"
