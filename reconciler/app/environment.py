@@ -1,0 +1,123 @@
+"""Adapters for one command: the Neon client, credentials, ledger and secret sink.
+
+This is the only place that builds them. ``Environment`` chooses between the real Neon API
+(``--api-host``/``NEON_API_HOST``, keys from the environment variables the Fleet names) and the
+sandbox (an in-process emulator under ``.fleet/``, see ``sandbox.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler.apply.secrets import ExecSink, FileSink, SecretSink
+from reconciler.core.model import FleetConfig
+from reconciler.core.model import SecretSink as SinkConfig
+from reconciler.credentials import Credentials, credentials_from_env
+from reconciler.ledger import Ledger, choose_ledger_url, open_ledger
+from reconciler.neon import DEFAULT_BASE_URL, NeonClient
+
+API_HOST_ENV = "NEON_API_HOST"
+API_PREFIX = "/api/v2"
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The options every command shares (``fleet --api-host … --ledger … --sandbox``)."""
+
+    api_host: str | None = None
+    ledger_url: str | None = None
+    sandbox: bool = False
+    workdir: Path = field(default_factory=Path.cwd)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+def api_base_url(options: GlobalOptions) -> str:
+    """The API base URL: ``--api-host``, else ``$NEON_API_HOST``, else Neon's.
+
+    A host without a path (``http://127.0.0.1:8787``) gets Neon's ``/api/v2`` prefix.
+    """
+    raw = options.api_host or options.environ.get(API_HOST_ENV) or DEFAULT_BASE_URL
+    if "://" not in raw:
+        raw = f"https://{raw}"
+    parts = urlsplit(raw)
+    path = parts.path.rstrip("/") or API_PREFIX
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+class Environment:
+    """Lazily built adapters for one command; close it when done."""
+
+    def __init__(self, options: GlobalOptions, fleet: FleetConfig) -> None:
+        self.options, self.fleet = options, fleet
+        self._client: NeonClient | None = None
+        self._ledger: Ledger | None = None
+        self._sandbox = None
+        if options.sandbox:
+            from reconciler.app.sandbox import Sandbox  # the emulator only loads when asked
+
+            self._sandbox = Sandbox(options.workdir / ".fleet", fleet)
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self._sandbox is not None
+
+    def credentials(self) -> Credentials:
+        if self._sandbox is not None:
+            return self._sandbox.credentials()
+        return credentials_from_env(self.fleet, self.options.environ)
+
+    def client(self) -> NeonClient:
+        if self._client is None:
+            if self._sandbox is not None:
+                transport: httpx.BaseTransport | None = self._sandbox.transport()
+                base_url = self._sandbox.base_url
+            else:
+                transport, base_url = None, api_base_url(self.options)
+            self._client = NeonClient(base_url, transport=transport)
+        return self._client
+
+    def ledger_url(self) -> str:
+        manifest = self.fleet.ledger_url
+        if self._sandbox is not None:
+            # Sandbox ids must never mix with a real fleet's records.
+            manifest = self._sandbox.ledger_url
+            return self.options.ledger_url or manifest
+        return choose_ledger_url(self.options.ledger_url, self.options.environ, manifest)
+
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = open_ledger(self.ledger_url(), base_dir=self.options.workdir)
+        return self._ledger
+
+    def secret_sink(self) -> SecretSink | None:
+        return build_sink(self.fleet.secrets, self.options.workdir)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._ledger is not None:
+            self._ledger.close()
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+    def __enter__(self) -> Environment:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def build_sink(config: SinkConfig | None, workdir: Path) -> SecretSink | None:
+    """The configured secret sink; relative file sink paths are relative to the workdir."""
+    if config is None:
+        return None
+    if config.kind == "file":
+        target = Path(config.target)
+        return FileSink(target if target.is_absolute() else workdir / target)
+    return ExecSink(config.target)

@@ -1,0 +1,120 @@
+"""Terminal output: colour rules, progress on stderr, plan and apply summaries.
+
+Colour only on a TTY and never with ``NO_COLOR`` or ``--no-color``. Progress goes to stderr
+(a one-line counter on a TTY, plain lines otherwise, JSON lines with ``--format json``) so that
+stdout stays clean for the plan or the summary a CI job captures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from reconciler.app.applying import ApplyOutcome
+from reconciler.apply.applier import StepEvent
+from reconciler.apply.executor import Status
+from reconciler.core.plan import Plan
+from reconciler.render.json import render_json
+from reconciler.render.markdown import render_markdown
+from reconciler.render.text import render_text
+
+_MARK = {"succeeded": "✓", "failed": "✗", "skipped": "-"}
+
+
+def plan_text(plan: Plan, fmt: str, *, color: bool) -> str:
+    """The plan in the chosen format, ending with a newline."""
+    if fmt == "json":
+        return render_json(plan)
+    text = render_markdown(plan) if fmt == "markdown" else render_text(plan, color=color)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def apply_summary(outcome: ApplyOutcome, fmt: str) -> str:
+    report = outcome.report
+    counts = {s.value: report.count(s) for s in Status}
+    if fmt == "json":
+        failed = [
+            {"step": r.id, "message": r.message}
+            for r in report.results
+            if r.status is Status.FAILED
+        ]
+        return json.dumps({"summary": counts, "api_calls": outcome.api_calls, "failed": failed})
+    lines = [
+        f"Apply complete: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped ({outcome.api_calls} API calls)."
+    ]
+    for result in report.results:
+        if result.status is Status.FAILED:
+            lines.append(f"  ✗ {result.id}: {result.message}")
+        recoverable = result.detail.get("recoverable_until")
+        if recoverable:
+            lines.append(
+                f"  - {result.id}: project {result.detail.get('project_id')} can be recovered "
+                f"until {recoverable} (POST /projects/{{id}}/recover)"
+            )
+    return "\n".join(lines)
+
+
+@dataclass
+class Output:
+    """Where human-facing notes and progress go."""
+
+    color: bool
+    tty: bool
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    _progress_open: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_terminal(cls, *, no_color: bool) -> Output:
+        tty = sys.stderr.isatty()
+        color = tty and sys.stdout.isatty() and not no_color and "NO_COLOR" not in os.environ
+        return cls(color=color, tty=tty)
+
+    def note(self, message: str) -> None:
+        self.stream.write(message + "\n")
+        self.stream.flush()
+
+    def progress(self, total: int, *, json_lines: bool) -> Callable[[StepEvent], None]:
+        done = 0
+
+        def listen(event: StepEvent) -> None:
+            nonlocal done
+            with self._lock:
+                done += 1
+                if json_lines:
+                    self.stream.write(
+                        json.dumps(
+                            {
+                                "step": event.step_id,
+                                "tenant": event.tenant,
+                                "action": event.action,
+                                "status": event.status,
+                                "message": event.message,
+                            }
+                        )
+                        + "\n"
+                    )
+                elif self.tty:
+                    self._progress_open = True
+                    width = 30
+                    filled = min(width, width * done // max(total, 1))
+                    bar = "#" * filled + "." * (width - filled)
+                    self.stream.write(f"\r[{bar}] {done}/{total} {event.step_id[:50]:<50}")
+                else:
+                    mark = _MARK.get(event.status, "?")
+                    tail = f": {event.message}" if event.message else ""
+                    self.stream.write(f"{mark} {event.step_id}{tail}\n")
+                self.stream.flush()
+
+        return listen
+
+    def finish_progress(self) -> None:
+        if self._progress_open:
+            self.stream.write("\n")
+            self._progress_open = False

@@ -1,0 +1,207 @@
+"""Use cases ``validate`` and ``plan``, and the plan file on disk.
+
+A saved plan is self-contained: besides the steps it carries, in ``meta``, the Fleet settings
+apply needs (org ids and the *names* of the key variables, never keys), the tenant bindings and
+the exact details that were observed, so ``fleet apply PLANFILE`` can re-observe the same things
+and compare fingerprints without reading the manifests again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler import __version__
+from reconciler.app.environment import Environment
+from reconciler.apply.context import TenantBinding
+from reconciler.core.matching import match_project
+from reconciler.core.model import (
+    DesiredFleet,
+    FleetConfig,
+    LedgerView,
+    LiveFleet,
+    OrgRef,
+    Policy,
+    SecretSink,
+)
+from reconciler.core.options import PlanOptions
+from reconciler.core.plan import Plan
+from reconciler.core.plan_codec import plan_from_dict
+from reconciler.core.planner import build_plan
+from reconciler.errors import PlanFileError
+from reconciler.manifests import load_fleet
+from reconciler.observe import DetailNeeds, needs_for, observe
+from reconciler.render.json import render_json, validate_plan_dict
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A plan and what it was made from."""
+
+    plan: Plan
+    desired: DesiredFleet
+    live: LiveFleet
+    api_calls: int
+
+
+def validate(path: str | Path) -> DesiredFleet:
+    """Load and check manifests; raises ``ManifestError`` listing every problem."""
+    return load_fleet(path)
+
+
+def utc_now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_plan(
+    env: Environment, desired: DesiredFleet, *, targets: Sequence[str] = ()
+) -> PlanResult:
+    """Observe the fleet, read the ledger and build the plan (no writes anywhere)."""
+    client, credentials, ledger = env.client(), env.credentials(), env.ledger()
+    view = ledger.view()
+    before = client.stats.snapshot().total_requests
+    org_ids = [org.id for org in desired.fleet.orgs.values()]
+    live, needs = observe(
+        client,
+        credentials,
+        org_ids,
+        lambda listed: needs_for(desired, view, listed),
+        parallelism=desired.fleet.policy.parallelism,
+    )
+    options = PlanOptions(
+        now=utc_now_text(),
+        tool_version=__version__,
+        targets=tuple(targets),
+        transfer_key_available=credentials.can_transfer,
+    )
+    plan = build_plan(desired, live, view, options)
+    plan = replace(plan, meta={**plan.meta, **plan_meta(desired, live, view, plan, needs)})
+    calls = client.stats.snapshot().total_requests - before
+    return PlanResult(plan, desired, live, calls)
+
+
+def plan_meta(
+    desired: DesiredFleet, live: LiveFleet, view: LedgerView, plan: Plan, needs: DetailNeeds
+) -> dict[str, Any]:
+    """What apply needs besides the steps: fleet settings, bindings, observed details."""
+    fleet = desired.fleet
+    planned = sorted({s.tenant for s in plan.steps if s.tenant is not None} | _batched(plan))
+    by_name = live.by_name()
+    managed = frozenset(org.id for org in fleet.orgs.values())
+    tenants: dict[str, Any] = {}
+    for name in planned:
+        tenant = desired.tenants.get(name)
+        record = view.tenants.get(name)
+        match = match_project(name, tenant, live, view, by_name=by_name, managed_orgs=managed)
+        project = match.project
+        binding = TenantBinding(
+            tenant=name,
+            project_name=tenant.project_name if tenant else (project.name if project else ""),
+            org_id=(project.org_id if project else tenant.org_id if tenant else "")
+            or (record.org_id if record else ""),
+            project_id=project.id if project else None,
+            prevent_destroy=(
+                tenant.lifecycle.prevent_destroy
+                if tenant
+                else bool(record and record.prevent_destroy)
+            ),
+            digest=tenant.digest if tenant else "",
+        )
+        tenants[name] = binding.to_meta()
+    return {
+        "fleet": fleet_meta(fleet),
+        "observed": needs.to_dict(),
+        "tenants": tenants,
+    }
+
+
+def _batched(plan: Plan) -> set[str]:
+    return {
+        str(t) for s in plan.steps if s.tenant is None for t in (s.after or {}).get("tenants", ())
+    }
+
+
+def fleet_meta(fleet: FleetConfig) -> dict[str, Any]:
+    return {
+        "name": fleet.name,
+        "orgs": {
+            alias: {"id": org.id, "api_key_env": org.api_key_env}
+            for alias, org in sorted(fleet.orgs.items())
+        },
+        "personal_api_key_env": fleet.personal_api_key_env,
+        "ledger": fleet.ledger_url,
+        "secrets": (
+            {"kind": fleet.secrets.kind, "target": fleet.secrets.target} if fleet.secrets else None
+        ),
+        "parallelism": fleet.policy.parallelism,
+        "region": fleet.region,
+        "pg_version": fleet.pg_version,
+    }
+
+
+def fleet_from_meta(meta: Mapping[str, Any]) -> FleetConfig:
+    """The Fleet settings a saved plan carries (enough to apply it)."""
+    try:
+        data = meta["fleet"]
+        secrets = data.get("secrets")
+        return FleetConfig(
+            name=str(data["name"]),
+            orgs={
+                alias: OrgRef(alias, str(org["id"]), str(org["api_key_env"]))
+                for alias, org in data["orgs"].items()
+            },
+            personal_api_key_env=data.get("personal_api_key_env"),
+            region=str(data.get("region", "")),
+            pg_version=int(data.get("pg_version", 0)),
+            policy=Policy(parallelism=int(data.get("parallelism", 8))),
+            ledger_url=data.get("ledger"),
+            secrets=SecretSink(str(secrets["kind"]), str(secrets["target"])) if secrets else None,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PlanFileError(f"plan file: meta.fleet is incomplete ({exc})") from exc
+
+
+def save_plan(plan: Plan, path: str | Path) -> None:
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_json(plan), encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(f"cannot write the plan file {target}: {exc.strerror}") from exc
+
+
+def load_plan_file(path: str | Path) -> Plan:
+    """Read a saved plan; a file that is not a valid plan gets one clear error."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanFileError(f"{source}: cannot read the plan file: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise PlanFileError(f"{source}: not a JSON plan file: {exc}") from exc
+    try:
+        validate_plan_dict(data)
+        plan = plan_from_dict(data)
+    except PlanFileError as exc:
+        raise PlanFileError(f"{source}: {exc}") from exc
+    for key in ("fleet", "observed", "tenants"):
+        if key not in plan.meta:
+            raise PlanFileError(
+                f"{source}: plan file: meta.{key} is missing (not made by fleet plan?)"
+            )
+    return plan
+
+
+def is_plan_file(path: str | Path) -> bool:
+    """A saved plan is a JSON file; manifests are YAML files or directories."""
+    candidate = Path(path)
+    if not candidate.is_file():
+        return False
+    if candidate.suffix == ".json":
+        return True
+    with candidate.open("rb") as handle:
+        return handle.read(64).lstrip().startswith(b"{")
