@@ -29,6 +29,7 @@ from reconciler.errors import LedgerError
 from reconciler.ledger.guard import redact_text
 from reconciler.ledger.locking import UNKNOWN_HOLDER, Waiting, describe_since, poll
 from reconciler.ledger.migrations import Migration
+from reconciler.ledger.rows import dump_json
 from reconciler.ledger.sql import Row, SqlLedger, Tx
 
 #: First halves of the two-part advisory lock keys ("NF" + purpose); the second half is derived
@@ -117,6 +118,10 @@ class PostgresLedger(SqlLedger):
         return connection
 
     def _begin(self, *, write: bool) -> Iterator[Tx]:
+        if self._connection.broken:
+            # The server or the network dropped the session: the call that met the failure
+            # already raised; reconnect so the ledger serves the next one.
+            self._connection = self._connect()
         # PostgreSQL needs no read/write distinction here: MVCC gives each transaction a
         # consistent snapshot and row locks order concurrent writers.
         try:
@@ -206,7 +211,9 @@ class PostgresLedger(SqlLedger):
         return moment.astimezone(UTC)
 
     def json_in(self, value: Any) -> Any:
-        return Jsonb(value)
+        # Dumped here rather than by psycopg so a bad value fails the same way on both backends.
+        text = dump_json(value)
+        return Jsonb(value, dumps=lambda _: text)
 
     def json_out(self, value: Any) -> Any:
         return value

@@ -8,11 +8,13 @@ and the row builders here are shared.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from reconciler.core.model import OwnedKey, OwnedTenant
+from reconciler.errors import LedgerError
 from reconciler.ledger.records import (
     DeletedTenant,
     Intent,
@@ -34,6 +36,14 @@ RUN_COLUMNS = (
 )
 STEP_COLUMNS = "step_id, tenant, action, status, message, started_at, finished_at, resource_ids"
 TOMBSTONE_COLUMNS = "tenant, project_id, org_id, deleted_at, recoverable_until, note"
+
+
+def dump_json(value: Any) -> str:
+    """``value`` as compact JSON text; ``LedgerError`` when it is not JSON data."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise LedgerError(f"the ledger stores JSON data only: {exc}") from exc
 
 
 def tenant_state(tenant: OwnedTenant) -> dict[str, Any]:

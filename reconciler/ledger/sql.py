@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from reconciler.core.model import LedgerView, OwnedTenant
+from reconciler.core.plan import Action
 from reconciler.errors import LedgerError, LedgerMigrationError
 from reconciler.ledger import rows
 from reconciler.ledger.base import Ledger
@@ -153,8 +154,8 @@ class SqlLedger(Ledger, rows.Codec):
         with self._tx() as tx:
             tenants = self._load_tenants(tx, None)
             pending = tx.all(
-                "SELECT DISTINCT tenant FROM intents"
-                " WHERE resolved_at IS NULL AND action = 'create_project'"
+                "SELECT DISTINCT tenant FROM intents WHERE resolved_at IS NULL AND action = ?",
+                (Action.CREATE_PROJECT.value,),
             )
         return LedgerView(tenants=tenants, pending_creates=frozenset(r[0] for r in pending))
 

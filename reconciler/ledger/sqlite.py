@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from reconciler.errors import LedgerError
 from reconciler.ledger.locking import ProcessLocalLock, Waiting, file_lock
 from reconciler.ledger.migrations import Migration
+from reconciler.ledger.rows import dump_json
 from reconciler.ledger.sql import Row, SqlLedger, Tx
 
 #: How long a write waits for another process's write transaction, in milliseconds.
@@ -81,12 +82,16 @@ class SqliteLedger(SqlLedger):
                 check_same_thread=False,  # shared by worker threads, serialised by the guard
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
+        except (sqlite3.Error, OSError) as exc:
+            raise LedgerError(f"cannot open the ledger {self.describe()}: {exc}") from exc
+        try:
             self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if path is not None:
                 self._enable_wal()
             self._connection.execute("PRAGMA synchronous = FULL")
             self._connection.execute("PRAGMA foreign_keys = ON")
-        except (sqlite3.Error, OSError) as exc:
+        except sqlite3.Error as exc:
+            self._connection.close()
             raise LedgerError(f"cannot open the ledger {self.describe()}: {exc}") from exc
         self._migrate_or_close()
 
@@ -157,7 +162,7 @@ class SqliteLedger(SqlLedger):
         return datetime.fromisoformat(str(value)).astimezone(UTC)
 
     def json_in(self, value: Any) -> Any:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+        return dump_json(value)
 
     def json_out(self, value: Any) -> Any:
         return json.loads(value)
