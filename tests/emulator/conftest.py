@@ -101,6 +101,9 @@ class ContractTransport(httpx.BaseTransport):
         self.inner = inner
         self.validated = 0
 
+    def close(self) -> None:
+        self.inner.close()
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         path = request.url.path

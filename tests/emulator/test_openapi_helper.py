@@ -1,0 +1,51 @@
+"""The OpenAPI helper in tests/support: nullable handling, defaults, bodies, readable errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.openapi import load_spec, recorded_dir, validate_request, validate_response
+
+
+def test_spec_is_the_pinned_document():
+    spec = load_spec()
+    assert spec["openapi"].startswith("3.0")
+    assert "/projects" in spec["paths"]
+
+
+def test_nullable_fields_accept_null():
+    item = {
+        "id": 1, "name": "k", "created_at": "2024-01-01T00:00:00Z",
+        "created_by": {"id": "629982cc-de05-43db-ae16-28f2399c4910", "name": "n", "image": ""},
+        "last_used_from_addr": "", "last_used_at": None,
+    }  # fmt: skip
+    validate_response("GET", "/api_keys", 200, [item])
+
+
+def test_undocumented_error_status_uses_default_general_error():
+    validate_response("GET", "/projects", 423, {"code": "", "message": "locked", "request_id": "r"})
+    with pytest.raises(AssertionError, match="'message' is a required property"):
+        validate_response("GET", "/projects", 423, {"code": ""})
+
+
+def test_no_content_and_undocumented_success():
+    validate_response("DELETE", "/projects/{project_id}/branches/{branch_id}", 204, None)
+    with pytest.raises(AssertionError, match="not documented"):
+        validate_response("GET", "/projects", 202, {})
+    with pytest.raises(AssertionError, match="no path"):
+        validate_response("GET", "/nowhere", 200, {})
+
+
+def test_request_bodies():
+    validate_request("POST", "/api_keys", {"key_name": "ci"})
+    with pytest.raises(AssertionError, match="key_name"):
+        validate_request("POST", "/api_keys", {})
+    with pytest.raises(AssertionError, match="required"):
+        validate_request("POST", "/projects", None)
+
+
+def test_recorded_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEON_RECORDED_DIR", str(tmp_path))
+    assert recorded_dir() == tmp_path
+    monkeypatch.delenv("NEON_RECORDED_DIR")
+    assert recorded_dir() is None
