@@ -22,7 +22,7 @@ from reconciler.app.environment import Environment, GlobalOptions
 from reconciler.app.history import render_history
 from reconciler.app.output import Output, apply_summary, plan_text
 from reconciler.apply.executor import Status
-from reconciler.errors import ApplyError, ReconcilerError, UsageError
+from reconciler.errors import ApplyError, ManifestError, ReconcilerError, UsageError
 
 FORMATS = click.Choice(["text", "json", "markdown"])
 
@@ -262,8 +262,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _report(exc: ReconcilerError) -> None:
     message = str(exc)
-    if "\n" in message:
-        click.echo(f"Error: {len(message.splitlines())} problem(s):", err=True)
+    if isinstance(exc, ManifestError):
+        click.echo(f"Error: {len(exc.problems)} problem(s) in the manifests:", err=True)
         click.echo(message, err=True)
     else:
         click.echo(f"Error: {message}", err=True)
