@@ -45,6 +45,13 @@ def postgres_dsn() -> str:
     return dsn
 
 
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[psycopg.Connection[Any]]:
+    """One connection for the whole session that drops the test schemas."""
+    with psycopg.connect(postgres_dsn(), autocommit=True) as connection:
+        yield connection
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of a not-yet-created ledger, private to this test, for each backend."""
@@ -52,12 +59,10 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path}/state/ledger.db"
         return
     dsn = postgres_dsn()
+    admin: psycopg.Connection[Any] = request.getfixturevalue("postgres_admin")
     schema = f"fleet_test_{uuid.uuid4().hex[:16]}"
     yield f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-        )
+    admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture
