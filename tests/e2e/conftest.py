@@ -1,0 +1,122 @@
+"""End-to-end fixtures: the emulator served on loopback and a working copy of a fleet.
+
+The CLI runs as a real process (``python -m reconciler``) against the emulator over real
+sockets, exactly as a CI job would run it against Neon, with keys in environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from reconciler.emulator import Emulator, RunningServer, seed_from_mapping, serve
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "fleet.example"
+POSTGRES_DSN_ENV = "FLEET_TEST_POSTGRES_DSN"
+
+KEYS = {
+    "NEON_FREE_ORG_KEY": "e2e-org-free-key",
+    "NEON_PAID_ORG_KEY": "e2e-org-paid-key",
+    "NEON_PERSONAL_KEY": "e2e-personal-key",
+}
+
+
+def e2e_seed(*, operation_ms: int = 100, rpm: int = 6000, per_route: int = 400) -> dict[str, Any]:
+    """Two orgs as in fleet.example, the keys above, and generous limits for speed."""
+    return {
+        "orgs": [
+            {"id": "org-free-1", "name": "Sponsored free", "plan": "agent"},
+            {"id": "org-paid-1", "name": "Paid", "plan": "agent"},
+        ],
+        "keys": [
+            {
+                "token": KEYS["NEON_PERSONAL_KEY"],
+                "kind": "personal",
+                "orgs": {"org-free-1": "admin", "org-paid-1": "admin"},
+            },
+            {"token": KEYS["NEON_FREE_ORG_KEY"], "kind": "org", "org": "org-free-1"},
+            {"token": KEYS["NEON_PAID_ORG_KEY"], "kind": "org", "org": "org-paid-1"},
+        ],
+        "limits": {"requests_per_minute": rpm, "route_requests_per_second": per_route},
+        "operation_duration_ms": operation_ms,
+    }
+
+
+@dataclass
+class Loopback:
+    """A running emulator and how to reach it."""
+
+    emulator: Emulator
+    server: RunningServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def api(self, key_env: str) -> httpx.Client:
+        """A raw HTTP client with one of the seeded keys, for out-of-band changes."""
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {KEYS[key_env]}"}, timeout=10
+        )
+
+    def projects(self, org_id: str, key_env: str) -> list[dict[str, Any]]:
+        with self.api(key_env) as client:
+            body = client.get("/projects", params={"org_id": org_id, "limit": 400}).json()
+        return list(body["projects"])
+
+
+@pytest.fixture
+def loopback(tmp_path: Path) -> Iterator[Loopback]:
+    emulator = Emulator(tmp_path / "emulator.db", seed_from_mapping(e2e_seed()))
+    with serve(emulator) as server:
+        yield Loopback(emulator, server)
+    emulator.close()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A copy of fleet.example in a fresh working directory (its ledger and secrets land here)."""
+    work = tmp_path / "work"
+    shutil.copytree(EXAMPLE, work / "fleet", ignore=shutil.ignore_patterns("ci"))
+    return work
+
+
+@pytest.fixture
+def env(loopback: Loopback) -> dict[str, str]:
+    """The environment a CI job would set: keys and the API host."""
+    return {**KEYS, "NEON_API_HOST": loopback.url, "NO_COLOR": "1"}
+
+
+def postgres_dsn() -> str:
+    dsn = os.environ.get(POSTGRES_DSN_ENV)
+    if not dsn:
+        pytest.skip(f"{POSTGRES_DSN_ENV} is not set: no PostgreSQL server to test against")
+    return dsn
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, workdir: Path) -> Iterator[str]:
+    """A private ledger per test on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{workdir}/.fleet/ledger.db"
+        return
+    dsn = postgres_dsn()
+    schema = f"fleet_e2e_{uuid.uuid4().hex[:12]}"
+    yield f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        )
