@@ -43,6 +43,12 @@ NEON_RECOVERY_WINDOW = timedelta(days=7)
 Row = tuple[Any, ...]
 
 
+def _check_limit(limit: int) -> None:
+    # SQLite reads a negative LIMIT as "no limit" and PostgreSQL refuses it: make both refuse.
+    if limit < 1:
+        raise LedgerError(f"a history limit must be at least 1, not {limit}")
+
+
 class Tx(Protocol):
     """One open transaction: the only way ``SqlLedger`` talks to its database."""
 
@@ -179,6 +185,7 @@ class SqlLedger(Ledger, rows.Codec):
         return [self.intent_from(row) for row in found]
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
+        _check_limit(limit)
         with self._tx() as tx:
             found = tx.all(
                 f"SELECT {rows.RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", (int(limit),)
@@ -197,6 +204,7 @@ class SqlLedger(Ledger, rows.Codec):
         return self.run_from(found, tuple(self.step_from(row) for row in steps))
 
     def deleted_tenants(self, limit: int = 20) -> list[DeletedTenant]:
+        _check_limit(limit)
         with self._tx() as tx:
             found = tx.all(
                 f"SELECT {rows.TOMBSTONE_COLUMNS} FROM deleted_tenants ORDER BY id DESC LIMIT ?",

@@ -224,6 +224,8 @@ def test_history_is_newest_first_and_shows_interrupted_runs(
     assert history[0].interrupted and history[0].result is None
     assert all(r.steps is None for r in history)  # listings do not load steps
     assert [r.run_id for r in ledger.runs(limit=2)] == ids[:0:-1]
+    with pytest.raises(LedgerError, match="at least 1"):
+        ledger.runs(limit=0)
 
 
 def test_runs_refuse_unknown_ids_and_writes_after_finishing(
