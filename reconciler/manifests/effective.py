@@ -45,9 +45,12 @@ BUILT_IN = "built-in default"
 DEFAULT_PG_VERSION = 17
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    """The canonical JSON text digests are computed over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The canonical JSON text digests are computed over (sorted keys, no whitespace)."""
+    return _CANONICAL.encode(value)
 
 
 def _sha256(text: str) -> str:

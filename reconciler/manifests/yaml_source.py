@@ -31,8 +31,10 @@ _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _SCALAR_CONSTRUCTOR = yaml.SafeLoader("")  # only its scalar construct_* methods are used
-_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+_RESOLVED: dict[tuple[str, Any], str] = {}
 _RESOLVED_MAX = 200_000
+#: Manifests nest a handful of levels; anything near this is a self-referencing alias.
+_MAX_DEPTH = 64
 
 
 class _MarkedLoader(_BaseLoader):  # type: ignore[valid-type,misc]
@@ -40,7 +42,7 @@ class _MarkedLoader(_BaseLoader):  # type: ignore[valid-type,misc]
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
         if kind is ScalarNode and implicit is not None:
-            key = (value, tuple(implicit))
+            key = (value, implicit)
             tag = _RESOLVED.get(key)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
@@ -66,20 +68,46 @@ def format_field(path: Sequence[str | int]) -> str:
     return out
 
 
+class SourceText:
+    """The text of one manifest file; its YAML nodes are composed again only when needed.
+
+    Keeping every document's node tree alive through a load would hold three objects per YAML
+    value (node and two marks) for the whole run; re-composing a file on the rare problem path
+    is cheaper than that on the common path.
+    """
+
+    __slots__ = ("_nodes", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._nodes: list[Node] | None = None
+
+    def node(self, index: int) -> Node:
+        """The root node of document ``index`` (counting empty documents too)."""
+        if self._nodes is None:
+            self._nodes = []
+            loader = _MarkedLoader(self.text)
+            try:
+                while loader.check_node():
+                    self._nodes.append(loader.get_node())
+            except yaml.YAMLError:
+                pass  # a later syntax error was reported at parse time; earlier nodes suffice
+            finally:
+                loader.dispose()
+        return self._nodes[index]
+
+
 @dataclass(frozen=True, slots=True)
 class SourceDocument:
-    """One YAML document of a manifest file: its data and the node tree it came from."""
+    """One YAML document of a manifest file: its data, and where to find its marks."""
 
     path: str
-    #: 0-based position of the document in its file.
+    #: 0-based position of the document in its file (empty documents count).
     index: int
+    #: 1-based line where the document starts.
+    line: int
     data: Any
-    node: Node
-
-    @property
-    def line(self) -> int:
-        """1-based line where the document starts."""
-        return int(self.node.start_mark.line) + 1
+    source: SourceText
 
     def locate(self, field: Sequence[str | int], *, at_key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the value at ``field``, or of its key when ``at_key``.
@@ -87,7 +115,7 @@ class SourceDocument:
         When the path leads to something that is not in the file (a missing key), the position
         of the nearest enclosing node is returned, which is where the key would have to go.
         """
-        node = self.node
+        node = self.source.node(self.index)
         key_node: Node | None = None
         for part in field:
             child = _child(node, part)
@@ -163,18 +191,17 @@ def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem]]:
         return [], [Problem(display, 1, 1, "", f"cannot read file: {exc}")]
     documents: list[SourceDocument] = []
     problems: list[Problem] = []
+    source = SourceText(text)
+    converter = _Converter(display)
     loader = _MarkedLoader(text)
     try:
         index = 0
         while loader.check_node():
             node = loader.get_node()
-            if _is_empty(node):
-                index += 1
-                continue
-            converter = _Converter(display)
-            data = converter.convert(node)
-            problems.extend(converter.problems)
-            documents.append(SourceDocument(display, index, data, node))
+            if not _is_empty(node):
+                data = converter.convert(node, 0)
+                line = node.start_mark.line + 1
+                documents.append(SourceDocument(display, index, line, data, source))
             index += 1
     except yaml.MarkedYAMLError as exc:
         problems.append(_yaml_problem(display, exc))
@@ -182,6 +209,7 @@ def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem]]:
         problems.append(Problem(display, 1, 1, "", f"invalid YAML: {exc}"))
     finally:
         loader.dispose()
+    problems.extend(converter.problems)
     return documents, problems
 
 
@@ -205,75 +233,77 @@ def _yaml_problem(display: str, exc: yaml.MarkedYAMLError) -> Problem:
 class _Converter:
     """Turns a node tree into plain data, reporting duplicate and non-string keys.
 
-    Timestamps stay strings (the schema expects RFC 3339 text, and digests need text).
+    Timestamps stay strings (the schema expects RFC 3339 text, and digests need text). The
+    field path is kept on one mutable stack and only formatted when a problem is reported.
     """
 
     def __init__(self, display: str) -> None:
         self.display = display
         self.problems: list[Problem] = []
-        self._active: set[int] = set()
+        self._path: list[str | int] = []
 
-    def convert(self, node: Node, path: FieldPath = ()) -> Any:
+    def convert(self, node: Node, depth: int) -> Any:
         if isinstance(node, ScalarNode):
             tag = node.tag
             if tag in (_STR, _TIMESTAMP):
                 return node.value
             constructor = _SCALAR_CONSTRUCTOR.yaml_constructors.get(tag)
             if constructor is None:
-                return self._unsupported(node, path)
+                return self._report(node, f"unsupported YAML tag {tag}")
             value = constructor(_SCALAR_CONSTRUCTOR, node)
             if isinstance(value, float) and not math.isfinite(value):
                 return node.value  # .inf/.nan: keep the text so the schema rejects it plainly
             return value
-        if id(node) in self._active:  # an alias that contains itself
-            return self._report(node, path, "recursive YAML alias")
-        self._active.add(id(node))
-        try:
-            if isinstance(node, SequenceNode):
-                return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
-            if isinstance(node, MappingNode):
-                return self._mapping(node, path)
-            return self._unsupported(node, path)
-        finally:
-            self._active.discard(id(node))
+        if depth > _MAX_DEPTH:  # only a self-referencing alias nests this deep
+            return self._report(node, "YAML nested too deeply (a recursive alias?)")
+        if isinstance(node, MappingNode):
+            return self._mapping(node, depth + 1)
+        if isinstance(node, SequenceNode):
+            path = self._path
+            items = []
+            for i, item in enumerate(node.value):
+                path.append(i)
+                items.append(self.convert(item, depth + 1))
+                path.pop()
+            return items
+        return self._report(node, f"unsupported YAML node {node.tag}")
 
-    def _mapping(self, node: MappingNode, path: FieldPath) -> dict[str, Any]:
+    def _mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        merged: dict[str, Any] = {}
+        merged: dict[str, Any] | None = None
         first_lines: dict[str, int] = {}
+        path = self._path
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                merged.update(self._merge_source(value_node, path))
+                merged = {**(merged or {}), **self._merge_source(value_node, depth)}
                 continue
-            key = self.convert(key_node, path)
+            key = self.convert(key_node, depth)
             if not isinstance(key, str):
-                self._report(key_node, path, f"mapping keys must be strings, not {key!r}")
+                self._report(key_node, f"mapping keys must be strings, not {key!r}")
                 continue
+            path.append(key)
             if key in first_lines:
                 first = first_lines[key]
-                self._report(key_node, (*path, key), f"duplicate key; first given on line {first}")
+                self._report(key_node, f"duplicate key; first given on line {first}")
             else:
                 first_lines[key] = key_node.start_mark.line + 1
-            result[key] = self.convert(value_node, (*path, key))
+            result[key] = self.convert(value_node, depth)
+            path.pop()
         return {**merged, **result} if merged else result
 
-    def _merge_source(self, node: Node, path: FieldPath) -> dict[str, Any]:
+    def _merge_source(self, node: Node, depth: int) -> dict[str, Any]:
         sources = node.value if isinstance(node, SequenceNode) else [node]
         merged: dict[str, Any] = {}
         for source in reversed(sources):  # earlier sources win, as YAML's merge key says
-            value = self.convert(source, path)
+            value = self.convert(source, depth)
             if isinstance(value, dict):
                 merged.update(value)
             else:
-                self._report(source, path, "a merge key (<<) needs a mapping or list of mappings")
+                self._report(source, "a merge key (<<) needs a mapping or list of mappings")
         return merged
 
-    def _unsupported(self, node: Node, path: FieldPath) -> None:
-        return self._report(node, path, f"unsupported YAML tag {node.tag}")
-
-    def _report(self, node: Node, path: FieldPath, message: str) -> None:
+    def _report(self, node: Node, message: str) -> None:
         mark = node.start_mark
-        self.problems.append(
-            Problem(self.display, mark.line + 1, mark.column + 1, format_field(path), message)
-        )
+        field = format_field(self._path)
+        self.problems.append(Problem(self.display, mark.line + 1, mark.column + 1, field, message))
         return None
