@@ -3,7 +3,7 @@
 Import what you need from here; the submodules are implementation detail.
 """
 
-from reconciler.neon.bodies import MAX_TRANSFER_PROJECTS, UNSET
+from reconciler.neon.bodies import MAX_TRANSFER_PROJECTS, UNSET, Unset
 from reconciler.neon.client import DEFAULT_BASE_URL, NeonClient
 from reconciler.neon.ratelimit import RateLimiter, shared_limiter
 from reconciler.neon.responses import (
@@ -68,5 +68,6 @@ __all__ = [
     "Role",
     "StatsSnapshot",
     "TransferResult",
+    "Unset",
     "shared_limiter",
 ]
