@@ -134,19 +134,28 @@ def apply(
 ) -> None:
     """Apply a saved PLANFILE exactly, or plan PATH, show it, confirm, and apply."""
     output = state.output
-    if planning.is_plan_file(target):
+    from_file = planning.is_plan_file(target)
+    if from_file:
         the_plan = planning.load_plan_file(target)
         fleet = planning.fleet_from_meta(the_plan.meta)
-        env = Environment(state.options, fleet)
     else:
         desired = planning.validate(target)
-        env = Environment(state.options, desired.fleet)
-        the_plan = planning.make_plan(env, desired, targets=tenants).plan
-        if fmt == "text":
-            click.echo(plan_text(the_plan, "text", color=output.color), nl=False)
-        if the_plan.steps and not auto_approve:
-            _confirm_or_refuse()
-    with env:
+        fleet = desired.fleet
+    with (
+        Environment(state.options, fleet) as env,
+        applying.apply_session(env, lock_timeout=lock_timeout) as recovered,
+    ):
+        if recovered.did_anything:
+            output.note(
+                f"recovered from an interrupted apply: {recovered.closed} open intent(s) settled"
+                + "".join(f"\n  revoked untracked key {k}" for k in recovered.revoked_keys)
+            )
+        if not from_file:
+            the_plan = planning.make_plan(env, desired, targets=tenants).plan
+            if fmt == "text":
+                click.echo(plan_text(the_plan, "text", color=output.color), nl=False)
+            if the_plan.steps and not auto_approve:
+                _confirm_or_refuse()
         if not the_plan.steps:
             output.note("No changes. The fleet matches the manifests.")
             return
@@ -154,7 +163,6 @@ def apply(
             env,
             the_plan,
             parallelism=parallelism,
-            lock_timeout=lock_timeout,
             on_event=output.progress(len(the_plan.steps), json_lines=fmt == "json"),
         )
     output.finish_progress()

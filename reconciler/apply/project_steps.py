@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.executor import ItemFailed
+from reconciler.apply.recovery import close_create_intents
 from reconciler.core.plan import Step
 from reconciler.errors import NotFound, OutcomeUnknown
 from reconciler.ledger import IntentOutcome
@@ -106,6 +107,7 @@ def adopt_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
             prevent_destroy=binding.prevent_destroy,
         ),
     )
+    close_create_intents(ctx.ledger, tenant)
     return {"project_id": after["project_id"]}
 
 
