@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from reconciler.core.fingerprint import KeyIndex, index_keys
 from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet, LiveProject
 from reconciler.core.options import PlanOptions
 from reconciler.errors import PlanError
@@ -22,6 +23,8 @@ class PlanContext:
     by_name: Mapping[str, Sequence[LiveProject]]
     managed_orgs: frozenset[str]
     now: datetime
+    #: Observed project-scoped keys per (org id, project id).
+    keys: KeyIndex
 
 
 def parse_instant(text: str) -> datetime:
@@ -56,6 +59,7 @@ def make_context(
         by_name=live.by_name(),
         managed_orgs=frozenset(org.id for org in desired.fleet.orgs.values()),
         now=now,
+        keys=index_keys(live),
     )
 
 

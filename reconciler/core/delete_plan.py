@@ -35,7 +35,7 @@ def plan_removed_tenants(
     for name in tenants:
         record = ctx.ledger.tenants[name]
         project = ctx.live.projects.get(record.project_id)
-        out = TenantOutcome(name, fingerprint(project, project_keys(ctx.live, project)))
+        out = TenantOutcome(name, fingerprint(project, project_keys(ctx.live, project, ctx.keys)))
         outcomes.append(out)
         if project is None:
             seen = record.org_id in ctx.live.observed_orgs
@@ -87,7 +87,7 @@ def _delete(
         )
     )
     keys = {k.key_id: (k.name, k.org_id) for k in record.keys.values()}
-    observed = project_keys(ctx.live, project)
+    observed = project_keys(ctx.live, project, ctx.keys)
     if observed is not None:
         prefix = api_key_prefix(project.name)
         keys.update({k.id: (k.name, k.org_id) for k in observed if k.name.startswith(prefix)})

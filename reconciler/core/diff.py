@@ -60,30 +60,44 @@ def field_changes(
     value came from (``default_origin`` when neither is listed). ``prefix`` is prepended to every
     path (e.g. ``branches.dev.``).
     """
-    old_side: Mapping[str, Any] = before if before is not None else {}
-    if before is not None and _equal_ignoring_managed(before, after):
+    if before is None:
+        # Nothing to compare with: every leaf of ``after`` is new (no DeepDiff needed).
+        created = [(path, None, new) for path, _, new in _leaves([], None, dict(after)) if path]
+        return _as_changes(created, origins, prefix, default_origin)
+    if _equal_ignoring_managed(before, after):
         return ()
     diff = DeepDiff(
-        dict(old_side),
+        dict(before),
         dict(after),
         ignore_numeric_type_changes=True,
         exclude_paths=_EXCLUDED,
         view="tree",
     )
-    changes: dict[str, FieldChange] = {}
+    found: list[tuple[list[str], Any, Any]] = []
     for report in _REPORTS:
         for level in diff.get(report, ()):
             path = [str(part) for part in level.path(output_format="list")]
             old = None if _missing(level.t1) else level.t1
             new = None if _missing(level.t2) else level.t2
-            for leaf_path, leaf_old, leaf_new in _leaves(path, old, new):
-                dotted = ".".join(leaf_path)
-                changes[dotted] = FieldChange(
-                    path=prefix + dotted,
-                    old=leaf_old,
-                    new=leaf_new,
-                    origin=origins.get(dotted, origins.get(leaf_path[0], default_origin)),
-                )
+            found.extend(_leaves(path, old, new))
+    return _as_changes(found, origins, prefix, default_origin)
+
+
+def _as_changes(
+    found: list[tuple[list[str], Any, Any]],
+    origins: Mapping[str, str],
+    prefix: str,
+    default_origin: str,
+) -> tuple[FieldChange, ...]:
+    changes: dict[str, FieldChange] = {}
+    for leaf_path, old, new in found:
+        dotted = ".".join(leaf_path)
+        changes[dotted] = FieldChange(
+            path=prefix + dotted,
+            old=old,
+            new=new,
+            origin=origins.get(dotted, origins.get(leaf_path[0], default_origin)),
+        )
     return tuple(changes[p] for p in sorted(changes))
 
 

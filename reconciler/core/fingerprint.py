@@ -67,14 +67,34 @@ def fingerprint(project: LiveProject | None, keys: Sequence[LiveApiKey] | None) 
     return _digest(document)
 
 
-def project_keys(live: LiveFleet, project: LiveProject | None) -> tuple[LiveApiKey, ...] | None:
-    """The observed project-scoped keys of ``project``; None when its org's keys were not read."""
+#: Observed project-scoped keys per (org id, project id); see :func:`index_keys`.
+KeyIndex = dict[tuple[str, str], tuple[LiveApiKey, ...]]
+
+
+def index_keys(live: LiveFleet) -> KeyIndex:
+    """Group observed keys by (org, project) once, so per-tenant lookups are O(1)."""
+    grouped: dict[tuple[str, str], list[LiveApiKey]] = {}
+    for org_id, keys in live.api_keys.items():
+        for key in keys:
+            if key.project_id is not None:
+                grouped.setdefault((org_id, key.project_id), []).append(key)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+def project_keys(
+    live: LiveFleet, project: LiveProject | None, index: KeyIndex | None = None
+) -> tuple[LiveApiKey, ...] | None:
+    """The observed project-scoped keys of ``project``; None when its org's keys were not read.
+
+    Pass ``index`` (from :func:`index_keys`) when looking up many projects.
+    """
     if project is None:
         return ()
-    org_keys = live.api_keys.get(project.org_id)
-    if org_keys is None:
+    if project.org_id not in live.api_keys:
         return None
-    return tuple(k for k in org_keys if k.project_id == project.id)
+    if index is not None:
+        return index.get((project.org_id, project.id), ())
+    return tuple(k for k in live.api_keys[project.org_id] if k.project_id == project.id)
 
 
 def live_fingerprints(
@@ -90,6 +110,7 @@ def live_fingerprints(
     """
     by_name = live.by_name()
     managed_orgs = frozenset(org.id for org in desired.fleet.orgs.values())
+    index = index_keys(live)
     return {
         name: match_fingerprint(
             live,
@@ -101,13 +122,15 @@ def live_fingerprints(
                 by_name=by_name,
                 managed_orgs=managed_orgs,
             ),
+            index,
         )
         for name in tenants
     }
 
 
-def match_fingerprint(live: LiveFleet, match: ProjectMatch) -> str:
+def match_fingerprint(live: LiveFleet, match: ProjectMatch, index: KeyIndex | None = None) -> str:
     """The fingerprint of a tenant's match; an ambiguous match covers every candidate."""
     if match.ambiguous:
-        return _digest(sorted(fingerprint(p, project_keys(live, p)) for p in match.candidates))
-    return fingerprint(match.project, project_keys(live, match.project))
+        parts = sorted(fingerprint(p, project_keys(live, p, index)) for p in match.candidates)
+        return _digest(parts)
+    return fingerprint(match.project, project_keys(live, match.project, index))

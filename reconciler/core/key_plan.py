@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.core.context import PlanContext, is_ignored
+from reconciler.core.fingerprint import project_keys
 from reconciler.core.model import DesiredTenant, LiveProject, OwnedTenant
 from reconciler.core.naming import api_key_name, api_key_prefix
 from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, step_id
@@ -92,7 +93,7 @@ def _existing(
         if record is not None and record.project_id == project.id
         else {}
     )
-    observed = ctx.live.api_keys.get(project.org_id)
+    observed = project_keys(ctx.live, project, ctx.keys)
     prefix = api_key_prefix(tenant.project_name)
     if observed is None:
         # The ledger should record full Neon key names; a bare declared name is accepted too.
@@ -109,8 +110,6 @@ def _existing(
     owned: list[_Key] = []
     foreign: list[_Key] = []
     for key in sorted(observed, key=lambda k: k.id):
-        if key.project_id != project.id:
-            continue
         ref = _Key(key.id, key.name, key.org_id, project.id)
         (owned if key.name.startswith(prefix) or key.id in recorded else foreign).append(ref)
     return owned, foreign

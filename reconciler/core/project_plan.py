@@ -54,7 +54,7 @@ def plan_declared_tenant(ctx: PlanContext, tenant: DesiredTenant) -> TenantOutco
         by_name=ctx.by_name,
         managed_orgs=ctx.managed_orgs,
     )
-    out = TenantOutcome(tenant.name, match_fingerprint(ctx.live, match))
+    out = TenantOutcome(tenant.name, match_fingerprint(ctx.live, match, ctx.keys))
     if match.ambiguous:
         ids = ", ".join(p.id for p in match.candidates)
         out.blockers.append(
