@@ -94,6 +94,13 @@ def _plan_create(
         )
         return None
     if match.ledger_project_missing and match.record is not None:
+        if match.record.org_id not in ctx.live.observed_orgs:
+            out.blockers.append(
+                f"the ledger records project {match.record.project_id} in org "
+                f"{match.record.org_id}, which was not fully observed: cannot tell whether it "
+                "still exists, so it is not created again"
+            )
+            return None
         out.warnings.append(
             f"{tenant.name}: the ledger records project {match.record.project_id}, which no "
             "longer exists live; it will be created again"

@@ -43,6 +43,14 @@ def test_ledger_project_gone_is_recreated_with_a_warning() -> None:
     assert "prj-gone" in plan.warnings[0]
 
 
+def test_ledger_project_in_an_unobserved_org_is_not_recreated() -> None:
+    t = tenant("cust-1")
+    record = owned(t, project_id="prj-elsewhere", org_id="org-unlisted")
+    plan = build_plan(desired(t), live(), ledger(record), options())
+    assert plan.steps == ()
+    assert "cannot tell whether it still exists" in plan.blockers[0].message
+
+
 def test_ledger_project_gone_but_name_found_is_adopted() -> None:
     t = tenant("cust-1")
     plan = build_plan(
