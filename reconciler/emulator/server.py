@@ -28,6 +28,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY, Nagle plus delayed ACKs
+    # add ~40 ms to every keep-alive answer.
+    disable_nagle_algorithm = True
     server: _Server
 
     def _handle(self) -> None:

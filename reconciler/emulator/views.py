@@ -6,6 +6,7 @@ Constant fields use the values seen in Neon's recorded responses (``branch_logic
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from typing import Any
@@ -29,6 +30,15 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 _SIZE_LIMIT_MIB = 3072
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str) -> Any:
+    """Parse a stored JSON column; fleets repeat the same few settings, so cache them.
+
+    The result is shared between calls: views only put it into answers, never mutate it.
+    """
+    return json.loads(text)
+
+
 def proxy_host(region_id: str) -> str:
     """``aws-us-east-2`` → ``us-east-2.aws.neon.tech``."""
     cloud, _, region = region_id.partition("-")
@@ -43,8 +53,8 @@ def project_list_item(row: sqlite3.Row, org_name: str) -> dict[str, Any]:
         "region_id": row["region_id"],
         "name": row["name"],
         "provisioner": "k8s-neonvm",
-        "default_endpoint_settings": json.loads(row["default_endpoint_settings"]),
-        "settings": json.loads(row["settings"]),
+        "default_endpoint_settings": _parsed(row["default_endpoint_settings"]),
+        "settings": _parsed(row["settings"]),
         "pg_version": row["pg_version"],
         "proxy_host": proxy_host(row["region_id"]),
         "branch_logical_size_limit": _SIZE_LIMIT_MIB,
