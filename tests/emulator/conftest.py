@@ -19,7 +19,6 @@ import pytest
 from reconciler.emulator import Emulator, seed_from_mapping
 from tests.support.openapi import load_spec, validate_response
 
-pytestmark = pytest.mark.integration
 
 #: Responses the contract check skips, each with the reason.
 UNVALIDATED = {

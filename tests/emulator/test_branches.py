@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -117,7 +119,7 @@ def test_expiry_rules(client_for, project):
 
 
 @pytest.fixture(scope="module")
-def many_branches() -> tuple[Emulator, str]:
+def many_branches() -> Iterator[tuple[Emulator, str]]:
     seed = dict(BASE_SEED, operation_duration_ms=0)
     emulator = Emulator(None, seed_from_mapping(seed), clock=FakeClock())
     headers = {"Authorization": "Bearer org-paid-key"}
@@ -129,7 +131,8 @@ def many_branches() -> tuple[Emulator, str]:
                 f"/projects/{project_id}/branches", json={"branch": {"name": f"b{n:03d}"}}
             )
             assert answer.status_code == 201
-    return emulator, project_id
+    yield emulator, project_id
+    emulator.close()
 
 
 @pytest.mark.parametrize("limit", [1, 7, 400])

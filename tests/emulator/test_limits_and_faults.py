@@ -57,6 +57,7 @@ def test_seeded_faults_are_deterministic(client_for, clock):
     for _ in range(2):
         emulator = Emulator(None, seed_from_mapping({**BASE_SEED, "faults": faults}), clock=clock)
         runs.append(_statuses(emulator, client_for, 60))
+        emulator.close()
     assert runs[0] == runs[1]
     assert {200, 500, 503, "dropped"} <= set(runs[0])
     # The rates hold roughly: 20% drops, then 30% of the rest are 5xx.
@@ -97,6 +98,7 @@ def test_latency_uses_the_injected_sleep(clock, client_for):
     seed = seed_from_mapping({**BASE_SEED, "latency_ms": 250})
     emulator = Emulator(None, seed, clock=clock, sleep=slept.append)
     client_for("org-paid-key", emulator).get("/projects")
+    emulator.close()
     assert slept == [0.25]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -115,10 +117,12 @@ def test_project_limit_on_create_is_422(client_for):
 
 
 @pytest.fixture(scope="module")
-def big_fleet() -> Emulator:
+def big_fleet() -> Iterator[Emulator]:
     seed = dict(BASE_SEED)
     seed["projects"] = [{"name": f"tenant-{n:04d}", "org": "org-paid-1"} for n in range(403)]
-    return Emulator(None, seed_from_mapping(seed), clock=FakeClock())
+    emulator = Emulator(None, seed_from_mapping(seed), clock=FakeClock())
+    yield emulator
+    emulator.close()
 
 
 @pytest.mark.parametrize("limit", [1, 7, 400])
