@@ -19,7 +19,6 @@ import pytest
 from reconciler.emulator import Emulator, seed_from_mapping
 from tests.support.openapi import load_spec, validate_response
 
-
 #: Responses the contract check skips, each with the reason.
 UNVALIDATED = {
     "/_emulator/": "the emulator's own admin API is not part of Neon's API",
