@@ -33,12 +33,10 @@ def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet
         documents: list[SourceDocument] = []
         complete = True
         for file in files:
-            found, file_problems = parse_file(file)
+            found, file_problems, whole = parse_file(file)
             documents.extend(found)
             problems.extend(file_problems)
-            complete = complete and not any(
-                p.message.startswith("invalid YAML") for p in file_problems
-            )
+            complete = complete and whole
         if files:
             catalog, catalog_problems = build_catalog(documents, complete=complete)
             problems.extend(catalog_problems)

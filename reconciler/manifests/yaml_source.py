@@ -179,20 +179,22 @@ def _walk(directory: Path) -> Iterator[Path]:
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem]]:
-    """Read every non-empty YAML document of one file.
+def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem], bool]:
+    """Read every non-empty YAML document of one file: (documents, problems, complete).
 
-    A syntax error stops the file (YAML cannot resynchronise) but earlier documents are kept.
+    A syntax error stops the file (YAML cannot resynchronise) but earlier documents are kept;
+    ``complete`` is False then, and when the file cannot be read at all.
     """
     display = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(display, 1, 1, "", f"cannot read file: {exc}")]
+        return [], [Problem(display, 1, 1, "", f"cannot read file: {exc}")], False
     documents: list[SourceDocument] = []
     problems: list[Problem] = []
     source = SourceText(text)
     converter = _Converter(display)
+    complete = True
     loader = _MarkedLoader(text)
     try:
         index = 0
@@ -205,12 +207,14 @@ def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem]]:
             index += 1
     except yaml.MarkedYAMLError as exc:
         problems.append(_yaml_problem(display, exc))
+        complete = False
     except yaml.YAMLError as exc:
         problems.append(Problem(display, 1, 1, "", f"invalid YAML: {exc}"))
+        complete = False
     finally:
         loader.dispose()
     problems.extend(converter.problems)
-    return documents, problems
+    return documents, problems, complete
 
 
 def _is_empty(node: Node) -> bool:
