@@ -151,8 +151,9 @@ def create_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
         ctx.client.revoke_org_api_key(key, org_id, created.id)
         ctx.ledger.resolve_intent(intent, IntentOutcome.FAILED)
         raise ItemFailed(f"{exc}; the new key {created.id} was revoked") from exc
-    owned = OwnedKey(name=name, key_id=created.id, org_id=org_id, project_id=project_id)
-    ctx.record(tenant, lambda t: replace(t, keys={**t.keys, name: owned}))
+    # The ledger keys keys by their full Neon name, which is what the planner matches on.
+    owned = OwnedKey(name=full_name, key_id=created.id, org_id=org_id, project_id=project_id)
+    ctx.record(tenant, lambda t: replace(t, keys={**t.keys, full_name: owned}))
     ctx.ledger.resolve_intent(intent, IntentOutcome.DONE)
     return {"project_id": project_id, "key_id": created.id, "key_name": full_name}
 

@@ -25,6 +25,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     emulator: Emulator
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that disconnects mid-answer (a killed apply, a timeout) is normal for an API
+        # server; anything else is still reported the standard way.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from reconciler.apply.executor import ItemFailed, Status, WorkItem, execute
+from reconciler.apply.executor import ExecutionReport, ItemFailed, Status, WorkItem, execute
 
 
-def _statuses(report):
+def _statuses(report: ExecutionReport) -> dict[str, Status]:
     return {r.id: r.status for r in report.results}
 
 
