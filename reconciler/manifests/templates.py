@@ -1,7 +1,7 @@
 """The ``project_name`` template: the deterministic name by which a tenant's project is found.
 
 The only placeholder is ``{tenant}`` (the tenant's ``metadata.name``). A rendered name must be
-1-64 characters of lowercase letters, digits, ``-`` and ``_``, starting with a letter or digit.
+1-64 characters of letters, digits, ``-`` and ``_``, starting with a letter or digit.
 Neon itself allows 1-256 arbitrary characters; the stricter rule keeps names safe to search for
 (``GET /projects?search=``), to show in URLs and logs, and to compare exactly.
 """
@@ -16,7 +16,7 @@ from reconciler.manifests.wording import did_you_mean
 DEFAULT_TEMPLATE = "{tenant}"
 PLACEHOLDERS: tuple[str, ...] = ("tenant",)
 MAX_PROJECT_NAME = 64
-_VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 def template_problem(template: str) -> str | None:
@@ -47,7 +47,7 @@ def project_name_problem(name: str) -> str | None:
         return f"project name {name!r} is {len(name)} characters long; at most 64 are allowed"
     if not _VALID_NAME.match(name):
         return (
-            f"project name {name!r} is invalid: use lowercase letters, digits, '-' and '_', "
+            f"project name {name!r} is invalid: use letters, digits, '-' and '_', "
             "starting with a letter or digit"
         )
     return None
