@@ -22,13 +22,17 @@ from reconciler.core.model import (
     COMPUTE_KEYS,
     QUOTA_KEYS,
     ApiKeySpec,
+    CheckpointPolicy,
     DesiredFleet,
     DesiredTenant,
+    DriftIgnore,
     FleetConfig,
     Lifecycle,
     Location,
     OrgRef,
     Policy,
+    Pricing,
+    Rate,
     SecretSink,
     Sourced,
     TierSpec,
@@ -141,9 +145,40 @@ def _fleet_config(data: Mapping[str, Any]) -> FleetConfig:
             parallelism=int(policy.get("parallelism", 8)),
             prune_branches=policy.get("prune_branches", False),
             old_branch_max_age_seconds=parse_duration(max_age) if max_age else None,
+            drift_ignore=tuple(
+                DriftIgnore(path=item["path"], tenant=item.get("tenant", "*"))
+                for item in policy.get("drift_ignore", [])
+            ),
         ),
         ledger_url=spec.get("ledger"),
         secrets=sink,
+        pricing=_pricing(spec.get("pricing")),
+        quota_thresholds=tuple(
+            float(t) for t in spec.get("alerts", {}).get("quota_thresholds", (0.8, 0.95))
+        ),
+    )
+
+
+def _pricing(block: Mapping[str, Any] | None) -> Pricing | None:
+    if block is None:
+        return None
+    return Pricing(
+        currency=block["currency"],
+        rates={
+            metric: Rate(price=float(rate["price"]), per=float(rate.get("per", 1)))
+            for metric, rate in sorted(block["rates"].items())
+        },
+    )
+
+
+def _checkpoints(block: Mapping[str, Any] | None) -> CheckpointPolicy | None:
+    if block is None:
+        return None
+    max_age, every = block.get("max_age"), block.get("every")
+    return CheckpointPolicy(
+        keep_last=block.get("keep_last"),
+        max_age_seconds=parse_duration(max_age) if max_age else None,
+        every_seconds=parse_duration(every) if every else None,
     )
 
 
@@ -155,6 +190,7 @@ def _tier_spec(name: str, spec: Mapping[str, Any]) -> TierSpec:
         quota={k: int(v) for k, v in spec.get("quota", {}).items()},
         compute={k: _compute_value(k, compute[k]) for k in COMPUTE_KEYS if k in compute},
         max_branches=spec.get("max_branches"),
+        checkpoints=_checkpoints(spec.get("checkpoints")),
     )
 
 
@@ -210,6 +246,7 @@ def _tenant(
         project_id=spec.get("project_id"),
         digest=digest,
         location=Location(path=doc.path, line=doc.line),
+        checkpoints=tier.checkpoints,
     )
 
 
