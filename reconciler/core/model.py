@@ -80,6 +80,41 @@ class Policy:
     prune_branches: bool = False
     #: Age after which ``<name> (old)`` branches left by restores are deleted; None keeps them.
     old_branch_max_age_seconds: int | None = None
+    #: Drift that ``fleet drift`` does not report (``.fleetignore`` entries are added at load).
+    drift_ignore: tuple[DriftIgnore, ...] = ()
+
+
+@dataclass(frozen=True)
+class DriftIgnore:
+    """Accepted drift: ``fnmatch`` patterns over tenant names and dotted field paths."""
+
+    path: str
+    tenant: str = "*"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A price for ``per`` units of one consumption metric (user-configured, never invented)."""
+
+    price: float
+    per: float = 1.0
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The Fleet's optional ``pricing`` block: currency and rates per v2 consumption metric."""
+
+    currency: str
+    rates: Mapping[str, Rate]
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """A tier's ``checkpoints`` block: retention (``keep_last``, ``max_age``) and schedule."""
+
+    keep_last: int | None = None
+    max_age_seconds: int | None = None
+    every_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,9 @@ class FleetConfig:
     policy: Policy = field(default_factory=Policy)
     ledger_url: str | None = None
     secrets: SecretSink | None = None
+    pricing: Pricing | None = None
+    #: Quota utilisation fractions that ``fleet usage quota`` flags.
+    quota_thresholds: tuple[float, ...] = (0.8, 0.95)
 
     def org_by_id(self, org_id: str) -> OrgRef | None:
         return next((o for o in self.orgs.values() if o.id == org_id), None)
@@ -117,6 +155,7 @@ class TierSpec:
     quota: Mapping[str, int]
     compute: Mapping[str, float | int]
     max_branches: int | None = None
+    checkpoints: CheckpointPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +219,8 @@ class DesiredTenant:
     #: Digest of this tenant's own manifest inputs (tenant + tier + fleet parts it uses).
     digest: str = ""
     location: Location | None = None
+    #: The tier's checkpoint policy (``fleet checkpoint gc``/``schedule``).
+    checkpoints: CheckpointPolicy | None = None
 
 
 @dataclass(frozen=True)
