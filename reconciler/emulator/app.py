@@ -10,8 +10,10 @@ admin API (see ``admin.py``).
 
 from __future__ import annotations
 
+import importlib
 import json
 import pathlib
+import pkgutil
 import re
 import sys
 import threading
@@ -24,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from reconciler.emulator import admin, routes_branches, routes_keys, routes_orgs, routes_projects
+from reconciler.emulator import admin
 from reconciler.emulator.auth import authenticate
 from reconciler.emulator.faults import ConnectionDropped, Fault, FaultInjector, ResponseLost
 from reconciler.emulator.ratelimit import RateLimiter
@@ -35,12 +37,23 @@ from reconciler.emulator.web import HttpError, Request, Response, Route
 
 API_PREFIX = "/api/v2"
 ADMIN_PREFIX = "/_emulator"
-ROUTES: tuple[Route, ...] = (
-    *routes_projects.ROUTES,
-    *routes_branches.ROUTES,
-    *routes_keys.ROUTES,
-    *routes_orgs.ROUTES,
-)
+
+
+def _discover_routes() -> tuple[Route, ...]:
+    """Every ``ROUTES`` of the ``routes_*`` modules of this package, in module-name order.
+
+    Discovery (rather than a hand-kept list) lets each API area live in its own module.
+    """
+    package = importlib.import_module("reconciler.emulator")
+    found: list[Route] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("routes_"):
+            module = importlib.import_module(f"reconciler.emulator.{info.name}")
+            found.extend(module.ROUTES)
+    return tuple(found)
+
+
+ROUTES: tuple[Route, ...] = _discover_routes()
 _REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
     403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
@@ -108,6 +108,18 @@ class SqlLedger(Ledger, rows.Codec):
             yield from self._begin(write=write)
 
     def _now(self) -> datetime:
+        return self._clock()
+
+    def transaction(self, *, write: bool = False) -> AbstractContextManager[Tx]:
+        """One transaction, for the feature stores of this package (checkpoints, usage, drift).
+
+        They keep their own tables (added by numbered migrations) and use the same connection,
+        lock and value conversions (``time_in``/``json_in``…), so every backend gets them.
+        """
+        return self._tx(write=write)
+
+    def now(self) -> datetime:
+        """The ledger's clock (injectable in tests)."""
         return self._clock()
 
     def _migrate_or_close(self) -> None:

@@ -97,6 +97,23 @@ class NeonClient(OrgAndAccountCalls):
         """The rate limiter this client draws from."""
         return self._http.limiter
 
+    def request(
+        self,
+        key: str,
+        method: str,
+        template: str,
+        *,
+        path: Mapping[str, str | int] | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """One call through the shared machinery (limiter, retries, errors, stats).
+
+        For the feature modules of this package (``snapshots``, ``consumption``) that parse
+        their own answers; ``template`` is the OpenAPI path, e.g. ``/projects/{project_id}``.
+        """
+        return self._http.call(key, method, template, path=path, params=params, body=body)
+
     # ------------------------------------------------------------------ projects
 
     def iter_projects(

@@ -1,14 +1,7 @@
-"""The ``fleet`` command line: click commands only; the work happens in ``reconciler.app``.
-
-Exit codes (design.md §4): 0 success / no changes; 1 error; 2 changes present (``plan`` and
-``drift`` with ``--detailed-exitcode``); 3 stale plan refused; 4 apply finished with failed
-steps. Bad flags exit 1 too (click's usual 2 would read as "changes present" in CI). Errors
-print one ``Error: …`` message and never a traceback (``-v`` adds the cause chain).
-"""
+"""The core commands: ``validate``, ``plan``, ``apply`` and ``history``."""
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,56 +9,13 @@ from typing import NoReturn
 
 import click
 
-from reconciler import __version__
 from reconciler.app import applying, planning
-from reconciler.app.environment import Environment, GlobalOptions
+from reconciler.app.environment import Environment
 from reconciler.app.history import render_history
-from reconciler.app.output import Output, apply_summary, plan_text
+from reconciler.app.output import apply_summary, plan_text
 from reconciler.apply.executor import Status
-from reconciler.errors import ApplyError, ManifestError, ReconcilerError, UsageError
-
-FORMATS = click.Choice(["text", "json", "markdown"])
-
-
-class State:
-    """What the group's options decide, handed to every command."""
-
-    def __init__(self, options: GlobalOptions, output: Output, verbose: int) -> None:
-        self.options, self.output, self.verbose = options, output, verbose
-
-
-pass_state = click.make_pass_decorator(State)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="neon-fleet")
-@click.option("--api-host", envvar="NEON_API_HOST", help="Neon API base URL (env NEON_API_HOST).")
-@click.option("--ledger", "ledger_url", help="Ledger URL (sqlite:///… or postgresql://…).")
-@click.option("--sandbox", is_flag=True, help="Use a local emulator under .fleet/; no Neon API.")
-@click.option("--no-color", is_flag=True, help="Never colour output (NO_COLOR is honoured too).")
-@click.option("-v", "--verbose", count=True, help="More logging; -vv for HTTP-level detail.")
-@click.pass_context
-def cli(
-    ctx: click.Context,
-    api_host: str | None,
-    ledger_url: str | None,
-    sandbox: bool,
-    no_color: bool,
-    verbose: int,
-) -> None:
-    """neon-fleet: plan and apply declarative tenant fleets on Neon Postgres."""
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    output = Output.for_terminal(no_color=no_color)
-    options = GlobalOptions(api_host=api_host, ledger_url=ledger_url, sandbox=sandbox)
-    ctx.obj = State(options, output, verbose)
-    if sandbox:
-        output.note(
-            "sandbox: using the local emulator in .fleet/sandbox.db; no Neon API is contacted"
-        )
+from reconciler.cli import FORMATS, State, cli, pass_state
+from reconciler.errors import ApplyError, UsageError
 
 
 @cli.command()
@@ -205,75 +155,3 @@ def history(
 ) -> None:
     """Show the audit trail of apply runs (one run's steps with RUN_ID)."""
     click.echo(render_history(state.options, fleet_path, run_id, limit, fmt), nl=False)
-
-
-@cli.group()
-def emulator() -> None:
-    """The local Neon API emulator."""
-
-
-@emulator.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
-@click.option(
-    "--state",
-    "state_path",
-    type=click.Path(path_type=Path),
-    default="emulator.db",
-    show_default=True,
-    help="SQLite file that keeps the emulator's state.",
-)
-@click.option(
-    "--seed",
-    "seed_path",
-    type=click.Path(path_type=Path),
-    help="Seed file: orgs, keys, projects, limits, faults (see the README).",
-)
-def emulator_serve(host: str, port: int, state_path: Path, seed_path: Path | None) -> None:
-    """Serve the emulator on HOST:PORT until interrupted (--port 0 picks a free port)."""
-    from reconciler.emulator import Emulator, load_seed, serve_forever
-
-    seed = load_seed(seed_path) if seed_path is not None else None
-    emu = Emulator(state_path, seed)
-
-    def ready(url: str) -> None:
-        click.echo(f"Neon API emulator listening on {url}", err=False)
-        sys.stdout.flush()
-
-    try:
-        serve_forever(emu, host, port, on_ready=ready)
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
-    finally:
-        emu.close()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: run the CLI and map errors to exit codes (never a traceback)."""
-    try:
-        cli.main(args=argv, prog_name="fleet", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(1)
-    except ReconcilerError as exc:
-        _report(exc)
-        sys.exit(exc.exit_code)
-    sys.exit(0)
-
-
-def _report(exc: ReconcilerError) -> None:
-    message = str(exc)
-    if isinstance(exc, ManifestError):
-        click.echo(f"Error: {len(exc.problems)} problem(s) in the manifests:", err=True)
-        click.echo(message, err=True)
-    else:
-        click.echo(f"Error: {message}", err=True)
-    if logging.getLogger().isEnabledFor(logging.INFO) and exc.__cause__ is not None:
-        click.echo(f"  caused by: {type(exc.__cause__).__name__}: {exc.__cause__}", err=True)

@@ -1,0 +1,104 @@
+"""The ``fleet`` command line: click commands only; the work happens in ``reconciler.app``.
+
+Exit codes (design.md §4): 0 success / no changes; 1 error; 2 changes present (``plan`` and
+``drift`` with ``--detailed-exitcode``); 3 stale plan refused; 4 apply finished with failed
+steps. Bad flags exit 1 too (click's usual 2 would read as "changes present" in CI). Errors
+print one ``Error: …`` message and never a traceback (``-v`` adds the cause chain).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+import click
+
+from reconciler import __version__
+from reconciler.app.environment import GlobalOptions
+from reconciler.app.output import Output
+from reconciler.errors import ManifestError, ReconcilerError
+
+FORMATS = click.Choice(["text", "json", "markdown"])
+
+
+class State:
+    """What the group's options decide, handed to every command."""
+
+    def __init__(self, options: GlobalOptions, output: Output, verbose: int) -> None:
+        self.options, self.output, self.verbose = options, output, verbose
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="neon-fleet")
+@click.option("--api-host", envvar="NEON_API_HOST", help="Neon API base URL (env NEON_API_HOST).")
+@click.option("--ledger", "ledger_url", help="Ledger URL (sqlite:///… or postgresql://…).")
+@click.option("--sandbox", is_flag=True, help="Use a local emulator under .fleet/; no Neon API.")
+@click.option("--no-color", is_flag=True, help="Never colour output (NO_COLOR is honoured too).")
+@click.option("-v", "--verbose", count=True, help="More logging; -vv for HTTP-level detail.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    api_host: str | None,
+    ledger_url: str | None,
+    sandbox: bool,
+    no_color: bool,
+    verbose: int,
+) -> None:
+    """neon-fleet: plan and apply declarative tenant fleets on Neon Postgres."""
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    output = Output.for_terminal(no_color=no_color)
+    options = GlobalOptions(api_host=api_host, ledger_url=ledger_url, sandbox=sandbox)
+    ctx.obj = State(options, output, verbose)
+    if sandbox:
+        output.note(
+            "sandbox: using the local emulator in .fleet/sandbox.db; no Neon API is contacted"
+        )
+
+
+def _load_commands() -> None:
+    """Import every ``*_commands`` module of this package; each adds its commands to ``cli``."""
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.endswith("_commands"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_load_commands()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: run the CLI and map errors to exit codes (never a traceback)."""
+    try:
+        cli.main(args=argv, prog_name="fleet", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except ReconcilerError as exc:
+        _report(exc)
+        sys.exit(exc.exit_code)
+    sys.exit(0)
+
+
+def _report(exc: ReconcilerError) -> None:
+    message = str(exc)
+    if isinstance(exc, ManifestError):
+        click.echo(f"Error: {len(exc.problems)} problem(s) in the manifests:", err=True)
+        click.echo(message, err=True)
+    else:
+        click.echo(f"Error: {message}", err=True)
+    if logging.getLogger().isEnabledFor(logging.INFO) and exc.__cause__ is not None:
+        click.echo(f"  caused by: {type(exc.__cause__).__name__}: {exc.__cause__}", err=True)
