@@ -23,6 +23,9 @@ from reconciler.manifests.yaml_source import SourceDocument, discover, parse_fil
 def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet:
     """Load, validate and resolve the manifests at ``path`` (a file or a directory).
 
+    In a directory, YAML files none of whose documents has ``apiVersion`` or ``kind`` are not
+    manifests (CI pipelines kept next to the fleet, say) and are skipped.
+
     ``now`` (default: the current time) is what ``expires_at`` values are checked against.
     Raises ``ManifestError`` carrying every problem found.
     """
@@ -34,6 +37,10 @@ def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet
         complete = True
         for file in files:
             found, file_problems, whole = parse_file(file)
+            if root.is_dir() and whole and not file_problems and not _declares_kind(found):
+                # Not a manifest (a CI pipeline, a values file) found while walking a directory:
+                # skip it. A file named explicitly is always read.
+                continue
             documents.extend(found)
             problems.extend(file_problems)
             complete = complete and whole
@@ -47,6 +54,13 @@ def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet
         if problems:
             raise ManifestError(_ordered(problems))
         return build_desired(catalog)
+
+
+def _declares_kind(documents: list[SourceDocument]) -> bool:
+    return any(
+        isinstance(d.data, dict) and ("apiVersion" in d.data or "kind" in d.data)
+        for d in documents
+    )
 
 
 def _as_utc(moment: datetime) -> datetime:

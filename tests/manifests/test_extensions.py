@@ -90,5 +90,14 @@ def test_defaults_without_the_blocks(tmp_path: Path):
 
 def test_pricing_rejects_a_metric_neon_does_not_report(tmp_path: Path):
     (tmp_path / "fleet.yaml").write_text(FLEET.replace("compute_unit_seconds:", "cpu_hours:"))
-    with pytest.raises(ManifestError, match="spec.pricing.rates"):
+    with pytest.raises(ManifestError, match=r"spec\.pricing\.rates"):
         load_fleet(tmp_path / "fleet.yaml")
+
+
+def test_yaml_files_that_are_not_manifests_are_skipped_in_a_directory(tmp_path: Path):
+    (tmp_path / "fleet.yaml").write_text(FLEET)
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "plan.yml").write_text("name: plan\non: [pull_request]\njobs: {}\n")
+    assert sorted(load_fleet(tmp_path).tenants) == ["cust-1"]
+    with pytest.raises(ManifestError):
+        load_fleet(tmp_path / "ci" / "plan.yml")  # named explicitly: always read
