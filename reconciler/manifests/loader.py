@@ -37,7 +37,7 @@ def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet
         complete = True
         for file in files:
             found, file_problems, whole = parse_file(file)
-            if root.is_dir() and whole and not file_problems and not _declares_kind(found):
+            if root.is_dir() and whole and not _declares_kind(found):
                 # Not a manifest (a CI pipeline, a values file) found while walking a directory:
                 # skip it. A file named explicitly is always read.
                 continue
