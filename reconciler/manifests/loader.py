@@ -58,8 +58,7 @@ def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet
 
 def _declares_kind(documents: list[SourceDocument]) -> bool:
     return any(
-        isinstance(d.data, dict) and ("apiVersion" in d.data or "kind" in d.data)
-        for d in documents
+        isinstance(d.data, dict) and ("apiVersion" in d.data or "kind" in d.data) for d in documents
     )
 
 
