@@ -10,16 +10,23 @@ Two phases:
    compute is checked), branches of projects whose tenant declares branches (or when branch
    pruning/GC is on), and the org key list once per org whose tenants declare keys.
 
+Incremental refresh (``fleet plan``'s default): ``needs_for(..., only=…)`` restricts the
+per-project details to the tenants ``tenants_to_refresh`` names — tenants whose manifests changed
+since their last successful apply, or whose project the list pages show missing or moved. The
+other tenants are compared on what the list pages carry (quotas, compute defaults, name, org,
+region); their endpoints and branches stay ``None`` ("not observed"). Org key lists cost one call
+per org, so they are read for every org that has keyed tenants, refreshed or not.
+
 The same ``DetailNeeds`` are stored in the plan so that ``apply`` re-observes exactly what the
 plan was built from, which is what makes the per-tenant fingerprints comparable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from reconciler.core.model import (
     COMPUTE_KEYS,
@@ -36,6 +43,11 @@ from reconciler.credentials import Credentials
 from reconciler.neon import Branch, Endpoint, NeonClient, OrgApiKey, ProjectListItem
 
 T = TypeVar("T")
+
+#: How much a plan reads: ``changed`` (details only for tenants that need them, see
+#: ``tenants_to_refresh``) or ``all`` (details for every tenant, as ``fleet drift`` does).
+RefreshMode = Literal["changed", "all"]
+REFRESH_MODES: tuple[RefreshMode, ...] = get_args(RefreshMode)
 
 
 @dataclass(frozen=True)
@@ -76,11 +88,50 @@ def list_orgs(client: NeonClient, credentials: Credentials, org_ids: Iterable[st
     return LiveFleet(projects=projects, api_keys={}, observed_orgs=frozenset(observed))
 
 
-def needs_for(desired: DesiredFleet, ledger: LedgerView, live: LiveFleet) -> DetailNeeds:
-    """Which details the planner needs, given the manifests and the cheap list snapshot."""
+def tenants_to_refresh(
+    desired: DesiredFleet, ledger: LedgerView, live: LiveFleet
+) -> frozenset[str]:
+    """Declared tenants an incremental plan must read in full (details, not just list pages).
+
+    A tenant is skipped only when the ledger shows it converged on exactly these manifest inputs
+    (``manifest_digest`` equals the tenant's digest) and the list pages show its recorded
+    project still there, in the recorded org. Anything else — new, edited, a create left
+    pending by a crash, a project deleted or moved behind neon-fleet's back, a manifest binding
+    to another project — is refreshed.
+    """
+    refresh: set[str] = set()
+    for name, tenant in desired.tenants.items():
+        record = ledger.tenants.get(name)
+        project = live.projects.get(record.project_id) if record else None
+        if (
+            record is None
+            or not record.manifest_digest
+            or record.manifest_digest != tenant.digest
+            or name in ledger.pending_creates
+            or project is None
+            or project.org_id != record.org_id
+            or (tenant.project_id is not None and tenant.project_id != record.project_id)
+        ):
+            refresh.add(name)
+    return frozenset(refresh)
+
+
+def needs_for(
+    desired: DesiredFleet,
+    ledger: LedgerView,
+    live: LiveFleet,
+    *,
+    only: Collection[str] | None = None,
+) -> DetailNeeds:
+    """Which details the planner needs, given the manifests and the cheap list snapshot.
+
+    ``only`` limits the per-project details (endpoints, branches) to those tenants; ``None``
+    means every tenant (a full refresh). Org key lists are per org and stay as they are.
+    """
     by_name = live.by_name()
     policy = desired.fleet.policy
     branch_policy = policy.prune_branches or policy.old_branch_max_age_seconds is not None
+    scope = None if only is None else frozenset(only)
     endpoints: set[str] = set()
     branches: set[str] = set()
     key_orgs: set[str] = set()
@@ -96,6 +147,8 @@ def needs_for(desired: DesiredFleet, ledger: LedgerView, live: LiveFleet) -> Det
             key_orgs.update(live.projects[pid].org_id for pid in candidates)
             if record:
                 key_orgs.update(k.org_id for k in record.keys.values())
+        if scope is not None and name not in scope:
+            continue
         for pid in candidates:
             if tenant.compute:
                 endpoints.add(pid)

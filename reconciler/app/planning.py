@@ -4,12 +4,18 @@ A saved plan is self-contained: besides the steps it carries, in ``meta``, the F
 apply needs (org ids and the *names* of the key variables, never keys), the tenant bindings and
 the exact details that were observed, so ``fleet apply PLANFILE`` can re-observe the same things
 and compare fingerprints without reading the manifests again.
+
+Plans refresh incrementally on request (``refresh="changed"``, ``fleet plan``'s default): only
+tenants ``observe.tenants_to_refresh`` names get their details read; the rest are compared on the
+list pages alone. ``meta.refresh_mode`` records the mode and ``meta.refreshed_tenants`` /
+``meta.list_only_tenants`` the split; the details read are in ``meta.observed`` as always, so
+apply re-observes the same things and unchanged tenants keep comparable fingerprints.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +40,7 @@ from reconciler.core.plan_codec import plan_from_dict
 from reconciler.core.planner import build_plan
 from reconciler.errors import PlanFileError
 from reconciler.manifests import load_fleet
-from reconciler.observe import DetailNeeds, needs_for, observe
+from reconciler.observe import DetailNeeds, RefreshMode, needs_for, observe, tenants_to_refresh
 from reconciler.render.json import render_json, validate_plan_dict
 
 
@@ -58,19 +64,33 @@ def utc_now_text() -> str:
 
 
 def make_plan(
-    env: Environment, desired: DesiredFleet, *, targets: Sequence[str] = ()
+    env: Environment,
+    desired: DesiredFleet,
+    *,
+    targets: Sequence[str] = (),
+    refresh: RefreshMode = "all",
 ) -> PlanResult:
-    """Observe the fleet, read the ledger and build the plan (no writes anywhere)."""
+    """Observe the fleet, read the ledger and build the plan (no writes anywhere).
+
+    ``refresh="changed"`` reads details only for tenants that changed (see the module
+    docstring); ``"all"`` reads them for every tenant. With ``targets`` only those tenants'
+    details are read either way.
+    """
     client, credentials, ledger = env.client(), env.credentials(), env.ledger()
     view = ledger.view()
     before = client.stats.snapshot().total_requests
     org_ids = [org.id for org in desired.fleet.orgs.values()]
-    live, needs = observe(
-        client,
-        credentials,
-        org_ids,
-        lambda listed: needs_for(desired, view, listed),
-        parallelism=desired.fleet.policy.parallelism,
+    scope: dict[str, frozenset[str] | None] = {}
+
+    def needs(listed: LiveFleet) -> DetailNeeds:
+        chosen = tenants_to_refresh(desired, view, listed) if refresh == "changed" else None
+        if targets:
+            chosen = frozenset(targets) if chosen is None else chosen & frozenset(targets)
+        scope["tenants"] = chosen
+        return needs_for(desired, view, listed, only=chosen)
+
+    live, observed = observe(
+        client, credentials, org_ids, needs, parallelism=desired.fleet.policy.parallelism
     )
     options = PlanOptions(
         now=utc_now_text(),
@@ -79,9 +99,54 @@ def make_plan(
         transfer_key_available=credentials.can_transfer,
     )
     plan = build_plan(desired, live, view, options)
-    plan = replace(plan, meta={**plan.meta, **plan_meta(desired, live, view, plan, needs)})
+    refreshed = scope.get("tenants")
+    meta = {
+        **plan.meta,
+        **plan_meta(desired, live, view, plan, observed),
+        **refresh_meta(desired, refresh, refreshed),
+    }
+    warnings = quiet_list_only_warnings(plan.warnings, desired, refreshed)
+    plan = replace(plan, meta=meta, warnings=warnings)
     calls = client.stats.snapshot().total_requests - before
     return PlanResult(plan, desired, live, calls)
+
+
+def refresh_meta(
+    desired: DesiredFleet, mode: RefreshMode, refreshed: Collection[str] | None
+) -> dict[str, Any]:
+    """How the plan refreshed: the mode, and how many tenants were read in full."""
+    declared = len(desired.tenants)
+    full = declared if refreshed is None else sum(1 for t in refreshed if t in desired.tenants)
+    return {
+        "refresh_mode": mode,
+        "refreshed_tenants": full,
+        "list_only_tenants": declared - full,
+    }
+
+
+#: The planner's per-tenant notes about details that were not read. For a tenant deliberately
+#: left to the list pages they are expected, so they are dropped instead of repeated per tenant.
+_NOT_OBSERVED = (": endpoints were not observed;", ": branches were not observed;")
+
+
+def quiet_list_only_warnings(
+    warnings: Sequence[str], desired: DesiredFleet, refreshed: Collection[str] | None
+) -> tuple[str, ...]:
+    """``warnings`` without the "not observed" notes of tenants skipped on purpose."""
+    if refreshed is None:
+        return tuple(warnings)
+    read = frozenset(refreshed)
+
+    def expected(warning: str) -> bool:
+        tenant, sep, rest = warning.partition(": ")
+        return (
+            bool(sep)
+            and tenant in desired.tenants
+            and tenant not in read
+            and any(f": {rest}".startswith(marker) for marker in _NOT_OBSERVED)
+        )
+
+    return tuple(w for w in warnings if not expected(w))
 
 
 def plan_meta(

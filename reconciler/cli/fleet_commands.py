@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import click
 
@@ -36,6 +36,13 @@ def validate(state: State, path: Path) -> None:
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @click.option("--tenant", "tenants", multiple=True, help="Plan only this tenant (repeatable).")
+@click.option(
+    "--refresh",
+    type=click.Choice(["changed", "all"]),
+    default="changed",
+    show_default=True,
+    help="Read compute/branch details of changed tenants only, or of all (docs/scale.md).",
+)
 @pass_state
 def plan(
     state: State,
@@ -44,17 +51,24 @@ def plan(
     fmt: str,
     detailed_exitcode: bool,
     tenants: Sequence[str],
+    refresh: Literal["changed", "all"],
 ) -> None:
     """Diff the manifests against the live fleet and print (and optionally save) the plan."""
     desired = planning.validate(path)
     with Environment(state.options, desired.fleet) as env:
-        result = planning.make_plan(env, desired, targets=tenants)
+        result = planning.make_plan(env, desired, targets=tenants, refresh=refresh)
     if out_file is not None:
         planning.save_plan(result.plan, out_file)
     click.echo(plan_text(result.plan, fmt, color=state.output.color), nl=False)
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")
     state.output.note(f"{result.api_calls} API call(s)")
+    if result.plan.meta.get("list_only_tenants"):
+        state.output.note(
+            f"incremental refresh: {result.plan.meta['refreshed_tenants']} tenant(s) read in "
+            f"full, {result.plan.meta['list_only_tenants']} from list pages only "
+            "(--refresh=all reads every tenant's computes and branches)"
+        )
     if detailed_exitcode and result.plan.has_changes:
         sys.exit(2)
 
