@@ -23,6 +23,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.app.environment import Environment
+from reconciler.app.transfer_key import check_transfer_key
 from reconciler.apply.context import TenantBinding
 from reconciler.core.matching import match_project
 from reconciler.core.model import (
@@ -92,11 +93,13 @@ def make_plan(
     live, observed = observe(
         client, credentials, org_ids, needs, parallelism=desired.fleet.policy.parallelism
     )
+    transfer_key = check_transfer_key(client, credentials, desired, live, view)
     options = PlanOptions(
         now=utc_now_text(),
         tool_version=__version__,
         targets=tuple(targets),
-        transfer_key_available=credentials.can_transfer,
+        transfer_key_available=transfer_key.available,
+        transfer_key_problem=transfer_key.problem,
     )
     plan = build_plan(desired, live, view, options)
     refreshed = scope.get("tenants")

@@ -25,4 +25,7 @@ class PlanOptions:
     tool_version: str
     targets: tuple[str, ...] = ()
     transfer_key_available: bool = True
+    #: Why no usable transfer key exists, when the caller knows better than "not set" (e.g. the
+    #: variable holds an org key, which Neon refuses for transfers). Used in the blocker text.
+    transfer_key_problem: str = ""
     refresh: bool = True

@@ -205,9 +205,8 @@ def _plan_placement(
         )
     if not ctx.options.transfer_key_available:
         env = ctx.desired.fleet.personal_api_key_env or "personal_api_key_env"
-        out.blockers.append(
-            f"transfer needs a personal API key (personal_api_key_env {env} is not set)"
-        )
+        problem = ctx.options.transfer_key_problem or f"personal_api_key_env {env} is not set"
+        out.blockers.append(f"transfer needs a personal API key ({problem})")
     out.transfer = TransferRequest(
         tenant=tenant.name,
         project_id=project.id,
