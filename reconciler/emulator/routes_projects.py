@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Any
 
-from reconciler.emulator import ids, operations, provision, views
+from reconciler.emulator import ids, operations, provision, usage, views
 from reconciler.emulator.web import HttpError, Request, Response, Route
 
 
@@ -174,7 +174,10 @@ def _history(value: Any) -> int | None:
 def get_project(conn: sqlite3.Connection, req: Request) -> Response:
     """GET /projects/{project_id}."""
     row = req.principal.visible_project(conn, req.params["project_id"])
-    return Response(200, {"project": views.project_full(row, req.now)})
+    project = views.project_full(row, req.now)
+    # The period counters quotas are enforced on, from the synthetic usage of ``usage.py``.
+    project.update(usage.project_counters(row, req.now, req.limits))
+    return Response(200, {"project": project})
 
 
 def update_project(conn: sqlite3.Connection, req: Request) -> Response:

@@ -36,6 +36,7 @@ REGIONS = (
     "azure-westus3", "azure-gwc",
 )  # fmt: skip
 _ID = re.compile(r"^[a-z0-9-]{1,60}$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,15 @@ class Limits:
     route_requests_per_second: int = 40
     consumption_per_minute: int = 50
     operation_duration_ms: int = 500
+    #: Synthetic consumption (``usage.py``; seed key ``usage``). They travel with the limits
+    #: because the limits are what every request carries and what the state file keeps.
+    usage_seed: int = 0
+    usage_history_from: str | None = None
+    usage_weights: Mapping[str, int] = field(default_factory=dict)
+    #: Per-org plan caps from ``orgs[].snapshot_limit`` / ``orgs[].root_branch_limit`` (org id →
+    #: most snapshots / root branches one project may hold); an org absent here has no cap.
+    snapshot_limits: Mapping[str, int] = field(default_factory=dict)
+    root_branch_limits: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,12 +72,14 @@ class Faults:
 
 @dataclass(frozen=True)
 class SeedOrg:
-    """One organization; ``project_limit`` None means no cap (the emulator invents none)."""
+    """One organization; a limit of None means no cap (the emulator invents none)."""
 
     id: str
     name: str
     plan: str
     project_limit: int | None = None
+    snapshot_limit: int | None = None
+    root_branch_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -131,8 +143,11 @@ def seed_from_mapping(data: Mapping[str, Any]) -> Seed:
     _only(
         data,
         "seed",
-        {"orgs", "keys", "projects", "limits", "operation_duration_ms", "latency_ms", "faults"},
-    )
+        {
+            "orgs", "keys", "projects", "limits", "operation_duration_ms", "latency_ms", "faults",
+            "usage",
+        },
+    )  # fmt: skip
     orgs = tuple(_org(item, i) for i, item in enumerate(_list(data, "orgs")))
     org_ids = [org.id for org in orgs]
     if len(set(org_ids)) != len(org_ids):
@@ -159,6 +174,11 @@ def seed_from_mapping(data: Mapping[str, Any]) -> Seed:
         ),
         consumption_per_minute=_int(limits_data, "consumption_per_minute", 50, "limits", low=1),
         operation_duration_ms=_int(data, "operation_duration_ms", 500, "seed", low=0),
+        **_usage(_mapping(data.get("usage"), "usage")),
+        snapshot_limits={o.id: o.snapshot_limit for o in orgs if o.snapshot_limit is not None},
+        root_branch_limits={
+            o.id: o.root_branch_limit for o in orgs if o.root_branch_limit is not None
+        },
     )
     return Seed(orgs, keys, projects, limits, faults_from_mapping(data))
 
@@ -181,18 +201,54 @@ def faults_from_mapping(data: Mapping[str, Any], base: Faults = Faults()) -> Fau
     )
 
 
+def _usage(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``usage`` block: ``seed`` (int), ``history_from`` (RFC 3339), ``weights`` by name."""
+    _only(data, "usage", {"seed", "history_from", "weights"})
+    history_from = data.get("history_from")
+    if history_from is not None and (
+        not isinstance(history_from, str) or _TIMESTAMP.match(history_from) is None
+    ):
+        raise UsageError("usage: history_from must be an RFC 3339 UTC time (…T00:00:00Z)")
+    weights = _mapping(data.get("weights"), "usage.weights")
+    for name, weight in weights.items():
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
+            raise UsageError(f"usage.weights.{name}: must be a non-negative integer")
+    return {
+        "usage_seed": _int(data, "seed", 0, "usage"),
+        "usage_history_from": history_from,
+        "usage_weights": {str(name): weight for name, weight in weights.items()},
+    }
+
+
 def _org(item: Any, index: int) -> SeedOrg:
     where = f"orgs[{index}]"
     data = _mapping(item, where)
-    _only(data, where, {"id", "name", "plan", "project_limit"})
+    _only(
+        data, where, {"id", "name", "plan", "project_limit", "snapshot_limit", "root_branch_limit"}
+    )
     org_id = _id(data, "id", where)
     plan = _str(data, "plan", where, default="free")
     if plan not in PLAN_RANK:
         raise UsageError(f"{where}: plan {plan!r} is not one of {', '.join(PLAN_RANK)}")
-    limit = data.get("project_limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise UsageError(f"{where}: project_limit must be a non-negative integer")
-    return SeedOrg(org_id, _str(data, "name", where, default=org_id), plan, limit)
+    return SeedOrg(
+        org_id,
+        _str(data, "name", where, default=org_id),
+        plan,
+        _optional_count(data, "project_limit", where),
+        snapshot_limit=_optional_count(data, "snapshot_limit", where),
+        root_branch_limit=_optional_count(data, "root_branch_limit", where, low=1),
+    )
+
+
+def _optional_count(data: Mapping[str, Any], key: str, where: str, low: int = 0) -> int | None:
+    """An optional integer cap of at least ``low`` (None when absent)."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        wanted = "a non-negative integer" if low == 0 else f"an integer of at least {low}"
+        raise UsageError(f"{where}: {key} must be {wanted}")
+    return value
 
 
 def _key(item: Any, index: int, orgs: set[str]) -> SeedKey:
