@@ -63,6 +63,14 @@ CREATE TABLE IF NOT EXISTS operations (
     branch_id TEXT, endpoint_id TEXT, action TEXT NOT NULL,
     started_at REAL NOT NULL, finish_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS operations_by_project ON operations (project_id, finish_at);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, source_branch_id TEXT,
+    lsn TEXT, timestamp TEXT, created_at TEXT NOT NULL, expires_at TEXT, expires_epoch REAL,
+    full_size INTEGER, manual INTEGER NOT NULL, ready_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS snapshots_by_project ON snapshots (project_id, created_at);
+CREATE TABLE IF NOT EXISTS branch_restores (
+    branch_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, snapshot_id TEXT NOT NULL,
+    target_branch_id TEXT NOT NULL, status TEXT NOT NULL);
 """
 
 
