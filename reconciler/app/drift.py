@@ -1,0 +1,190 @@
+"""Use case ``drift``: a full, read-only refresh of the fleet, compared with the manifests.
+
+Drift never writes to Neon and only needs the org keys. It observes every managed org with all
+details (endpoints and branches of every tenant's project, the API keys of every managed org,
+not only what the manifests manage), lets the planner say what an apply would change, turns the
+plan into drift items (``drift_items``) and drops the accepted ones (``drift_ignore``). The
+report is stored in the ledger, which knows since when each item has drifted.
+
+The report document (``schemas/drift.schema.json``) starts with the summary counts; renderers
+in ``reconciler.render.drift`` show it as text, Markdown or JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler import __version__
+from reconciler.app.drift_ignore import is_ignored, load_ignore_rules
+from reconciler.app.drift_items import DriftItem, DriftKind, derive_items
+from reconciler.app.environment import Environment
+from reconciler.core.matching import match_project
+from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
+from reconciler.core.options import PlanOptions
+from reconciler.core.planner import build_plan
+from reconciler.ledger.drift import DriftStore, Sighting
+from reconciler.observe import DetailNeeds, observe
+
+#: Version of the drift report document; readers refuse other versions.
+REPORT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """A drift report: the document shown and stored, and the items behind it."""
+
+    document: Mapping[str, Any]
+    items: tuple[DriftItem, ...]
+    ignored: tuple[DriftItem, ...]
+    api_calls: int
+
+    @property
+    def has_drift(self) -> bool:
+        return bool(self.items)
+
+
+def full_needs(desired: DesiredFleet, ledger: LedgerView, live: LiveFleet) -> DetailNeeds:
+    """Every detail of every project a tenant matches, and the keys of every managed org."""
+    by_name = live.by_name()
+    managed = frozenset(org.id for org in desired.fleet.orgs.values())
+    projects: set[str] = set()
+    for name in set(desired.tenants) | set(ledger.tenants):
+        match = match_project(
+            name, desired.tenants.get(name), live, ledger, by_name=by_name, managed_orgs=managed
+        )
+        projects.update(p.id for p in match.candidates)
+        if match.project is not None:
+            projects.add(match.project.id)
+    found = frozenset(projects)
+    return DetailNeeds(endpoints=found, branches=found, key_orgs=managed)
+
+
+def run_drift(
+    env: Environment,
+    desired: DesiredFleet,
+    manifests: Path,
+    *,
+    now: datetime | None = None,
+) -> DriftResult:
+    """Observe everything, plan, derive the items, apply ignores and record the report."""
+    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    rules = load_ignore_rules(manifests, desired.fleet.policy.drift_ignore)
+    client, credentials, ledger = env.client(), env.credentials(), env.ledger()
+    view = ledger.view()
+    before = client.stats.snapshot().total_requests
+    live, _ = observe(
+        client,
+        credentials,
+        [org.id for org in desired.fleet.orgs.values()],
+        lambda listed: full_needs(desired, view, listed),
+        parallelism=desired.fleet.policy.parallelism,
+    )
+    calls = client.stats.snapshot().total_requests - before
+    options = PlanOptions(
+        now=_text(moment),
+        tool_version=__version__,
+        # Drift asks what is wrong, not whether this job could fix it: a transfer is drift
+        # even when the personal key (which drift never needs) is absent here.
+        transfer_key_available=True,
+    )
+    plan = build_plan(desired, live, view, options)
+    every = derive_items(plan, desired, live, view, moment)
+    items = tuple(i for i in every if not is_ignored(i, rules))
+    ignored = tuple(i for i in every if is_ignored(i, rules))
+    summary = summarize(items, ignored)
+    store = DriftStore(ledger)
+    recorded = store.record(
+        [Sighting(i.id, i.tenant, i.kind.value, i.path) for i in items],
+        fleet=desired.fleet.name,
+        manifest_digest=desired.digest,
+        summary=summary,
+        at=moment,
+        document=lambda report_id, since: build_document(
+            desired,
+            items,
+            ignored,
+            since,
+            summary=summary,
+            report_id=report_id,
+            created_at=moment,
+            warnings=plan.warnings,
+        ),
+    )
+    return DriftResult(recorded.document, items, ignored, calls)
+
+
+def summarize(items: Sequence[DriftItem], ignored: Sequence[DriftItem]) -> dict[str, Any]:
+    """Counts first: items, tenants affected, unmanaged projects, ignored, then per kind."""
+    kinds = {kind.value: 0 for kind in DriftKind}
+    for item in items:
+        kinds[item.kind.value] += 1
+    return {
+        "drift": bool(items),
+        "items": len(items),
+        "tenants": len({i.tenant for i in items if i.tenant is not None}),
+        "unmanaged_projects": kinds[DriftKind.UNMANAGED_PROJECT.value],
+        "blockers": kinds[DriftKind.BLOCKER.value],
+        "ignored": len(ignored),
+        "by_kind": kinds,
+    }
+
+
+def build_document(
+    desired: DesiredFleet,
+    items: Sequence[DriftItem],
+    ignored: Sequence[DriftItem],
+    since: Mapping[str, datetime],
+    *,
+    summary: Mapping[str, Any],
+    report_id: int | None,
+    created_at: datetime,
+    warnings: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The report document (``schemas/drift.schema.json``): summary first, then per tenant."""
+    tenants: dict[str, list[dict[str, Any]]] = {}
+    fleet_items: list[dict[str, Any]] = []
+    for item in items:
+        entry = item_dict(item, since.get(item.id, created_at))
+        if item.tenant is None:
+            fleet_items.append(entry)
+        else:
+            tenants.setdefault(item.tenant, []).append(entry)
+    return {
+        "summary": dict(summary),
+        "format_version": REPORT_FORMAT_VERSION,
+        "tool_version": __version__,
+        "created_at": _text(created_at),
+        "report_id": report_id,
+        "fleet": desired.fleet.name,
+        "manifest_digest": desired.digest,
+        "tenants": [
+            {"tenant": name, "items": entries} for name, entries in sorted(tenants.items())
+        ],
+        "unmanaged": fleet_items,
+        "ignored": [i.id for i in ignored],
+        "warnings": list(warnings),
+    }
+
+
+def item_dict(item: DriftItem, since: datetime) -> dict[str, Any]:
+    """One item as the report shows it."""
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "tenant": item.tenant,
+        "path": item.path,
+        "resource": item.resource,
+        "live": item.live,
+        "desired": item.desired,
+        "origin": item.origin,
+        "message": item.message,
+        "since": _text(since),
+    }
+
+
+def _text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

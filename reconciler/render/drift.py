@@ -1,0 +1,149 @@
+"""Drift reports as text, Markdown or JSON, and their validation against the drift schema.
+
+The renderers read the report *document* (``schemas/drift.schema.json``, built by
+``reconciler.app.drift``), so the three formats always show the same facts. Text and Markdown
+list one section per tenant, then the unmanaged projects; each item reads
+``symbol kind path: live → desired (origin) — message [since …]``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from reconciler.errors import PlanFileError
+from reconciler.render.common import value
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "drift.schema.json"
+
+#: One symbol per kind, after the plan's: ``~`` changed, ``+`` missing, ``-`` extra, ``»`` org.
+SYMBOLS: dict[str, str] = {
+    "changed": "~",
+    "missing_project": "+",
+    "wrong_org": "»",
+    "unrecorded_project": "~",
+    "removed_tenant": "-",
+    "missing_branch": "+",
+    "undeclared_branch": "-",
+    "old_branch": "-",
+    "expired_branch": "-",
+    "missing_key": "+",
+    "undeclared_key": "-",
+    "broken_key": "!",
+    "unmanaged_project": "?",
+    "blocker": "!",
+}
+_COLORS = {"+": "32", "~": "33", "»": "36", "-": "31", "!": "1;31", "?": "35"}
+
+
+def render_drift_json(document: Mapping[str, Any]) -> str:
+    """The report as indented JSON (summary first), ending with a newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def summary_sentence(document: Mapping[str, Any]) -> str:
+    """``Drift: 5 item(s) in 4 tenant(s), 1 unmanaged project(s); 0 ignored.`` or no drift."""
+    summary = document["summary"]
+    ignored = f"{summary['ignored']} ignored"
+    if not summary["drift"]:
+        return f"No drift. The live fleet matches the manifests ({ignored})."
+    return (
+        f"Drift: {summary['items']} item(s) in {summary['tenants']} tenant(s), "
+        f"{summary['unmanaged_projects']} unmanaged project(s), {summary['blockers']} "
+        f"blocker(s); {ignored}."
+    )
+
+
+def item_line(item: Mapping[str, Any], *, color: bool = False) -> str:
+    """One item on one line."""
+    symbol = SYMBOLS.get(str(item["kind"]), "?")
+    head = f"{symbol} {item['kind']} {item['path']}"
+    if item.get("resource"):
+        head += f" [{item['resource']}]"
+    if color:
+        head = f"\x1b[{_COLORS[symbol]}m{head}\x1b[0m"
+    parts = [head]
+    if item["kind"] == "changed" or item["kind"] == "wrong_org":
+        origin = f"  ({item['origin']})" if item.get("origin") else ""
+        parts.append(f": {value(item['live'])} live → {value(item['desired'])} desired{origin}")
+    elif item.get("message"):
+        parts.append(f": {item['message']}")
+    parts.append(f"  since {item['since']}")
+    return "".join(parts)
+
+
+def render_drift_text(document: Mapping[str, Any], *, color: bool = False) -> str:
+    """The report as text, ending with a newline."""
+    lines = [f"Drift report for fleet {document['fleet']} at {document['created_at']}", ""]
+    for section in document["tenants"]:
+        lines.append(f"tenant {section['tenant']}:")
+        lines += [f"  {item_line(item, color=color)}" for item in section["items"]]
+        lines.append("")
+    if document["unmanaged"]:
+        lines.append("unmanaged projects (no tenant matches them):")
+        lines += [f"  {item_line(item, color=color)}" for item in document["unmanaged"]]
+        lines.append("")
+    lines += [f"warning: {w}" for w in document["warnings"]]
+    lines.append(summary_sentence(document))
+    return "\n".join(lines) + "\n"
+
+
+def _fenced(items: Sequence[Mapping[str, Any]]) -> str:
+    body = "\n".join(item_line(i).replace("```", "'''") for i in items)
+    return f"```diff\n{body}\n```"
+
+
+def render_drift_markdown(document: Mapping[str, Any]) -> str:
+    """The report as Markdown for an issue or a job summary, ending with a newline."""
+    summary = document["summary"]
+    out = [f"### neon-fleet drift report: `{document['fleet']}`", "", summary_sentence(document)]
+    if summary["drift"]:
+        out += ["", "| Kind | Count |", "|---|---:|"]
+        out += [f"| `{kind}` | {n} |" for kind, n in summary["by_kind"].items() if n]
+    for section in document["tenants"]:
+        title = f"<code>{section['tenant']}</code>: {len(section['items'])} item(s)"
+        out += ["", f"<details><summary>{title}</summary>", "", _fenced(section["items"])]
+        out += ["", "</details>"]
+    if document["unmanaged"]:
+        title = f"Unmanaged projects ({len(document['unmanaged'])})"
+        out += ["", f"<details><summary>{title}</summary>", "", _fenced(document["unmanaged"])]
+        out += ["", "</details>"]
+    if document["warnings"]:
+        out += ["", "**Warnings**", ""] + [f"- {w}" for w in document["warnings"]]
+    out += ["", f"_Report #{document['report_id']} at {document['created_at']}._"]
+    return "\n".join(out) + "\n"
+
+
+def render_drift(document: Mapping[str, Any], fmt: str, *, color: bool = False) -> str:
+    """The report in ``fmt`` (``text``, ``json`` or ``markdown``)."""
+    if fmt == "json":
+        return render_drift_json(document)
+    if fmt == "markdown":
+        return render_drift_markdown(document)
+    return render_drift_text(document, color=color)
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    try:
+        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanFileError(f"cannot read the drift schema {SCHEMA_PATH}: {exc}") from exc
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def validate_drift_dict(data: Any) -> None:
+    """Raise ``PlanFileError`` naming the field path unless ``data`` matches the drift schema."""
+    error = best_match(_validator().iter_errors(data))
+    if error is None:
+        return
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    raise PlanFileError(f"drift report: {path.lstrip('.') or '(top level)'}: {error.message}")
