@@ -1,0 +1,103 @@
+"""Use case ``keys rotate``: mint a new project-scoped key, deliver it, then revoke the old one.
+
+The rotation is a tiny plan (create, then revoke depending on it) run by the ordinary applier,
+so it takes the apply lock, records intents and outcomes in the ledger's history, and revokes the
+new key again if the secret sink cannot take it — in which case the old key is left working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from reconciler import __version__
+from reconciler.app import applying
+from reconciler.app.environment import Environment
+from reconciler.apply.applier import StepEvent
+from reconciler.apply.context import TenantBinding
+from reconciler.core.model import DesiredFleet
+from reconciler.core.naming import api_key_name
+from reconciler.core.plan import Action, Plan, Step
+from reconciler.errors import UsageError
+
+
+def rotation_plan(
+    desired: DesiredFleet, env: Environment, tenant: str, keys: Sequence[str]
+) -> Plan:
+    """The create-then-revoke steps for ``keys`` of ``tenant`` (all declared keys if empty)."""
+    spec = desired.tenants.get(tenant)
+    if spec is None:
+        raise UsageError(f"tenant {tenant!r} is not declared in the manifests")
+    declared = [k.name for k in spec.api_keys]
+    unknown = sorted(set(keys) - set(declared))
+    if unknown:
+        raise UsageError(
+            f"tenant {tenant} declares no API key named {', '.join(unknown)} "
+            f"(declared: {', '.join(declared) or 'none'})"
+        )
+    record = env.ledger().tenant(tenant)
+    if record is None or not record.project_id:
+        raise UsageError(f"tenant {tenant} has no project recorded yet: run fleet apply first")
+    steps: list[Step] = []
+    for name in keys or declared:
+        full = api_key_name(spec.project_name, name)
+        create = Step(
+            id=f"{tenant}/{Action.CREATE_API_KEY.value}/{name}",
+            tenant=tenant,
+            action=Action.CREATE_API_KEY,
+            before=None,
+            after={
+                "key": name,
+                "key_name": full,
+                "org_id": record.org_id,
+                "project_id": record.project_id,
+            },
+            reason="rotation: mint and deliver the new key first",
+        )
+        steps.append(create)
+        old = record.keys.get(full)
+        if old is not None:
+            steps.append(
+                Step(
+                    id=f"{tenant}/{Action.REVOKE_API_KEY.value}/{old.key_id}",
+                    tenant=tenant,
+                    action=Action.REVOKE_API_KEY,
+                    before={
+                        "key_id": old.key_id,
+                        "key_name": full,
+                        "org_id": old.org_id,
+                        "project_id": old.project_id,
+                    },
+                    after=None,
+                    depends_on=(create.id,),
+                    reason="rotation: revoke the old key once the new one is delivered",
+                )
+            )
+    binding = TenantBinding(
+        tenant=tenant,
+        project_name=spec.project_name,
+        org_id=record.org_id,
+        project_id=record.project_id,
+        prevent_destroy=spec.lifecycle.prevent_destroy,
+    )
+    return Plan(
+        tool_version=__version__,
+        manifest_digest=desired.digest,
+        fingerprints={},
+        steps=tuple(steps),
+        meta={"tenants": {tenant: binding.to_meta()}, "observed": {}, "mode": "rotate"},
+    )
+
+
+def rotate(
+    env: Environment,
+    desired: DesiredFleet,
+    tenant: str,
+    keys: Sequence[str],
+    *,
+    lock_timeout: float = 0.0,
+    on_event: Callable[[StepEvent], None] | None = None,
+) -> applying.ApplyOutcome:
+    """Rotate the keys under the apply lock; raises before any change on bad input."""
+    with applying.apply_session(env, lock_timeout=lock_timeout):
+        plan = rotation_plan(desired, env, tenant, keys)
+        return applying.apply_plan(env, plan, parallelism=1, on_event=on_event)
