@@ -121,7 +121,8 @@ def test_integration_projects_are_split_out_and_the_rest_moves(tmp_path):
         project = ctx.client.get_project("key-dst", f"proj-{n}")
         assert project.org_id == "org-dst"
         assert project.quota == {"compute_time_seconds": 360000}
-        assert ctx.ledger.tenant(f"tenant-{n}").org_id == "org-dst"
+        record = ctx.ledger.tenant(f"tenant-{n}")
+        assert record is not None and record.org_id == "org-dst"
     for n, integration in ((4, "github"), (5, "vercel")):
         status, message = results[f"{batch}#tenant-{n}"]
         assert status is Status.FAILED
@@ -142,7 +143,11 @@ def test_a_406_names_each_unsatisfied_limit(tmp_path):
     plan = _plan("org-low")
     # Only projects without integrations, so Neon's answer is about plan limits.
     transfer = plan.steps[0]
-    trimmed = {**transfer.after, "project_ids": ["proj-1", "proj-2"], "tenants": TENANTS[:2]}
+    trimmed = {
+        **(transfer.after or {}),
+        "project_ids": ["proj-1", "proj-2"],
+        "tenants": TENANTS[:2],
+    }
     plan = Plan(
         "test",
         "d",
