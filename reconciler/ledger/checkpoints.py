@@ -12,9 +12,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.core.model import CheckpointPolicy
 from reconciler.errors import LedgerError
 from reconciler.ledger.base import Ledger
 from reconciler.ledger.guard import redact_text, reject_secrets
@@ -182,6 +183,10 @@ class CheckpointStore:
             old_branch_deleted=None if old_branch_deleted is None else bool(old_branch_deleted),
         )
 
+    def now(self) -> datetime:
+        """The ledger's clock (injectable in tests)."""
+        return self._ledger.now()
+
     # ------------------------------------------------------------------ writes
 
     def begin(self, new: NewCheckpoint, *, name_prefix: str = "ckpt") -> Checkpoint:
@@ -319,3 +324,34 @@ class CheckpointStore:
                 statuses,
             )
         return {str(tenant): self._ledger.time_out(at) for tenant, at in rows}
+
+
+def retention_candidates(
+    records: Sequence[Checkpoint], policy: CheckpointPolicy | None, now: datetime
+) -> list[tuple[Checkpoint, str]]:
+    """One tenant's records (newest first) that retention lets go, each with the reason.
+
+    Expired records always go; ``keep_last`` keeps the newest N settled ones; ``max_age`` lets
+    older ones go. Records being created or restored are never collected.
+    """
+    chosen: list[tuple[Checkpoint, str]] = []
+    settled = [r for r in records if r.status in SETTLED]
+    for rank, record in enumerate(settled):
+        if record.expires_at is not None and record.expires_at <= now:
+            chosen.append((record, "expired"))
+        elif policy is not None and policy.keep_last is not None and rank >= policy.keep_last:
+            chosen.append((record, f"beyond keep_last {policy.keep_last}"))
+        elif (
+            policy is not None
+            and policy.max_age_seconds is not None
+            and record.created_at <= now - timedelta(seconds=policy.max_age_seconds)
+        ):
+            chosen.append((record, f"older than max_age {policy.max_age_seconds}s"))
+    return chosen
+
+
+def is_due(last: datetime | None, policy: CheckpointPolicy | None, now: datetime) -> bool:
+    """Whether a periodic checkpoint is due: the tier asks for one and the last is too old."""
+    if policy is None or policy.every_seconds is None:
+        return False
+    return last is None or now - last >= timedelta(seconds=policy.every_seconds)
