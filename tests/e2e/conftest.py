@@ -20,6 +20,8 @@ import pytest
 from psycopg import sql
 
 from reconciler.emulator import Emulator, RunningServer, seed_from_mapping, serve
+from tests.e2e.secret_scan import emulator_passwords, find_leaks, sink_tokens, workdir_files
+from tests.support.cli import RECORDED
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +86,42 @@ def loopback(tmp_path: Path) -> Iterator[Loopback]:
     with serve(emulator) as server:
         yield Loopback(emulator, server)
     emulator.close()
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """Scan everything the test produced for secrets once it is done (see secret_scan.py)."""
+    RECORDED.clear()
+    yield
+    if "workdir" not in request.fixturenames:
+        return
+    work = tmp_path / "work"
+    secrets = sink_tokens(work) | set(KEYS.values()) | emulator_passwords(tmp_path / "emulator.db")
+    haystacks = {f"output of run #{n}": (r.out + r.err).encode() for n, r in enumerate(RECORDED)}
+    haystacks.update({str(p.relative_to(work)): p.read_bytes() for p in workdir_files(work)})
+    if "ledger_url" in request.fixturenames:
+        url = request.getfixturevalue("ledger_url")
+        if url.startswith("postgresql://"):
+            haystacks["postgres ledger"] = _dump_postgres(url)
+    leaks = find_leaks(haystacks, secrets)
+    RECORDED.clear()
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+
+
+def _dump_postgres(url: str) -> bytes:
+    dsn, _, query = url.partition("?")
+    schema = dict(part.split("=", 1) for part in query.split("&") if "=" in part)["schema"]
+    rows: list[str] = []
+    with psycopg.connect(dsn) as connection:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        ).fetchall()
+        for (table,) in tables:
+            statement = sql.SQL("SELECT * FROM {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(table)
+            )
+            rows.extend(repr(row) for row in connection.execute(statement))
+    return "\n".join(rows).encode()
 
 
 @pytest.fixture

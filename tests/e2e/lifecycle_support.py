@@ -15,7 +15,8 @@ TRANSFER_ROUTE = ("POST", "/organizations/{source_org_id}/projects/transfer")
 
 
 def fleet(args: list[str], workdir: Path, env: dict[str, str]) -> Result:
-    return run_subprocess(args, cwd=workdir, env=env)
+    # -vv: debug logging (HTTP requests included) so the secret scan covers the logs too.
+    return run_subprocess(["-vv", *args], cwd=workdir, env=env)
 
 
 def ok(args: list[str], workdir: Path, env: dict[str, str]) -> Result:

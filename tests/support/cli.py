@@ -13,6 +13,9 @@ from pathlib import Path
 
 from reconciler.cli import main
 
+#: Every subprocess result of the current test, for the e2e secret scan (tests/e2e/conftest.py).
+RECORDED: list[Result] = []
+
 
 @dataclass(frozen=True)
 class Result:
@@ -58,4 +61,6 @@ def run_subprocess(
         timeout=timeout,
         check=False,
     )
-    return Result(done.returncode, done.stdout, done.stderr)
+    result = Result(done.returncode, done.stdout, done.stderr)
+    RECORDED.append(result)
+    return result

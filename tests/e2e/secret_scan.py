@@ -1,0 +1,60 @@
+"""After every e2e test: no key token, password or connection string leaked anywhere.
+
+Secrets are gathered from where they legitimately live — the secret sink's files, the keys the
+test put in the environment, and the emulator's role passwords — and searched for in everything
+else the test produced: what the CLI printed and logged (runs use ``-vv``), every file in the
+working directory (plan files, the SQLite ledger and its WAL) and, for PostgreSQL ledgers, every
+row of the test's schema. A hit names the place, never the secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+#: Role passwords the emulator generates (``npg_`` + 12 characters, like Neon's).
+PASSWORD_PATTERN = re.compile(rb"npg_[A-Za-z0-9]{12}")
+#: A connection string that carries a password.
+CONNECTION_URI_PATTERN = re.compile(rb"postgres(?:ql)?://[^\s:/@]+:[^\s@/]+@")
+
+
+def sink_tokens(workdir: Path) -> set[str]:
+    tokens = set()
+    for path in (workdir / ".fleet" / "secrets").rglob("*.json"):
+        tokens.add(str(json.loads(path.read_text())["token"]))
+    return tokens
+
+
+def emulator_passwords(state: Path) -> set[str]:
+    if not state.exists():
+        return set()
+    with sqlite3.connect(state) as connection:
+        return {row[0] for row in connection.execute("SELECT password FROM roles")}
+
+
+def workdir_files(workdir: Path) -> Iterator[Path]:
+    """Every file a run wrote, except the sink (where tokens belong) and sandbox key files."""
+    for path in workdir.rglob("*"):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(workdir).parts
+        if relative[:2] == (".fleet", "secrets") or path.name == "sandbox-keys.json":
+            continue
+        yield path
+
+
+def find_leaks(haystacks: dict[str, bytes], secrets: set[str]) -> list[str]:
+    """Where (by haystack name) any secret or secret-shaped string appears."""
+    needles = [s.encode() for s in secrets if len(s) >= 8]
+    leaks = []
+    for where, data in haystacks.items():
+        if any(needle in data for needle in needles):
+            leaks.append(f"{where}: contains a key token or password")
+        if PASSWORD_PATTERN.search(data):
+            leaks.append(f"{where}: contains a role password")
+        if CONNECTION_URI_PATTERN.search(data):
+            leaks.append(f"{where}: contains a connection string with a password")
+    return leaks
