@@ -151,7 +151,7 @@ class ContractTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.split("/api/v2", 1)[1]
-        template = CONSUMPTION if path == CONSUMPTION else "/projects/{project_id}"
+        template = path if path in (CONSUMPTION, "/projects") else "/projects/{project_id}"
         if path == CONSUMPTION and self.queries:
             check_query(request)
         response = self.inner.handle_request(request)

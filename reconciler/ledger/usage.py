@@ -1,0 +1,160 @@
+"""The usage store: consumption samples and per-org sync marks (migration ``v0003_usage``).
+
+Writing a sample is an upsert on (project, metric, granularity, timeframe start), so syncing a
+window twice, or a window overlapping the last one, never counts anything twice: a timeframe
+that was still filling up (today, this hour) simply gets its newer value. Sync marks only move
+forward, so a late or repeated run can never make the next cron run skip data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.errors import LedgerError
+from reconciler.ledger.base import Ledger
+from reconciler.ledger.sql import SqlLedger
+
+_COLUMNS = "project_id, metric, granularity, timeframe_start, timeframe_end, value, org_id, tenant"
+
+
+@dataclass(frozen=True)
+class UsageSample:
+    """One metric value of one project over one timeframe."""
+
+    project_id: str
+    metric: str
+    granularity: str
+    timeframe_start: datetime
+    timeframe_end: datetime
+    value: int
+    org_id: str
+    #: The tenant the project belonged to when synced (None: not a managed tenant).
+    tenant: str | None = None
+
+
+class UsageStore:
+    """Usage samples and sync marks in a ledger (SQLite or PostgreSQL)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        if not isinstance(ledger, SqlLedger):
+            raise LedgerError(f"the ledger {ledger.describe()} cannot store usage samples")
+        self._ledger = ledger
+
+    def upsert(self, samples: Sequence[UsageSample]) -> int:
+        """Store ``samples`` in one transaction (replacing same-key ones); return how many."""
+        if not samples:
+            return 0
+        ledger = self._ledger
+        stamp = ledger.time_in(ledger.now())
+        rows = [
+            (
+                s.project_id,
+                s.metric,
+                s.granularity,
+                ledger.time_in(s.timeframe_start),
+                ledger.time_in(s.timeframe_end),
+                int(s.value),
+                s.org_id,
+                s.tenant,
+                stamp,
+            )
+            for s in samples
+        ]
+        with ledger.transaction(write=True) as tx:
+            tx.many(
+                f"INSERT INTO usage_samples ({_COLUMNS}, synced_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (project_id, metric, granularity, timeframe_start) DO UPDATE SET"
+                " timeframe_end = excluded.timeframe_end, value = excluded.value,"
+                " org_id = excluded.org_id, tenant = excluded.tenant,"
+                " synced_at = excluded.synced_at",
+                rows,
+            )
+        return len(rows)
+
+    def samples(
+        self,
+        granularity: str,
+        start: datetime,
+        end: datetime,
+        *,
+        org_ids: Iterable[str] | None = None,
+    ) -> list[UsageSample]:
+        """Samples of ``granularity`` whose timeframe starts in ``[start, end)``, oldest first."""
+        ledger = self._ledger
+        sql = (
+            f"SELECT {_COLUMNS} FROM usage_samples WHERE granularity = ?"
+            " AND timeframe_start >= ? AND timeframe_start < ?"
+        )
+        params: list[object] = [granularity, ledger.time_in(start), ledger.time_in(end)]
+        if org_ids is not None:
+            wanted = sorted(set(org_ids))
+            if not wanted:
+                return []
+            sql += f" AND org_id IN ({', '.join('?' * len(wanted))})"
+            params.extend(wanted)
+        with ledger.transaction() as tx:
+            found = tx.all(sql + " ORDER BY timeframe_start, project_id, metric", params)
+        return [
+            UsageSample(
+                project_id=str(row[0]),
+                metric=str(row[1]),
+                granularity=str(row[2]),
+                timeframe_start=ledger.time_out(row[3]),
+                timeframe_end=ledger.time_out(row[4]),
+                value=int(row[5]),
+                org_id=str(row[6]),
+                tenant=None if row[7] is None else str(row[7]),
+            )
+            for row in found
+        ]
+
+    def known_tenants(self, org_id: str) -> dict[str, str]:
+        """Project id → tenant as recorded by earlier syncs of ``org_id``."""
+        with self._ledger.transaction() as tx:
+            found = tx.all(
+                "SELECT DISTINCT project_id, tenant FROM usage_samples"
+                " WHERE org_id = ? AND tenant IS NOT NULL",
+                (org_id,),
+            )
+        return {str(project): str(tenant) for project, tenant in found}
+
+    def count(self) -> int:
+        """How many samples the store holds (all granularities)."""
+        with self._ledger.transaction() as tx:
+            row = tx.one("SELECT COUNT(*) FROM usage_samples")
+        return int(row[0]) if row else 0
+
+    def synced_until(self, org_id: str, granularity: str) -> datetime | None:
+        """Where the next sync of ``org_id`` at ``granularity`` resumes (None: never synced)."""
+        ledger = self._ledger
+        with ledger.transaction() as tx:
+            row = tx.one(
+                "SELECT synced_until FROM usage_sync WHERE org_id = ? AND granularity = ?",
+                (org_id, granularity),
+            )
+        return None if row is None else ledger.time_out(row[0])
+
+    def mark_synced(self, org_id: str, granularity: str, until: datetime) -> datetime:
+        """Record that everything before ``until`` is final; never moves a mark back.
+
+        Returns the mark in force afterwards.
+        """
+        ledger = self._ledger
+        with ledger.transaction(write=True) as tx:
+            row = tx.one(
+                "SELECT synced_until FROM usage_sync WHERE org_id = ? AND granularity = ?",
+                (org_id, granularity),
+            )
+            current = None if row is None else ledger.time_out(row[0])
+            if current is not None and current >= until:
+                return current
+            tx.execute(
+                "INSERT INTO usage_sync (org_id, granularity, synced_until, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (org_id, granularity) DO UPDATE SET"
+                " synced_until = excluded.synced_until, updated_at = excluded.updated_at",
+                (org_id, granularity, ledger.time_in(until), ledger.time_in(ledger.now())),
+            )
+        return until
