@@ -120,3 +120,20 @@ def test_apply_without_tty_or_auto_approve_refuses(loopback: Loopback, workdir, 
     assert result.code == 1
     assert "pass --auto-approve" in result.err
     assert loopback.projects("org-free-1", "NEON_FREE_ORG_KEY") == []
+
+
+def test_history_shows_runs_and_their_steps(loopback: Loopback, workdir, env):
+    applied(workdir, env)
+    listing = fleet(["history", "-f", "fleet"], workdir, env)
+    assert listing.code == 0, listing.text
+    [line] = [row for row in listing.out.splitlines() if row.startswith("#")]
+    assert re.match(r"#1 \S+ \S+Z succeeded\s+by \S+@\S+ \(v[\d.]+\) plan [0-9a-f]{12}", line)
+    assert "succeeded 15" in line
+    detail = fleet(["history", "1", "-f", "fleet", "--format", "json"], workdir, env)
+    [run] = json.loads(detail.out)
+    assert run["result"] == "succeeded"
+    steps = {s["step_id"]: s for s in run["steps"]}
+    assert steps["cust-00042/create_project"]["status"] == "succeeded"
+    assert steps["cust-00042/create_project"]["resource_ids"]["project_id"]
+    missing = fleet(["history", "99", "-f", "fleet"], workdir, env)
+    assert missing.code == 1 and "Traceback" not in missing.err
