@@ -46,9 +46,8 @@ def _branch_id(ctx: ApplyContext, tenant: str, project_id: str, name: str) -> st
 def create_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     after = dict(step.after or {})
     tenant = str(step.tenant)
-    binding = ctx.binding(tenant)
-    project_id = ctx.project_id(tenant)
-    key = ctx.credentials.org_key(binding.org_id)
+    target = ctx.target(tenant)
+    binding, project_id, key = target.binding, target.project_id, target.key
     name, parent = str(after["name"]), str(after.get("parent") or DEFAULT_BRANCH)
     parent_id = _branch_id(ctx, tenant, project_id, parent)
     if parent_id is None:
@@ -80,9 +79,8 @@ def create_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 def update_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     after = dict(step.after or {})
     tenant = str(step.tenant)
-    binding = ctx.binding(tenant)
-    project_id = ctx.project_id(tenant)
-    key = ctx.credentials.org_key(binding.org_id)
+    target = ctx.target(tenant)
+    project_id, key = target.project_id, target.key
     name = str(after["name"])
     branch_id = after.get("branch_id") or _branch_id(ctx, tenant, project_id, name)
     if not branch_id:
@@ -104,9 +102,8 @@ def update_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 def delete_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     before = dict(step.before or {})
     tenant = str(step.tenant)
-    binding = ctx.binding(tenant)
-    project_id = ctx.project_id(tenant)
-    key = ctx.credentials.org_key(binding.org_id)
+    target = ctx.target(tenant)
+    binding, project_id, key = target.binding, target.project_id, target.key
     branch_id, name = str(before["id"]), str(before.get("name", ""))
     outcome = ctx.client.delete_branch(key, project_id, branch_id)
     if outcome is not None:

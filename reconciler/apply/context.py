@@ -58,6 +58,15 @@ class TenantBinding:
         }
 
 
+@dataclass(frozen=True)
+class ProjectTarget:
+    """What a step on an existing project needs: its binding, id, and the org key to use."""
+
+    binding: TenantBinding
+    project_id: str
+    key: str = field(repr=False)
+
+
 @dataclass
 class ApplyContext:
     """Shared by every handler of one apply run."""
@@ -81,6 +90,12 @@ class ApplyContext:
         if not binding.project_id:
             raise PlanFileError(f"tenant {tenant}: its project id is not known yet")
         return binding.project_id
+
+    def target(self, tenant: str | None) -> ProjectTarget:
+        """The tenant's project and the key of the org it is in now (after any transfer)."""
+        binding = self.binding(tenant)
+        project_id = self.project_id(tenant)
+        return ProjectTarget(binding, project_id, self.credentials.org_key(binding.org_id))
 
     def record(self, tenant: str, change: Callable[[OwnedTenant], OwnedTenant]) -> None:
         """Read-modify-write a tenant's ledger record (one transaction per write)."""

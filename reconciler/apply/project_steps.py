@@ -113,9 +113,8 @@ def adopt_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 
 def update_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     after = dict(step.after or {})
-    binding = ctx.binding(step.tenant)
-    project_id = ctx.project_id(step.tenant)
-    key = ctx.credentials.org_key(binding.org_id)
+    target = ctx.target(step.tenant)
+    project_id, key = target.project_id, target.key
     _, operations = ctx.client.update_project(
         key,
         project_id,
@@ -130,9 +129,8 @@ def update_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 
 def update_endpoint(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     after = dict(step.after or {})
-    binding = ctx.binding(step.tenant)
-    project_id = ctx.project_id(step.tenant)
-    key = ctx.credentials.org_key(binding.org_id)
+    target = ctx.target(step.tenant)
+    project_id, key = target.project_id, target.key
     endpoint_id = str(after["endpoint_id"])
     _, operations = ctx.client.update_endpoint(
         key,
