@@ -1,0 +1,103 @@
+"""``fleet emulator serve``: a real process on a free loopback port, state kept across restarts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+SEED = """\
+orgs:
+  - {id: org-free-1, name: Sponsored free, plan: free, project_limit: 30000}
+  - {id: org-paid-1, name: Paid, plan: scale}
+keys:
+  - {token: personal-admin, kind: personal, orgs: {org-free-1: admin, org-paid-1: admin}}
+  - {token: org-free-key, kind: org, org: org-free-1}
+  - {token: org-paid-key, kind: org, org: org-paid-1}
+  - {token: tenant-key, kind: project, org: org-paid-1, project: some-project-id}
+projects:
+  - {id: legacy-app-1, name: legacy-app-1, org: org-free-1, integration: github}
+limits: {requests_per_minute: 700, route_requests_per_second: 40, consumption_per_minute: 50}
+operation_duration_ms: 500
+latency_ms: 0
+faults: {server_error_rate: 0.0, drop_rate: 0.0, lost_response_rate: 0.0}
+"""
+
+
+@contextmanager
+def served(tmp_path: Path, *extra: str) -> Iterator[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "reconciler",
+        "emulator",
+        "serve",
+        "--port",
+        "0",
+        "--state",
+        str(tmp_path / "state.db"),
+        *extra,
+    ]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ)
+    ) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line.startswith("Neon API emulator listening on http://127.0.0.1:"), line
+            yield line.rsplit(" ", 1)[1].strip()
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_serve_prints_its_url_and_keeps_state_across_restarts(tmp_path: Path):
+    (tmp_path / "seed.yaml").write_text(SEED)
+    with served(tmp_path, "--seed", str(tmp_path / "seed.yaml")) as url:
+        assert url.endswith("/api/v2")
+        headers = {"Authorization": "Bearer org-paid-key"}
+        created = httpx.post(
+            f"{url}/projects", json={"project": {"name": "kept"}}, headers=headers, timeout=10
+        )
+        assert created.status_code == 201, created.text
+    with served(tmp_path) as url:  # no seed: everything comes from the state file
+        listed = httpx.get(
+            f"{url}/projects",
+            params={"org_id": "org-paid-1"},
+            headers={"Authorization": "Bearer org-paid-key"},
+            timeout=10,
+        )
+        assert [p["name"] for p in listed.json()["projects"]] == ["kept"]
+
+
+def test_a_bad_seed_is_one_clear_error(tmp_path: Path):
+    (tmp_path / "seed.yaml").write_text("orgs: [{id: Bad Id}]\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--state",
+            str(tmp_path / "state.db"),
+            "--seed",
+            str(tmp_path / "seed.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: ") and "Traceback" not in done.stderr
