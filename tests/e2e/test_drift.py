@@ -79,7 +79,8 @@ EXPECTED = [
 
 
 def items_of(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [i for section in document["tenants"] for i in section["items"]] + document["unmanaged"]
+    found: list[dict[str, Any]] = [i for s in document["tenants"] for i in s["items"]]
+    return found + list(document["unmanaged"])
 
 
 def test_drift_reports_exactly_the_five_changes_then_apply_heals(
