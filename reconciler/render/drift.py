@@ -39,6 +39,8 @@ SYMBOLS: dict[str, str] = {
     "unmanaged_project": "?",
     "blocker": "!",
 }
+#: Room kept for the note that says sections were cut.
+_NOTE_ROOM = 400
 _COLORS = {"+": "32", "~": "33", "»": "36", "-": "31", "!": "1;31", "?": "35"}
 
 
@@ -99,25 +101,43 @@ def _fenced(items: Sequence[Mapping[str, Any]]) -> str:
     return f"```diff\n{body}\n```"
 
 
-def render_drift_markdown(document: Mapping[str, Any]) -> str:
-    """The report as Markdown for an issue or a job summary, ending with a newline."""
+def _details(title: str, items: Sequence[Mapping[str, Any]]) -> str:
+    return f"\n<details><summary>{title}</summary>\n\n{_fenced(items)}\n\n</details>"
+
+
+def render_drift_markdown(document: Mapping[str, Any], *, limit: int = 65000) -> str:
+    """The report as Markdown for an issue or a job summary, ending with a newline.
+
+    GitHub refuses issue bodies and comments of 65,536 characters or more: whole sections are
+    kept while they fit in ``limit`` and a note says how many were cut.
+    """
     summary = document["summary"]
-    out = [f"### neon-fleet drift report: `{document['fleet']}`", "", summary_sentence(document)]
+    head = [f"### neon-fleet drift report: `{document['fleet']}`", "", summary_sentence(document)]
     if summary["drift"]:
-        out += ["", "| Kind | Count |", "|---|---:|"]
-        out += [f"| `{kind}` | {n} |" for kind, n in summary["by_kind"].items() if n]
-    for section in document["tenants"]:
-        title = f"<code>{section['tenant']}</code>: {len(section['items'])} item(s)"
-        out += ["", f"<details><summary>{title}</summary>", "", _fenced(section["items"])]
-        out += ["", "</details>"]
+        head += ["", "| Kind | Count |", "|---|---:|"]
+        head += [f"| `{kind}` | {n} |" for kind, n in summary["by_kind"].items() if n]
+    sections = [
+        _details(f"<code>{s['tenant']}</code>: {len(s['items'])} item(s)", s["items"])
+        for s in document["tenants"]
+    ]
     if document["unmanaged"]:
         title = f"Unmanaged projects ({len(document['unmanaged'])})"
-        out += ["", f"<details><summary>{title}</summary>", "", _fenced(document["unmanaged"])]
-        out += ["", "</details>"]
+        sections.append(_details(title, document["unmanaged"]))
     if document["warnings"]:
-        out += ["", "**Warnings**", ""] + [f"- {w}" for w in document["warnings"]]
-    out += ["", f"_Report #{document['report_id']} at {document['created_at']}._"]
-    return "\n".join(out) + "\n"
+        sections.append("\n**Warnings**\n\n" + "\n".join(f"- {w}" for w in document["warnings"]))
+    footer = f"\n\n_Report #{document['report_id']} at {document['created_at']}._\n"
+    output = "\n".join(head) + "\n"
+    budget = limit - len(footer) - _NOTE_ROOM
+    for shown, section in enumerate(sections):
+        if len(output) + len(section) > budget:
+            cut = len(sections) - shown
+            output += (
+                f"\n\n> **Output cut:** {cut} of {len(sections)} section(s) not shown to stay "
+                f"under {limit} characters; run `fleet drift --format json` for the full report."
+            )
+            break
+        output += section
+    return output + footer
 
 
 def render_drift(document: Mapping[str, Any], fmt: str, *, color: bool = False) -> str:

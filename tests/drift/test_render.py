@@ -113,3 +113,17 @@ def test_a_clean_report_says_so_in_every_format():
     assert sentence in render_drift(clean, "text")
     assert sentence in render_drift(clean, "markdown")
     assert "| Kind |" not in render_drift(clean, "markdown")
+
+
+def test_markdown_stays_under_the_limit_and_says_what_was_cut():
+    many = tuple(
+        DriftItem(
+            DriftKind.CHANGED, f"cust-{n:04d}", "quota.compute_time_seconds", n, 18000, "tier"
+        )
+        for n in range(400)
+    )
+    markdown = render_drift_markdown(document(many), limit=5000)
+    assert len(markdown) < 5000
+    assert "> **Output cut:**" in markdown and "of 401 section(s) not shown" in markdown
+    assert markdown.endswith("_Report #7 at 2026-11-26T12:00:00Z._\n")
+    assert "<code>cust-0000</code>" in markdown
