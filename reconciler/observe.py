@@ -58,6 +58,11 @@ class DetailNeeds:
     branches: frozenset[str] = frozenset()
     key_orgs: frozenset[str] = frozenset()
 
+    def restricted_to(self, project_ids: Collection[str]) -> DetailNeeds:
+        """Only the per-project details of ``project_ids`` (org key lists are kept)."""
+        keep = frozenset(project_ids)
+        return DetailNeeds(self.endpoints & keep, self.branches & keep, self.key_orgs)
+
     def to_dict(self) -> dict[str, list[str]]:
         return {
             "endpoints": sorted(self.endpoints),

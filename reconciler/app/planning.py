@@ -2,14 +2,17 @@
 
 A saved plan is self-contained: besides the steps it carries, in ``meta``, the Fleet settings
 apply needs (org ids and the *names* of the key variables, never keys), the tenant bindings and
-the exact details that were observed, so ``fleet apply PLANFILE`` can re-observe the same things
-and compare fingerprints without reading the manifests again.
+the details that were observed for the planned tenants, so ``fleet apply PLANFILE`` can
+re-observe the same things and compare fingerprints without reading the manifests again.
+Details of tenants without steps are left out of ``meta.observed``: apply neither checks nor
+touches those tenants, so re-reading their computes would only spend the rate budget.
 
 Plans refresh incrementally on request (``refresh="changed"``, ``fleet plan``'s default): only
 tenants ``observe.tenants_to_refresh`` names get their details read; the rest are compared on the
 list pages alone. ``meta.refresh_mode`` records the mode and ``meta.refreshed_tenants`` /
-``meta.list_only_tenants`` the split; the details read are in ``meta.observed`` as always, so
-apply re-observes the same things and unchanged tenants keep comparable fingerprints.
+``meta.list_only_tenants`` the split. A planned tenant that was compared on the list pages
+alone has no details in ``meta.observed`` either, so apply re-reads it the same way and its
+fingerprint stays comparable.
 """
 
 from __future__ import annotations
@@ -161,6 +164,7 @@ def plan_meta(
     by_name = live.by_name()
     managed = frozenset(org.id for org in fleet.orgs.values())
     tenants: dict[str, Any] = {}
+    bound: set[str] = set()
     for name in planned:
         tenant = desired.tenants.get(name)
         record = view.tenants.get(name)
@@ -180,9 +184,11 @@ def plan_meta(
             digest=tenant.digest if tenant else "",
         )
         tenants[name] = binding.to_meta()
+        if binding.project_id:
+            bound.add(binding.project_id)
     return {
         "fleet": fleet_meta(fleet),
-        "observed": needs.to_dict(),
+        "observed": needs.restricted_to(bound).to_dict(),
         "tenants": tenants,
     }
 

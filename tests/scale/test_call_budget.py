@@ -178,6 +178,14 @@ def test_full_then_incremental_refresh_costs_what_the_issue_allows(fleet: Fleet)
     assert warm.api_calls == pages + len(edited)
     assert {s.tenant for s in warm.plan.steps} == {f"c{i:03d}" for i in edited}
 
+    # A full refresh reads everyone, but apply re-reads only the tenants it changes.
+    full = fleet.plan("all")
+    assert full.api_calls == pages + N
+    assert len(full.plan.meta["observed"]["endpoints"]) == len(edited)
+    calls = fleet.apply(full)
+    assert calls["GET /projects/{project_id}/endpoints"] == len(edited)
+    assert fleet.plan("changed").api_calls == pages
+
 
 def test_upgrades_are_batched_into_one_transfer_call_per_400(fleet: Fleet) -> None:
     fleet.apply(fleet.plan("changed"))
