@@ -36,6 +36,7 @@ REGIONS = (
     "azure-westus3", "azure-gwc",
 )  # fmt: skip
 _ID = re.compile(r"^[a-z0-9-]{1,60}$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class Limits:
     route_requests_per_second: int = 40
     consumption_per_minute: int = 50
     operation_duration_ms: int = 500
+    #: Synthetic consumption (``usage.py``; seed key ``usage``). They travel with the limits
+    #: because the limits are what every request carries and what the state file keeps.
+    usage_seed: int = 0
+    usage_history_from: str | None = None
+    usage_weights: Mapping[str, int] = field(default_factory=dict)
     #: Per-org plan caps from ``orgs[].snapshot_limit`` / ``orgs[].root_branch_limit`` (org id →
     #: most snapshots / root branches one project may hold); an org absent here has no cap.
     snapshot_limits: Mapping[str, int] = field(default_factory=dict)
@@ -137,8 +143,11 @@ def seed_from_mapping(data: Mapping[str, Any]) -> Seed:
     _only(
         data,
         "seed",
-        {"orgs", "keys", "projects", "limits", "operation_duration_ms", "latency_ms", "faults"},
-    )
+        {
+            "orgs", "keys", "projects", "limits", "operation_duration_ms", "latency_ms", "faults",
+            "usage",
+        },
+    )  # fmt: skip
     orgs = tuple(_org(item, i) for i, item in enumerate(_list(data, "orgs")))
     org_ids = [org.id for org in orgs]
     if len(set(org_ids)) != len(org_ids):
@@ -165,6 +174,7 @@ def seed_from_mapping(data: Mapping[str, Any]) -> Seed:
         ),
         consumption_per_minute=_int(limits_data, "consumption_per_minute", 50, "limits", low=1),
         operation_duration_ms=_int(data, "operation_duration_ms", 500, "seed", low=0),
+        **_usage(_mapping(data.get("usage"), "usage")),
         snapshot_limits={o.id: o.snapshot_limit for o in orgs if o.snapshot_limit is not None},
         root_branch_limits={
             o.id: o.root_branch_limit for o in orgs if o.root_branch_limit is not None
@@ -189,6 +199,25 @@ def faults_from_mapping(data: Mapping[str, Any], base: Faults = Faults()) -> Fau
         ),
         random_seed=_int(faults_data, "random_seed", base.random_seed, "faults"),
     )
+
+
+def _usage(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``usage`` block: ``seed`` (int), ``history_from`` (RFC 3339), ``weights`` by name."""
+    _only(data, "usage", {"seed", "history_from", "weights"})
+    history_from = data.get("history_from")
+    if history_from is not None and (
+        not isinstance(history_from, str) or _TIMESTAMP.match(history_from) is None
+    ):
+        raise UsageError("usage: history_from must be an RFC 3339 UTC time (…T00:00:00Z)")
+    weights = _mapping(data.get("weights"), "usage.weights")
+    for name, weight in weights.items():
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
+            raise UsageError(f"usage.weights.{name}: must be a non-negative integer")
+    return {
+        "usage_seed": _int(data, "seed", 0, "usage"),
+        "usage_history_from": history_from,
+        "usage_weights": {str(name): weight for name, weight in weights.items()},
+    }
 
 
 def _org(item: Any, index: int) -> SeedOrg:
