@@ -116,14 +116,17 @@ def schedule_checkpoints(
     max_per_minute: float | None = None,
     limit: int | None = None,
     parallelism: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ScheduleReport:
     """Checkpoint every tenant whose tier's ``checkpoints.every`` has passed since its last one.
 
     Re-running is idempotent: a tenant checkpointed less than ``every`` ago is skipped. Requests
     are paced to ``max_per_minute`` on top of the client's account-wide limiter, so a cron job
-    leaves the rest of the account's budget to other work.
+    leaves the rest of the account's budget to other work. ``sleep``/``clock`` pace requests
+    and polls (injectable in tests).
     """
-    started = time.monotonic()
+    started = clock()
     before = service.client.stats.snapshot().total_requests
     now = service.now()
     last = service.store.latest_settled()
@@ -136,7 +139,7 @@ def schedule_checkpoints(
     due.sort(key=lambda t: (last.get(t.name) or datetime.min.replace(tzinfo=now.tzinfo), t.name))
     deferred = tuple(t.name for t in due[limit:]) if limit is not None else ()
     due = due[:limit] if limit is not None else due
-    pace = _pacer(max_per_minute)
+    pace = _pacer(max_per_minute, sleep, clock)
     targets, failed = _schedule_targets(service, [t.name for t in due], pace)
     options = CreateOptions(source_rev=source_rev, origin="schedule")
 
@@ -146,9 +149,7 @@ def schedule_checkpoints(
                 pace()
                 return service.client.get_operation(key, project_id, operation_id)
 
-            wait_for_operations(
-                fetch, operations, timeout=300.0, sleep=time.sleep, clock=time.monotonic
-            )
+            wait_for_operations(fetch, operations, timeout=300.0, sleep=sleep, clock=clock)
 
         branch_id = target.branch_ids.get(DEFAULT_BRANCH)
         if branch_id is None:
@@ -177,7 +178,7 @@ def schedule_checkpoints(
         deferred=deferred,
         failed=dict(sorted(failed.items())),
         requests=service.client.stats.snapshot().total_requests - before,
-        seconds=time.monotonic() - started,
+        seconds=clock() - started,
     )
 
 
@@ -193,7 +194,9 @@ def _paced_create(
     return service.create(target.tenant, options, target=target, branch=branch, wait=wait)
 
 
-def _pacer(max_per_minute: float | None) -> Callable[[], None]:
+def _pacer(
+    max_per_minute: float | None, sleep: Callable[[float], None], clock: Callable[[], float]
+) -> Callable[[], None]:
     """A function that blocks until the next request fits the budget (no-op without one)."""
     if max_per_minute is None:
         return lambda: None
@@ -201,7 +204,7 @@ def _pacer(max_per_minute: float | None) -> Callable[[], None]:
     burst = max(1.0, min(5.0, per_second))
     limiter = RateLimiter(
         account_per_minute=max_per_minute, account_burst=burst,
-        route_per_second=per_second, route_burst=burst,
+        route_per_second=per_second, route_burst=burst, sleep=sleep, clock=clock,
     )  # fmt: skip
     return lambda: limiter.acquire("fleet checkpoint schedule")
 

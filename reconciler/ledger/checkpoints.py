@@ -331,15 +331,15 @@ def retention_candidates(
 ) -> list[tuple[Checkpoint, str]]:
     """One tenant's records (newest first) that retention lets go, each with the reason.
 
-    Expired records always go; ``keep_last`` keeps the newest N settled ones; ``max_age`` lets
-    older ones go. Records being created or restored are never collected.
+    Expired records always go; ``keep_last`` keeps the newest N settled, unexpired ones;
+    ``max_age`` lets older ones go. Records being created or restored are never collected.
     """
     chosen: list[tuple[Checkpoint, str]] = []
-    settled = [r for r in records if r.status in SETTLED]
-    for rank, record in enumerate(settled):
+    kept = 0
+    for record in (r for r in records if r.status in SETTLED):
         if record.expires_at is not None and record.expires_at <= now:
             chosen.append((record, "expired"))
-        elif policy is not None and policy.keep_last is not None and rank >= policy.keep_last:
+        elif policy is not None and policy.keep_last is not None and kept >= policy.keep_last:
             chosen.append((record, f"beyond keep_last {policy.keep_last}"))
         elif (
             policy is not None
@@ -347,6 +347,8 @@ def retention_candidates(
             and record.created_at <= now - timedelta(seconds=policy.max_age_seconds)
         ):
             chosen.append((record, f"older than max_age {policy.max_age_seconds}s"))
+        else:
+            kept += 1
     return chosen
 
 
