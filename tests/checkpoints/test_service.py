@@ -262,7 +262,7 @@ def test_schedule_skips_tenants_without_projects(service: Checkpoints, clock: Fa
         if name in ("cust-00042", "cust-00043", "cust-00100")
     }
     service.desired = replace(desired, tenants=tenants)
-    paced = {"sleep": clock.advance, "clock": clock, "max_per_minute": 600.0}
+    paced: dict[str, Any] = {"sleep": clock.advance, "clock": clock, "max_per_minute": 600.0}
     report = schedule_checkpoints(service, source_rev="", parallelism=2, **paced)
     assert sorted(c.tenant for c in report.created) == ["cust-00042", "cust-00043"]
     assert list(report.failed) == ["cust-00100"]  # no project in the emulator
