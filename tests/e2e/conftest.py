@@ -92,6 +92,9 @@ def loopback(tmp_path: Path) -> Iterator[Loopback]:
 def no_secret_leaks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
     """Scan everything the test produced for secrets once it is done (see secret_scan.py)."""
     RECORDED.clear()
+    # Asked for here, not at teardown: this makes ledger_url outlive the scan, so a PostgreSQL
+    # test schema still exists when it is read.
+    url = request.getfixturevalue("ledger_url") if "ledger_url" in request.fixturenames else ""
     yield
     if "workdir" not in request.fixturenames:
         return
@@ -99,10 +102,8 @@ def no_secret_leaks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     secrets = sink_tokens(work) | set(KEYS.values()) | emulator_passwords(tmp_path / "emulator.db")
     haystacks = {f"output of run #{n}": (r.out + r.err).encode() for n, r in enumerate(RECORDED)}
     haystacks.update({str(p.relative_to(work)): p.read_bytes() for p in workdir_files(work)})
-    if "ledger_url" in request.fixturenames:
-        url = request.getfixturevalue("ledger_url")
-        if url.startswith("postgresql://"):
-            haystacks["postgres ledger"] = _dump_postgres(url)
+    if url.startswith("postgresql://"):
+        haystacks["postgres ledger"] = _dump_postgres(url)
     leaks = find_leaks(haystacks, secrets)
     RECORDED.clear()
     assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
