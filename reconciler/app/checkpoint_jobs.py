@@ -12,18 +12,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from reconciler import errors
 from reconciler.app.checkpoints import Checkpoints, CreateOptions, TenantTarget
 from reconciler.core.model import DEFAULT_BRANCH
-from reconciler.ledger.checkpoints import Checkpoint, is_due, retention_candidates
+from reconciler.ledger.checkpoints import (
+    Checkpoint,
+    CheckpointStatus,
+    is_due,
+    retention_candidates,
+)
 from reconciler.neon import Operation, RateLimiter
 from reconciler.neon import snapshots as neon_snapshots
 from reconciler.neon.operations import wait_for_operations
 
 # --------------------------------------------------------------------------- gc
+
+#: How long a record may stay ``creating`` before ``gc`` settles it (a create takes seconds).
+STALE_CREATING = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -39,10 +47,12 @@ class Collected:
 
 @dataclass(frozen=True)
 class GcReport:
-    """What ``gc`` deleted (or would delete, with ``dry_run``)."""
+    """What ``gc`` deleted (or would delete, with ``dry_run``) and the records it settled."""
 
     collected: tuple[Collected, ...]
     dry_run: bool
+    #: Checkpoint ids left ``creating`` by a crash, settled as ``ready`` or ``discarded``.
+    settled: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def freed_bytes(self) -> int:
@@ -58,8 +68,13 @@ class GcReport:
 def collect_garbage(
     service: Checkpoints, tenant: str | None = None, *, dry_run: bool = False
 ) -> GcReport:
-    """Delete expired checkpoints and those the tier's retention no longer keeps."""
+    """Delete expired checkpoints and those the tier's retention no longer keeps.
+
+    First, records a crashed ``create`` left ``creating`` for longer than ``STALE_CREATING``
+    are settled by reading their snapshot back by its unique name.
+    """
     now = service.now()
+    settled = {} if dry_run else _settle_creating(service, service.store.list(tenant), now)
     by_tenant: dict[str, list[Checkpoint]] = {}
     for record in service.store.list(tenant):
         by_tenant.setdefault(record.tenant, []).append(record)
@@ -89,7 +104,29 @@ def collect_garbage(
                 Collected(record, reason, snapshot.full_size if snapshot else None,
                           snapshot is not None)
             )  # fmt: skip
-    return GcReport(tuple(collected), dry_run)
+    return GcReport(tuple(collected), dry_run, settled)
+
+
+def _settle_creating(
+    service: Checkpoints, records: Sequence[Checkpoint], now: datetime
+) -> dict[int, str]:
+    settled: dict[int, str] = {}
+    for record in records:
+        if record.status is not CheckpointStatus.CREATING:
+            continue
+        if record.updated_at > now - STALE_CREATING:
+            continue  # a create may still be running in another process
+        target = service.target_of(record)
+        found = neon_snapshots.find_snapshot_by_name(
+            service.client, target.key, target.project_id, record.snapshot_name
+        )
+        if found is None:
+            service.store.discard(record.id)
+            settled[record.id] = "discarded"
+        else:
+            service.store.mark_ready(record.id, found.id, found.full_size)
+            settled[record.id] = "ready"
+    return settled
 
 
 # --------------------------------------------------------------------------- schedule

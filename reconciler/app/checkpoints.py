@@ -212,11 +212,11 @@ class Checkpoints:
         except errors.ApiError as exc:
             self.store.discard(record.id)
             raise _explained(exc, tenant, target) from exc
-        try:
-            (wait or self._wait)(target.key, target.project_id, operations)
-        finally:
-            # The snapshot exists either way; a failed operation is visible in Neon's history.
-            self.store.mark_ready(record.id, snapshot.id, snapshot.full_size)
+        # Keep the id before waiting: if the wait fails the record stays ``creating`` with
+        # it, and ``gc`` settles it later by reading the snapshot back.
+        self.store.attach_snapshot(record.id, snapshot.id)
+        (wait or self._wait)(target.key, target.project_id, operations)
+        self.store.mark_ready(record.id, snapshot.id, snapshot.full_size)
         return self.store.get(record.id)
 
     def _wait(self, key: str, project_id: str, operations: Sequence[Operation]) -> None:

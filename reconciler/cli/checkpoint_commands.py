@@ -234,12 +234,15 @@ def _gc_json(report: GcReport) -> dict[str, Any]:
         ],
         "freed_bytes": report.freed_bytes,
         "unsized": report.unsized,
+        "settled": {str(k): v for k, v in report.settled.items()},
     }  # fmt: skip
 
 
 def _gc_text(report: GcReport) -> str:
     verb = "would delete" if report.dry_run else "deleted"
-    lines = [
+    lines = [f"settled #{cid} left by an interrupted create: {how}"
+             for cid, how in report.settled.items()]  # fmt: skip
+    lines += [
         f"{verb} #{c.checkpoint.id} {c.checkpoint.tenant} ({c.reason})" for c in report.collected
     ]
     sized = len(report.collected) - report.unsized

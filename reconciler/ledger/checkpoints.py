@@ -231,6 +231,10 @@ class CheckpointStore:
             full_size=full_size,
         )
 
+    def attach_snapshot(self, checkpoint_id: int, snapshot_id: str) -> None:
+        """Note the snapshot's id while its operations still run (status stays ``creating``)."""
+        self._update(checkpoint_id, snapshot_id=snapshot_id)
+
     def discard(self, checkpoint_id: int) -> None:
         """Drop a ``creating`` record whose snapshot certainly was not made."""
         with self._ledger.transaction(write=True) as tx:

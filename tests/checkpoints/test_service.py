@@ -35,6 +35,7 @@ from reconciler.ledger import Ledger, open_ledger
 from reconciler.ledger.checkpoints import (
     Checkpoint,
     CheckpointStatus,
+    NewCheckpoint,
     is_due,
     retention_candidates,
 )
@@ -325,3 +326,21 @@ def test_git_revision(tmp_path: Path) -> None:
     assert git_revision(tmp_path) is None
     revision = git_revision(EXAMPLE)  # the repository's HEAD (None in an exported tree)
     assert revision is None or (len(revision) == 40 and int(revision, 16) >= 0)
+
+
+def test_gc_settles_records_a_crashed_create_left(service: Checkpoints, clock: FakeClock) -> None:
+    base: dict[str, Any] = {"tenant": "cust-00043", "project_id": "p-00043", "org_id": "org-free-1",
+            "branch_name": "main", "source_rev": "abc"}  # fmt: skip
+    main = branch_names(service.client)["main"]
+    # Crashed before the request: no snapshot. Crashed after it: the snapshot exists.
+    before = service.store.begin(NewCheckpoint(**base, branch_id=main))
+    after = service.store.begin(NewCheckpoint(**base, branch_id=main))
+    neon_snapshots.create_snapshot(
+        service.client, "free-key", "p-00043", main, name=after.snapshot_name
+    )
+    assert collect_garbage(service).settled == {}  # too recent: a create may still run
+    clock.advance(16 * 60)
+    report = collect_garbage(service)
+    assert report.settled == {before.id: "discarded", after.id: "ready"}
+    [kept] = service.list()
+    assert kept.id == after.id and kept.status is CheckpointStatus.READY and kept.snapshot_id
