@@ -173,3 +173,12 @@ def test_seed_keys_are_validated() -> None:
         seed_from_mapping({"orgs": [{"id": "o-1", "root_branch_limit": 0}]})
     seed = seed_from_mapping({"orgs": [{"id": "o-1", "snapshot_limit": 1}, {"id": "o-2"}]})
     assert seed.limits.snapshot_limits == {"o-1": 1} and seed.limits.root_branch_limits == {}
+
+
+def test_options_in_a_json_body_are_accepted_too(api: httpx.Client) -> None:
+    # Neon's Backup & restore page sends them as a body; the spec uses the query string.
+    url = f"{P}/branches/{main_id(api)}/snapshot"
+    made = api.post(url, json={"name": "from-body"}, params={"expires_at": "2026-06-30T00:00:00Z"})
+    assert made.status_code == 200, made.text
+    snap = made.json()["snapshot"]
+    assert (snap["name"], snap["expires_at"]) == ("from-body", "2026-06-30T00:00:00Z")
