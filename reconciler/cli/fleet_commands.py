@@ -86,6 +86,13 @@ def plan(
     help="Seconds to wait for another apply's lock.",
 )
 @click.option("--tenant", "tenants", multiple=True, help="Apply only this tenant (PATH form).")
+@click.option(
+    "--refresh",
+    type=click.Choice(["changed", "all"]),
+    default="changed",
+    show_default=True,
+    help="PATH form: what the plan reads, as for fleet plan.",
+)
 @pass_state
 def apply(
     state: State,
@@ -95,6 +102,7 @@ def apply(
     fmt: str,
     lock_timeout: float,
     tenants: Sequence[str],
+    refresh: Literal["changed", "all"],
 ) -> None:
     """Apply a saved PLANFILE exactly, or plan PATH, show it, confirm, and apply."""
     output = state.output
@@ -115,7 +123,7 @@ def apply(
                 + "".join(f"\n  revoked untracked key {k}" for k in recovered.revoked_keys)
             )
         if not from_file:
-            the_plan = planning.make_plan(env, desired, targets=tenants).plan
+            the_plan = planning.make_plan(env, desired, targets=tenants, refresh=refresh).plan
             if fmt == "text":
                 click.echo(plan_text(the_plan, "text", color=output.color), nl=False)
             if the_plan.steps and not auto_approve:
