@@ -135,7 +135,11 @@ def test_drift_reports_exactly_the_five_changes_then_apply_heals(
     assert {i["id"]: i["since"] for i in items_of(again)} == first_since
     assert again["report_id"] > document["report_id"]
 
-    healed = fleet(["apply", "fleet", "--auto-approve"], workdir, env, ledger_url)
+    # Drift reads every detail; an incremental apply would trust the list pages for tenants
+    # whose manifests did not change and miss the endpoint and the branch: heal with a full one.
+    healed = fleet(
+        ["apply", "fleet", "--auto-approve", "--refresh", "all"], workdir, env, ledger_url
+    )
     assert healed.code == 0, healed.text
     after = fleet(
         ["drift", "fleet", "--detailed-exitcode", "--format", "json"], workdir, env, ledger_url
