@@ -102,6 +102,7 @@ def derive_items(
 ) -> list[DriftItem]:
     """Every drift item of ``plan`` plus the read-only extra checks, deduplicated and sorted."""
     transfer_ids = {s.id for s in plan.steps if s.action is Action.TRANSFER_PROJECTS}
+    create_ids = {s.id for s in plan.steps if s.action is Action.CREATE_PROJECT}
     found: dict[str, DriftItem] = {}
 
     def add(items: Iterable[DriftItem]) -> None:
@@ -109,6 +110,8 @@ def derive_items(
             found.setdefault(item.id, item)
 
     for step in plan.steps:
+        if create_ids.intersection(step.depends_on):
+            continue  # branches and keys of a missing project: its missing_project item says it
         add(_items_of_step(step, transfer_ids))
     for blocker in plan.blockers:
         add([_blocker_item(blocker.tenant, blocker.message)])

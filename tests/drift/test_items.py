@@ -92,7 +92,7 @@ def test_changed_fields_carry_live_desired_and_origin_in_manifest_paths():
 
 
 def test_missing_project_wrong_org_and_missing_branch():
-    gone = tenant("cust-gone")
+    gone = tenant("cust-gone", branches=[BranchSpec("main", protected=True)], api_keys=["ci"])
     moved = tenant("cust-moved", branches=[BranchSpec("dev")])
     moved_project = live_project_for(moved, org_id=ORG_PAID)
     no_dev = replace(moved_project, branches=branches_of(moved_project)[:1])
