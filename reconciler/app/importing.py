@@ -84,10 +84,10 @@ def run_import(
     def wanted(listed_projects: Sequence[LiveProject], claimed: set[str]) -> list[LiveProject]:
         chosen = []
         for project in sorted(listed_projects, key=lambda p: (p.name, p.id)):
+            if pattern is not None and not pattern.search(project.name):
+                continue
             if project.id in claimed:
                 skipped.append((project.id, "already managed by a tenant"))
-            elif pattern is not None and not pattern.search(project.name):
-                continue
             else:
                 chosen.append(project)
         return chosen
