@@ -10,13 +10,14 @@ import pytest
 
 from reconciler.render.drift import validate_drift_dict
 from tests.e2e.conftest import Loopback
+from tests.e2e.test_import import RATE_BUDGET
 from tests.support.cli import Result, run_subprocess
 
 pytestmark = pytest.mark.e2e
 
 
 def fleet(args: list[str], workdir: Path, env: dict[str, str], ledger_url: str) -> Result:
-    return run_subprocess(["--ledger", ledger_url, *args], cwd=workdir, env=env)
+    return run_subprocess(["--ledger", ledger_url, *args], cwd=workdir, env={**env, **RATE_BUDGET})
 
 
 def project_named(loopback: Loopback, name: str) -> dict[str, Any]:
