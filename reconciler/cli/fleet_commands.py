@@ -89,9 +89,9 @@ def plan(
 @click.option(
     "--refresh",
     type=click.Choice(["changed", "all"]),
-    default="changed",
+    default="all",
     show_default=True,
-    help="PATH form: what the plan reads, as for fleet plan.",
+    help="PATH form: what the plan reads; all (default) also heals drift fleet plan skips.",
 )
 @pass_state
 def apply(

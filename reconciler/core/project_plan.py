@@ -261,7 +261,9 @@ def _plan_update_project(
         "history_retention_seconds": project.history_retention_seconds,
     }
     after = {
-        "name": project.name if is_ignored("name", ignore) else tenant.project_name,
+        # ``project_name`` is the manifest path (IGNORABLE_PATHS); fleet import writes it for
+        # projects bound by id whose names do not fit the template.
+        "name": project.name if is_ignored("project_name", ignore) else tenant.project_name,
         "quota": quota if tenant.quota else live_quota,
         "default_endpoint_settings": compute if tenant.compute else live_compute,
         "history_retention_seconds": project.history_retention_seconds,

@@ -219,14 +219,6 @@ def test_import_refuses_to_overwrite_and_skips_managed_projects(
     assert "unknown org alias 'nope'" in unknown.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core/project_plan.py checks ignore_changes for 'name', but manifests only accept "
-        "'project_name' (IGNORABLE_PATHS): the planner renames bound projects until it checks "
-        "'project_name'"
-    ),
-)
 def test_names_outside_the_template_are_bound_by_project_id(
     loopback: Loopback, workdir: Path, env: dict[str, str], ledger_url: str
 ) -> None:
