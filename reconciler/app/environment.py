@@ -21,6 +21,7 @@ from reconciler.core.model import SecretSink as SinkConfig
 from reconciler.credentials import Credentials, credentials_from_env
 from reconciler.ledger import Ledger, choose_ledger_url, open_ledger
 from reconciler.neon import DEFAULT_BASE_URL, NeonClient
+from reconciler.neon.ratelimit import RateBudget, configure_shared_limiter
 
 API_HOST_ENV = "NEON_API_HOST"
 API_PREFIX = "/api/v2"
@@ -79,6 +80,8 @@ class Environment:
                 base_url = self._sandbox.base_url
             else:
                 transport, base_url = None, api_base_url(self.options)
+            # One budget for the whole process, set from this command's environment.
+            configure_shared_limiter(RateBudget.from_env(self.options.environ))
             self._client = NeonClient(base_url, transport=transport)
         return self._client
 
