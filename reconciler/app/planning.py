@@ -111,10 +111,35 @@ def make_plan(
         **plan_meta(desired, live, view, plan, observed),
         **refresh_meta(desired, refresh, refreshed),
     }
+    meta["converged"] = converged_digests(desired, view, plan, refreshed, targets)
     warnings = quiet_list_only_warnings(plan.warnings, desired, refreshed)
     plan = replace(plan, meta=meta, warnings=warnings)
     calls = client.stats.snapshot().total_requests - before
     return PlanResult(plan, desired, live, calls)
+
+
+def converged_digests(
+    desired: DesiredFleet,
+    view: LedgerView,
+    plan: Plan,
+    refreshed: Collection[str] | None,
+    targets: Sequence[str],
+) -> dict[str, str]:
+    """Owned tenants read in full that need nothing although their manifests changed.
+
+    Apply records their new manifest digest, so the next incremental plan trusts the list
+    pages for them instead of reading their details again and again.
+    """
+    busy = {s.tenant for s in plan.steps} | _batched(plan) | {b.tenant for b in plan.blockers}
+    converged: dict[str, str] = {}
+    for name, tenant in desired.tenants.items():
+        record = view.tenants.get(name)
+        if record is None or record.manifest_digest == tenant.digest or name in busy:
+            continue
+        if (refreshed is not None and name not in refreshed) or (targets and name not in targets):
+            continue
+        converged[name] = tenant.digest
+    return converged
 
 
 def refresh_meta(

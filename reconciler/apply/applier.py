@@ -27,7 +27,7 @@ from reconciler.core.fingerprint import fingerprint, project_keys
 from reconciler.core.model import LiveFleet, LiveProject
 from reconciler.core.plan import Action, Plan, Step
 from reconciler.errors import StalePlanError
-from reconciler.ledger import RunInfo, StepOutcomeRecord, StepStatus
+from reconciler.ledger import Ledger, RunInfo, StepOutcomeRecord, StepStatus
 
 
 class Phase(enum.StrEnum):
@@ -147,6 +147,7 @@ class Applier:
             work_items(self.plan), self._work, parallelism=parallelism, on_result=record
         )
         self._record_digests(report)
+        record_converged(self.ctx.ledger, self.plan)
         summary = {status: report.count(status) for status in Status}
         ledger.finish_run(
             run_id, "succeeded" if report.ok else "failed", {s.value: n for s, n in summary.items()}
@@ -214,6 +215,17 @@ class Applier:
             if binding is None or not binding.digest or self.ctx.ledger.tenant(tenant) is None:
                 continue
             self.ctx.record(tenant, functools.partial(replace, manifest_digest=binding.digest))
+
+
+def record_converged(ledger: Ledger, plan: Plan) -> int:
+    """Record the manifest digest of tenants the plan found converged (``meta.converged``)."""
+    recorded = 0
+    for tenant, digest in sorted(dict(plan.meta.get("converged", {})).items()):
+        owned = ledger.tenant(tenant)
+        if owned is not None and owned.manifest_digest != digest:
+            ledger.upsert_tenant(replace(owned, manifest_digest=str(digest)))
+            recorded += 1
+    return recorded
 
 
 def _utc(timestamp: float) -> datetime:

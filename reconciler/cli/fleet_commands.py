@@ -13,6 +13,7 @@ from reconciler.app import applying, planning
 from reconciler.app.environment import Environment
 from reconciler.app.history import render_history
 from reconciler.app.output import apply_summary, plan_text
+from reconciler.apply.applier import record_converged
 from reconciler.apply.executor import Status
 from reconciler.cli import FORMATS, State, cli, pass_state
 from reconciler.errors import ApplyError, UsageError
@@ -129,6 +130,7 @@ def apply(
             if the_plan.steps and not auto_approve:
                 _confirm_or_refuse()
         if not the_plan.steps:
+            record_converged(env.ledger(), the_plan)
             output.note("No changes. The fleet matches the manifests.")
             return
         outcome = applying.apply_plan(
