@@ -28,7 +28,7 @@ from reconciler import __version__
 from reconciler.app.environment import Environment
 from reconciler.app.transfer_key import check_transfer_key
 from reconciler.apply.context import TenantBinding
-from reconciler.core.matching import match_project
+from reconciler.core.matching import match_project, project_owners
 from reconciler.core.model import (
     DesiredFleet,
     FleetConfig,
@@ -112,6 +112,12 @@ def make_plan(
         **refresh_meta(desired, refresh, refreshed),
     }
     meta["converged"] = converged_digests(desired, view, plan, refreshed, targets)
+    meta["prevent_destroy"] = {
+        name: tenant.lifecycle.prevent_destroy
+        for name, tenant in desired.tenants.items()
+        if (record := view.tenants.get(name)) is not None
+        and record.prevent_destroy != tenant.lifecycle.prevent_destroy
+    }
     warnings = quiet_list_only_warnings(plan.warnings, desired, refreshed)
     plan = replace(plan, meta=meta, warnings=warnings)
     calls = client.stats.snapshot().total_requests - before
@@ -190,10 +196,13 @@ def plan_meta(
     managed = frozenset(org.id for org in fleet.orgs.values())
     tenants: dict[str, Any] = {}
     bound: set[str] = set()
+    owners = project_owners(view)
     for name in planned:
         tenant = desired.tenants.get(name)
         record = view.tenants.get(name)
-        match = match_project(name, tenant, live, view, by_name=by_name, managed_orgs=managed)
+        match = match_project(
+            name, tenant, live, view, by_name=by_name, managed_orgs=managed, owners=owners
+        )
         project = match.project
         binding = TenantBinding(
             tenant=name,

@@ -64,7 +64,15 @@ def check_fresh(
 ) -> None:
     """Refuse the plan when any planned tenant's live state moved since planning."""
     stale = []
-    for tenant in sorted({s.tenant for s in plan.steps if s.tenant is not None}):
+    tenants: set[str] = {s.tenant for s in plan.steps if s.tenant is not None}
+    # Tenants moved by a batched transfer have no step of their own but must be fresh too.
+    tenants.update(
+        str(t)
+        for s in plan.steps
+        if s.action is Action.TRANSFER_PROJECTS
+        for t in (s.after or {}).get("tenants", ())
+    )
+    for tenant in sorted(tenants):
         planned = plan.fingerprints.get(tenant)
         if planned is None:
             continue
@@ -218,12 +226,22 @@ class Applier:
 
 
 def record_converged(ledger: Ledger, plan: Plan) -> int:
-    """Record the manifest digest of tenants the plan found converged (``meta.converged``)."""
+    """Write what the plan found out without needing a step.
+
+    ``meta.converged``: manifest digests of tenants that match live state (so incremental
+    plans stop re-reading them); ``meta.prevent_destroy``: the manifests' current
+    ``lifecycle.prevent_destroy``, which only the ledger remembers once a tenant is removed.
+    """
     recorded = 0
     for tenant, digest in sorted(dict(plan.meta.get("converged", {})).items()):
         owned = ledger.tenant(tenant)
         if owned is not None and owned.manifest_digest != digest:
             ledger.upsert_tenant(replace(owned, manifest_digest=str(digest)))
+            recorded += 1
+    for tenant, protect in sorted(dict(plan.meta.get("prevent_destroy", {})).items()):
+        owned = ledger.tenant(tenant)
+        if owned is not None and owned.prevent_destroy != bool(protect):
+            ledger.upsert_tenant(replace(owned, prevent_destroy=bool(protect)))
             recorded += 1
     return recorded
 

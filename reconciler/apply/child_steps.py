@@ -135,9 +135,16 @@ def create_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     try:
         created = ctx.client.create_org_api_key(key, org_id, full_name, project_id=project_id)
     except OutcomeUnknown:
-        # The token of a key minted without an answer is lost for good: revoke any such key.
+        # The token of a key minted without an answer is lost for good: revoke any such key —
+        # but never one the ledger records (during a rotation the old key is still in use).
+        record = ctx.ledger.tenant(tenant)
+        recorded = {k.key_id for k in record.keys.values()} if record else set()
         for listed in ctx.client.list_org_api_keys(key, org_id):
-            if listed.name == full_name and listed.project_id == project_id:
+            if (
+                listed.name == full_name
+                and listed.project_id == project_id
+                and listed.id not in recorded
+            ):
                 ctx.client.revoke_org_api_key(key, org_id, listed.id)
         ctx.ledger.resolve_intent(intent, IntentOutcome.ABANDONED)
         raise ItemFailed(f"the create of key {full_name!r} got no answer; apply again") from None

@@ -60,6 +60,7 @@ def create_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
             quota=after.get("quota") or None,
             default_endpoint_settings=_compute(after.get("default_endpoint_settings")),
             history_retention_seconds=after.get("history_retention_seconds"),
+            hipaa=after.get("hipaa"),
         )
     except OutcomeUnknown:
         # The create may or may not have happened; Neon has no idempotency keys, so look for
@@ -108,6 +109,14 @@ def adopt_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
         ),
     )
     close_create_intents(ctx.ledger, tenant)
+    previous = after.get("handover_from")
+    if previous:
+        # The project moves to this tenant: the removed tenant's record goes, nothing is deleted.
+        ctx.ledger.forget_tenant(
+            str(previous),
+            note=f"project {after['project_id']} handed over to tenant {tenant}",
+            recoverable_until=ctx.now(),
+        )
     return {"project_id": after["project_id"]}
 
 
@@ -122,6 +131,7 @@ def update_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
         quota=after.get("quota"),
         default_endpoint_settings=_compute(after.get("default_endpoint_settings")),
         history_retention_seconds=after.get("history_retention_seconds"),
+        hipaa=after.get("hipaa"),
     )
     _wait(ctx, key, project_id, operations)
     return {"project_id": project_id}

@@ -56,6 +56,10 @@ def recover(
         if str(intent.detail.get("name")) not in names:
             ledger.resolve_intent(intent.intent_id, IntentOutcome.ABANDONED)
             closed += 1
+        elif (owned := ledger.tenant(intent.tenant)) is not None and owned.project_id:
+            # The run died after recording the project but before closing its intent.
+            ledger.resolve_intent(intent.intent_id, IntentOutcome.DONE)
+            closed += 1
     for org_id, group in _by_org(key_intents).items():
         try:
             key = credentials.org_key(org_id)

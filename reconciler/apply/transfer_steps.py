@@ -19,7 +19,7 @@ from typing import Any
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.executor import ItemFailed
 from reconciler.core.plan import Step
-from reconciler.errors import NotAcceptable, UnprocessableEntity
+from reconciler.errors import NotAcceptable, OutcomeUnknown, UnprocessableEntity
 
 GATE_SEPARATOR = "#"
 
@@ -39,6 +39,15 @@ def transfer_projects(ctx: ApplyContext, step: Step, failures: dict[str, str]) -
     while pending:
         try:
             ctx.client.transfer_projects(key, source, destination, sorted(pending))
+            break
+        except OutcomeUnknown:
+            # The answer was lost; the move may have happened. Read the destination org back
+            # (never re-send): what is there moved, the rest did not.
+            arrived = _projects_in(ctx, destination, pending)
+            for project_id in sorted(set(pending) - arrived):
+                failures[pending.pop(project_id)] = (
+                    f"the transfer got no answer and the project is still in {source}; apply again"
+                )
             break
         except UnprocessableEntity as exc:
             offending = {
@@ -69,6 +78,11 @@ def transfer_projects(ctx: ApplyContext, step: Step, failures: dict[str, str]) -
     if not pending:
         raise ItemFailed("no project of the batch could be transferred: " + _summary(failures))
     return {"moved": sorted(pending), "failed": sorted(failures)}
+
+
+def _projects_in(ctx: ApplyContext, org_id: str, wanted: dict[str, str]) -> set[str]:
+    listing = ctx.client.list_projects(ctx.credentials.org_key(org_id), org_id=org_id)
+    return {p.id for p in listing.projects if p.id in wanted}
 
 
 def transfer_gate(failures: dict[str, str], tenant: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reconciler.core.fingerprint import KeyIndex, index_keys
+from reconciler.core.matching import project_owners
 from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet, LiveProject
 from reconciler.core.options import PlanOptions
 from reconciler.errors import PlanError
@@ -25,6 +26,11 @@ class PlanContext:
     now: datetime
     #: Observed project-scoped keys per (org id, project id).
     keys: KeyIndex
+    #: Project id → the tenant whose ledger record owns it.
+    owners: Mapping[str, str]
+    #: Project ids and names declared tenants claim by binding or by their project name.
+    claimed_ids: Mapping[str, str]
+    claimed_names: Mapping[str, str]
 
 
 def parse_instant(text: str) -> datetime:
@@ -60,6 +66,9 @@ def make_context(
         managed_orgs=frozenset(org.id for org in desired.fleet.orgs.values()),
         now=now,
         keys=index_keys(live),
+        owners=project_owners(ledger),
+        claimed_ids={t.project_id: t.name for t in desired.tenants.values() if t.project_id},
+        claimed_names={t.project_name: t.name for t in desired.tenants.values()},
     )
 
 

@@ -43,6 +43,17 @@ def plan_removed_tenants(
                 f"{name}: removed from the manifests; its recorded project {record.project_id} "
                 + ("no longer exists, nothing to delete" if seen else "was not observed")
             )
+        elif project.id in ctx.claimed_ids:
+            out.warnings.append(
+                f"{name}: removed from the manifests; its project {project.id} is bound by "
+                f"tenant {ctx.claimed_ids[project.id]} and handed over, not deleted"
+            )
+        elif project.name in ctx.claimed_names:
+            out.blockers.append(
+                f"removed from the manifests, but its project {project.id} carries the name of "
+                f"declared tenant {ctx.claimed_names[project.name]}: not deleted; bind it with "
+                "project_id to hand it over, or rename one of them"
+            )
         elif not policy.prune:
             kept.append(name)
         elif record.prevent_destroy:

@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from reconciler.core.matching import ProjectMatch, match_project
+from reconciler.core.matching import ProjectMatch, match_project, project_owners
 from reconciler.core.model import (
     DesiredFleet,
     LedgerView,
@@ -111,6 +111,7 @@ def live_fingerprints(
     by_name = live.by_name()
     managed_orgs = frozenset(org.id for org in desired.fleet.orgs.values())
     index = index_keys(live)
+    owners = project_owners(ledger)
     return {
         name: match_fingerprint(
             live,
@@ -121,6 +122,7 @@ def live_fingerprints(
                 ledger,
                 by_name=by_name,
                 managed_orgs=managed_orgs,
+                owners=owners,
             ),
             index,
         )

@@ -42,6 +42,8 @@ class ProjectMatch:
     ledger_project_missing: bool = False
     #: The manifest binds a project id that live does not have.
     binding_missing: bool = False
+    #: Another tenant's ledger record owns the matched project (a project has one tenant).
+    owned_by: str | None = None
 
     @property
     def ambiguous(self) -> bool:
@@ -56,10 +58,13 @@ def match_project(
     *,
     by_name: Mapping[str, Sequence[LiveProject]],
     managed_orgs: frozenset[str],
+    owners: Mapping[str, str] | None = None,
 ) -> ProjectMatch:
     """Match tenant ``name`` (declared as ``tenant``, or None when removed) to a live project.
 
-    ``by_name`` is ``live.by_name()``, passed in so a fleet-wide plan groups names only once.
+    ``by_name`` is ``live.by_name()`` and ``owners`` is ``project_owners(ledger)``, passed in so
+    a fleet-wide plan computes them only once. A project found by binding or name that another
+    tenant's record owns is reported in ``owned_by``; the planner decides what that means.
     """
     record = ledger.tenants.get(name)
     missing = record is not None and record.project_id not in live.projects
@@ -68,10 +73,12 @@ def match_project(
         return ProjectMatch(MatchKind.LEDGER, project, (project,), record)
     if tenant is None:
         return ProjectMatch(MatchKind.NONE, None, (), record, ledger_project_missing=missing)
+    owner_of = owners if owners is not None else project_owners(ledger)
     if tenant.project_id is not None:
         bound = live.projects.get(tenant.project_id)
         if bound is not None:
-            return ProjectMatch(MatchKind.BINDING, bound, (bound,), record, missing)
+            owner = _other(owner_of.get(bound.id), name)
+            return ProjectMatch(MatchKind.BINDING, bound, (bound,), record, missing, owned_by=owner)
         return ProjectMatch(MatchKind.NONE, None, (), record, missing, binding_missing=True)
     candidates = tuple(
         sorted(
@@ -80,5 +87,17 @@ def match_project(
         )
     )
     if len(candidates) == 1:
-        return ProjectMatch(MatchKind.NAME, candidates[0], candidates, record, missing)
+        owner = _other(owner_of.get(candidates[0].id), name)
+        return ProjectMatch(
+            MatchKind.NAME, candidates[0], candidates, record, missing, owned_by=owner
+        )
     return ProjectMatch(MatchKind.NONE, None, candidates, record, missing)
+
+
+def project_owners(ledger: LedgerView) -> dict[str, str]:
+    """Project id → the tenant whose ledger record owns it."""
+    return {record.project_id: name for name, record in ledger.tenants.items()}
+
+
+def _other(owner: str | None, name: str) -> str | None:
+    return owner if owner is not None and owner != name else None

@@ -38,7 +38,7 @@ from reconciler.core.key_plan import plan_keys
 from reconciler.core.matching import MatchKind, ProjectMatch, match_project
 from reconciler.core.model import COMPUTE_KEYS, DesiredTenant, LiveProject
 from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, TransferRequest, step_id
-from reconciler.core.plan import Action, Step
+from reconciler.core.plan import Action, FieldChange, Step
 from reconciler.core.views import endpoint_view, project_view
 
 _RESTART_NOTE = "changing autoscaling limits or suspend timeout restarts the compute"
@@ -53,8 +53,17 @@ def plan_declared_tenant(ctx: PlanContext, tenant: DesiredTenant) -> TenantOutco
         ctx.ledger,
         by_name=ctx.by_name,
         managed_orgs=ctx.managed_orgs,
+        owners=ctx.owners,
     )
     out = TenantOutcome(tenant.name, match_fingerprint(ctx.live, match, ctx.keys))
+    if match.owned_by is not None and not _handover(ctx, match):
+        project_id = match.project.id if match.project else "?"
+        out.blockers.append(
+            f"project {project_id} is recorded in the ledger for tenant {match.owned_by}: a "
+            "project belongs to one tenant. To hand it over, remove that tenant from the "
+            f"manifests and bind this one with project_id: {project_id}"
+        )
+        return out
     if match.ambiguous:
         ids = ", ".join(p.id for p in match.candidates)
         out.blockers.append(
@@ -82,6 +91,11 @@ def plan_declared_tenant(ctx: PlanContext, tenant: DesiredTenant) -> TenantOutco
         out.steps.clear()
         out.transfer = None
     return out
+
+
+def _handover(ctx: PlanContext, match: ProjectMatch) -> bool:
+    """An explicit binding may take over the project of a tenant no longer declared."""
+    return match.kind is MatchKind.BINDING and match.owned_by not in ctx.desired.tenants
 
 
 def _plan_create(
@@ -123,6 +137,11 @@ def _plan_create(
     }
     if tenant.history_retention_seconds is not None:
         after["history_retention_seconds"] = tenant.history_retention_seconds.value
+    hipaa: tuple[FieldChange, ...] = ()
+    if tenant.hipaa:
+        after["hipaa"] = True
+        # "hipaa" is outside the generic diff (SERVER_MANAGED_FIELDS): reported explicitly.
+        hipaa = (FieldChange("hipaa", None, True, f"tenant {tenant.name}"),)
     sid = step_id(tenant.name, Action.CREATE_PROJECT)
     out.steps.append(
         Step(
@@ -132,7 +151,7 @@ def _plan_create(
             before=None,
             after=after,
             reason=reason,
-            changes=field_changes(None, after, _origins(tenant)),
+            changes=field_changes(None, after, _origins(tenant)) + hipaa,
         )
     )
     return sid
@@ -152,8 +171,13 @@ def _plan_adopt(
             f"{tenant.name}: the ledger records project {match.record.project_id}, which no "
             f"longer exists; project {project.id} with the tenant's name is adopted instead"
         )
-    if match.kind is MatchKind.BINDING:
-        reason = f"the manifest binds project {project.id}; adopted without changes to it"
+    if match.owned_by is not None:
+        reason = (
+            f"the manifest binds project {project.id}, owned until now by the removed tenant "
+            f"{match.owned_by}: handed over, not deleted"
+        )
+    elif match.kind is MatchKind.BINDING:
+        reason = f"the manifest binds project {project.id}; it is recorded as this tenant's"
     elif tenant.name in ctx.ledger.pending_creates:
         reason = "an earlier create landed but its outcome was not recorded; adopted"
     else:
@@ -168,7 +192,12 @@ def _plan_adopt(
             tenant=tenant.name,
             action=Action.ADOPT_PROJECT,
             before=project_view(project),
-            after={"project_id": project.id, "name": project.name, "org_id": project.org_id},
+            after={
+                "project_id": project.id,
+                "name": project.name,
+                "org_id": project.org_id,
+                **({"handover_from": match.owned_by} if match.owned_by else {}),
+            },
             reason=reason,
         )
     )
@@ -272,6 +301,16 @@ def _plan_update_project(
     if hrs is not None and not is_ignored("history_retention_seconds", ignore):
         after["history_retention_seconds"] = hrs.value
     changes = field_changes(before, after, _origins(tenant))
+    wants_hipaa = tenant.hipaa is not None and not is_ignored("hipaa", ignore)
+    if wants_hipaa and tenant.hipaa != project.hipaa:
+        if project.hipaa:
+            out.blockers.append(
+                f"HIPAA is enabled on project {project.id} and Neon cannot turn it off; set "
+                "hipaa: true, or add hipaa to lifecycle.ignore_changes"
+            )
+            return
+        before["hipaa"], after["hipaa"] = False, True
+        changes += (FieldChange("hipaa", False, True, f"tenant {tenant.name}"),)
     if not changes:
         return
     touched = sorted({c.path.split(".", 1)[0] for c in changes})
@@ -291,6 +330,11 @@ def _plan_update_project(
 
 def _update_reason(touched: list[str], transferring: bool) -> str:
     what = ", ".join(touched)
+    if "hipaa" in touched:
+        return (
+            f"{what} differ from the manifests; enabling HIPAA cannot be undone and restarts "
+            "every compute of the project"
+        )
     if transferring:
         return f"the tier moved to another org: after the transfer, set {what} of the new tier"
     return f"{what} {'differs' if len(touched) == 1 else 'differ'} from the manifests"
