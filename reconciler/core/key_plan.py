@@ -80,7 +80,15 @@ def plan_keys(
     for full in sorted(wanted, key=lambda n: wanted[n]):
         if full not in kept:
             out.steps.append(
-                _create(tenant, wanted[full], full, project.id, deps, "declared and missing")
+                _create(
+                    tenant,
+                    wanted[full],
+                    full,
+                    project.id,
+                    deps,
+                    "declared and missing",
+                    org_id=project.org_id,
+                )
             )
 
 
@@ -122,13 +130,20 @@ def _create(
     project_id: str | None,
     deps: tuple[str, ...],
     reason: str,
+    org_id: str | None = None,
 ) -> Step:
     return Step(
         id=step_id(tenant.name, Action.CREATE_API_KEY, key),
         tenant=tenant.name,
         action=Action.CREATE_API_KEY,
         before=None,
-        after={"key": key, "key_name": full, "org_id": tenant.org_id, "project_id": project_id},
+        after={
+            "key": key,
+            "key_name": full,
+            # Keys are minted where the project will be: its org, unless a transfer moves it.
+            "org_id": org_id or tenant.org_id,
+            "project_id": project_id,
+        },
         depends_on=deps,
         reason=reason,
         changes=(FieldChange(f"api_keys.{key}", None, full, f"tenant {tenant.name}"),),

@@ -23,8 +23,9 @@ from reconciler.manifests.yaml_source import SourceDocument, discover, parse_fil
 def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet:
     """Load, validate and resolve the manifests at ``path`` (a file or a directory).
 
-    In a directory, YAML files none of whose documents has ``apiVersion`` or ``kind`` are not
-    manifests (CI pipelines kept next to the fleet, say) and are skipped.
+    In a directory, YAML files none of whose documents has an ``apiVersion``, ``kind``,
+    ``metadata`` or ``spec`` key (in any letter case) are not manifests (CI pipelines kept next
+    to the fleet, say) and are skipped.
 
     ``now`` (default: the current time) is what ``expires_at`` values are checked against.
     Raises ``ManifestError`` carrying every problem found.
@@ -56,9 +57,15 @@ def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet
         return build_desired(catalog)
 
 
+#: Top-level keys that make a document a manifest (compared case-insensitively, so a misspelt
+#: ``Kind`` or ``apiversion`` is reported instead of silently skipping the file).
+_MANIFEST_KEYS = frozenset({"apiversion", "kind", "metadata", "spec"})
+
+
 def _declares_kind(documents: list[SourceDocument]) -> bool:
     return any(
-        isinstance(d.data, dict) and ("apiVersion" in d.data or "kind" in d.data) for d in documents
+        isinstance(d.data, dict) and any(str(k).lower() in _MANIFEST_KEYS for k in d.data)
+        for d in documents
     )
 
 

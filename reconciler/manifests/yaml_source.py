@@ -211,6 +211,13 @@ def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem], bool]:
     except yaml.MarkedYAMLError as exc:
         problems.append(_yaml_problem(display, exc))
         complete = False
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (NUL, a stray control byte): point at it.
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        message = f"invalid YAML: {exc.reason} (character #x{exc.character:04x})"
+        problems.append(Problem(display, line, column, "", message))
+        complete = False
     except yaml.YAMLError as exc:
         problems.append(Problem(display, 1, 1, "", f"invalid YAML: {exc}"))
         complete = False

@@ -101,3 +101,22 @@ def test_yaml_files_that_are_not_manifests_are_skipped_in_a_directory(tmp_path: 
     assert sorted(load_fleet(tmp_path).tenants) == ["cust-1"]
     with pytest.raises(ManifestError):
         load_fleet(tmp_path / "ci" / "plan.yml")  # named explicitly: always read
+
+
+def test_a_misspelt_kind_in_a_directory_is_reported_not_skipped(tmp_path: Path):
+    (tmp_path / "fleet.yaml").write_text(FLEET)
+    (tmp_path / "t1.yaml").write_text(
+        "apiversion: neon-fleet/v1\nKind: Tenant\nmetadata: {name: cust-2}\nspec: {tier: free}\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_fleet(tmp_path)
+    assert str(tmp_path / "t1.yaml") in str(caught.value)
+
+
+def test_a_nul_byte_is_reported_where_it_is(tmp_path: Path):
+    (tmp_path / "fleet.yaml").write_text(FLEET.replace("metadata: {name: cust-1}", "metadata: \0"))
+    with pytest.raises(ManifestError) as caught:
+        load_fleet(tmp_path / "fleet.yaml")
+    [problem] = caught.value.problems
+    assert (problem.line, problem.column) == (25, 11)
+    assert problem.message == "invalid YAML: special characters are not allowed (character #x0000)"
