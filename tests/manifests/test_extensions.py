@@ -119,4 +119,4 @@ def test_a_nul_byte_is_reported_where_it_is(tmp_path: Path):
         load_fleet(tmp_path / "fleet.yaml")
     [problem] = caught.value.problems
     assert (problem.line, problem.column) == (25, 11)
-    assert problem.message == "invalid YAML: special characters are not allowed (character #x0000)"
+    assert problem.message == "invalid YAML: control characters are not allowed (character #x0000)"
