@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from reconciler.core.plan import Action
+from reconciler.core.plan import Action, Plan
 from reconciler.core.planner import build_plan
 from tests.core import factories as f
 
 
-def _actions(plan):
+def _actions(plan: Plan) -> list[tuple[str | None, Action]]:
     return [(s.tenant, s.action) for s in plan.steps]
 
 
