@@ -73,6 +73,7 @@ def collect_garbage(
     First, records a crashed ``create`` left ``creating`` for longer than ``STALE_CREATING``
     are settled by reading their snapshot back by its unique name.
     """
+    service.require_known(tenant)
     now = service.now()
     settled = {} if dry_run else _settle_creating(service, service.store.list(tenant), now)
     by_tenant: dict[str, list[Checkpoint]] = {}

@@ -224,8 +224,19 @@ class Checkpoints:
 
     # ------------------------------------------------------------------ list / show
 
+    def require_known(self, tenant: str | None) -> None:
+        """A tenant filter must name a declared or recorded tenant (a typo is an error)."""
+        if (
+            tenant is not None
+            and tenant not in self.desired.tenants
+            and self.env.ledger().tenant(tenant) is None
+            and not self.store.list(tenant)
+        ):
+            raise errors.UsageError(f"unknown tenant {tenant!r}: not in the manifests or ledger")
+
     def list(self, tenant: str | None = None) -> list[Checkpoint]:
         """Records, newest first."""
+        self.require_known(tenant)
         return self.store.list(tenant)
 
     def show(self, checkpoint_id: int) -> Checkpoint:

@@ -19,6 +19,7 @@ from reconciler.apply.secrets import ExecSink, FileSink, SecretSink
 from reconciler.core.model import FleetConfig
 from reconciler.core.model import SecretSink as SinkConfig
 from reconciler.credentials import Credentials, credentials_from_env
+from reconciler.errors import UsageError
 from reconciler.ledger import Ledger, choose_ledger_url, open_ledger
 from reconciler.neon import DEFAULT_BASE_URL, NeonClient
 from reconciler.neon.ratelimit import RateBudget, configure_shared_limiter
@@ -43,12 +44,19 @@ def api_base_url(options: GlobalOptions) -> str:
 
     A host without a path (``http://127.0.0.1:8787``) gets Neon's ``/api/v2`` prefix.
     """
+    source = f"--api-host/{API_HOST_ENV}"
     raw = options.api_host or options.environ.get(API_HOST_ENV) or DEFAULT_BASE_URL
     if "://" not in raw:
         raw = f"https://{raw}"
-    parts = urlsplit(raw)
-    path = parts.path.rstrip("/") or API_PREFIX
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    try:
+        parts = urlsplit(raw)
+        port = parts.port  # raises ValueError for a port that is not a number in range
+        url = httpx.URL(f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/') or API_PREFIX}")
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise UsageError(f"{source}: {raw!r} is not a valid URL ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise UsageError(f"{source}: {raw!r} is not an http(s) URL with a host")
+    return str(url)
 
 
 class Environment:
@@ -123,4 +131,7 @@ def build_sink(config: SinkConfig | None, workdir: Path) -> SecretSink | None:
     if config.kind == "file":
         target = Path(config.target)
         return FileSink(target if target.is_absolute() else workdir / target)
-    return ExecSink(config.target)
+    try:
+        return ExecSink(config.target)
+    except ValueError as exc:  # shlex: an unterminated quote
+        raise UsageError(f"spec.secrets.exec: cannot split the command line ({exc})") from exc

@@ -28,6 +28,8 @@ def rotation_plan(
     if spec is None:
         raise UsageError(f"tenant {tenant!r} is not declared in the manifests")
     declared = [k.name for k in spec.api_keys]
+    if not declared:
+        raise UsageError(f"tenant {tenant} declares no API keys (spec.api_keys): nothing to rotate")
     unknown = sorted(set(keys) - set(declared))
     if unknown:
         raise UsageError(

@@ -42,7 +42,7 @@ from reconciler.core.options import PlanOptions
 from reconciler.core.plan import Plan
 from reconciler.core.plan_codec import plan_from_dict
 from reconciler.core.planner import build_plan
-from reconciler.errors import PlanFileError
+from reconciler.errors import PlanFileError, UsageError
 from reconciler.manifests import load_fleet
 from reconciler.observe import DetailNeeds, RefreshMode, needs_for, observe, tenants_to_refresh
 from reconciler.render.json import render_json, validate_plan_dict
@@ -82,6 +82,9 @@ def make_plan(
     """
     client, credentials, ledger = env.client(), env.credentials(), env.ledger()
     view = ledger.view()
+    unknown = sorted(set(targets) - set(desired.tenants) - set(view.tenants))
+    if unknown:
+        raise UsageError(f"--tenant names no declared or recorded tenant: {', '.join(unknown)}")
     before = client.stats.snapshot().total_requests
     org_ids = [org.id for org in desired.fleet.orgs.values()]
     scope: dict[str, frozenset[str] | None] = {}

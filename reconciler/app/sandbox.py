@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -39,9 +40,16 @@ class Sandbox:
         except OSError as exc:
             raise UsageError(f"cannot create the sandbox directory {state_dir}: {exc}") from exc
         self._keys = self._load_or_make_keys(fleet)
-        self.emulator = Emulator(state_dir / "sandbox.db")
-        self.emulator.ensure_seed(self._seed(fleet))
-        self.emulator.set_limits(Limits(operation_duration_ms=SANDBOX_OPERATION_MS))
+        state = state_dir / "sandbox.db"
+        try:
+            self.emulator = Emulator(state)
+            self.emulator.ensure_seed(self._seed(fleet))
+            self.emulator.set_limits(Limits(operation_duration_ms=SANDBOX_OPERATION_MS))
+        except sqlite3.Error as exc:
+            raise UsageError(
+                f"the sandbox state {state} cannot be used ({exc}); "
+                f"make it writable, or delete {state_dir} to start a fresh sandbox"
+            ) from exc
 
     @property
     def ledger_url(self) -> str:

@@ -125,6 +125,8 @@ def sync_usage(
         raise UsageError("--max-requests must be at least 1")
     moment = now or utc_now()
     client, credentials, ledger = env.client(), env.credentials(), env.ledger()
+    if start is not None and end is not None and end <= start:
+        raise UsageError("the sync window is empty: --to must be after --from")
     store = UsageStore(ledger)
     view = ledger.view()
     by_project = {t.project_id: name for name, t in view.tenants.items()}

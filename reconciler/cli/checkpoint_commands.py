@@ -239,7 +239,7 @@ def _gc_json(report: GcReport) -> dict[str, Any]:
 
 
 def _gc_text(report: GcReport) -> str:
-    verb = "would delete" if report.dry_run else "deleted"
+    verb = "would be deleted" if report.dry_run else "deleted"
     lines = [f"settled #{cid} left by an interrupted create: {how}"
              for cid, how in report.settled.items()]  # fmt: skip
     lines += [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -38,7 +39,12 @@ def emulator_serve(host: str, port: int, state_path: Path, seed_path: Path | Non
     from reconciler.emulator import Emulator, load_seed, serve_forever
 
     seed = load_seed(seed_path) if seed_path is not None else None
-    emu = Emulator(state_path, seed)
+    try:
+        emu = Emulator(state_path, seed)
+    except sqlite3.Error as exc:
+        raise UsageError(
+            f"--state {state_path}: cannot use it as the emulator's state ({exc})"
+        ) from exc
 
     def ready(url: str) -> None:
         click.echo(f"Neon API emulator listening on {url}", err=False)

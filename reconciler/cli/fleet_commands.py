@@ -90,8 +90,7 @@ def plan(
 @click.option(
     "--refresh",
     type=click.Choice(["changed", "all"]),
-    default="all",
-    show_default=True,
+    default=None,
     help="PATH form: what the plan reads; all (default) also heals drift fleet plan skips.",
 )
 @pass_state
@@ -103,11 +102,18 @@ def apply(
     fmt: str,
     lock_timeout: float,
     tenants: Sequence[str],
-    refresh: Literal["changed", "all"],
+    refresh: Literal["changed", "all"] | None,
 ) -> None:
     """Apply a saved PLANFILE exactly, or plan PATH, show it, confirm, and apply."""
     output = state.output
     from_file = planning.is_plan_file(target)
+    if from_file and (tenants or refresh):
+        # A saved plan is applied exactly as reviewed; narrowing it here would apply a plan
+        # nobody saw.
+        raise UsageError(
+            "--tenant and --refresh shape a new plan and only go with a manifests PATH; "
+            "a saved plan is applied exactly (make a plan with fleet plan --tenant … -o FILE)"
+        )
     if from_file:
         the_plan = planning.load_plan_file(target)
         fleet = planning.fleet_from_meta(the_plan.meta)
@@ -124,7 +130,9 @@ def apply(
                 + "".join(f"\n  revoked untracked key {k}" for k in recovered.revoked_keys)
             )
         if not from_file:
-            the_plan = planning.make_plan(env, desired, targets=tenants, refresh=refresh).plan
+            the_plan = planning.make_plan(
+                env, desired, targets=tenants, refresh=refresh or "all"
+            ).plan
             if fmt == "text":
                 click.echo(plan_text(the_plan, "text", color=output.color), nl=False)
             if the_plan.steps and not auto_approve:

@@ -35,8 +35,9 @@ _SECRET_NAMES = frozenset(
     }
 )
 _SECRET_SUFFIXES = ("_token", "_password", "_secret", "_dsn", "_connection_uri")
-#: Neon API tokens start with ``napi_``; URIs with ``user:password@`` carry a password.
-_TOKEN = re.compile(r"\bnapi_[A-Za-z0-9_-]+", re.IGNORECASE)
+#: Neon API tokens start with ``napi_`` and Neon role passwords with ``npg_``; URIs with
+#: ``user:password@`` carry a password.
+_TOKEN = re.compile(r"\b(?:napi|npg)_[A-Za-z0-9_-]+", re.IGNORECASE)
 _URI_PASSWORD = re.compile(r"(://[^/@:\s]+:)[^/@\s]+@")
 
 
@@ -74,4 +75,5 @@ def redact_text(text: str) -> str:
     Messages come from error texts we do not control, so they are cleaned rather than refused:
     refusing would lose the record of a failed step.
     """
-    return _URI_PASSWORD.sub(r"\1***@", _TOKEN.sub("napi_***", text))
+    masked = _TOKEN.sub(lambda found: found.group(0).split("_", 1)[0] + "_***", text)
+    return _URI_PASSWORD.sub(r"\1***@", masked)

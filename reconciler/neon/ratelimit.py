@@ -69,22 +69,21 @@ class RateBudget:
     def from_env(cls, environ: Mapping[str, str]) -> RateBudget:
         """The budget the ``NEON_FLEET_*RATE_LIMIT`` variables set; unset ones keep defaults."""
         default = cls()
-        account = environ.get(RATE_LIMIT_ENV, "").strip()
-        route = environ.get(ROUTE_RATE_LIMIT_ENV, "").strip()
-        consumption = environ.get(CONSUMPTION_RATE_LIMIT_ENV, "").strip()
+
+        def rate(variable: str, unit: str, fallback: float, scale: float) -> float:
+            text = environ.get(variable, "").strip()
+            if not text:
+                return fallback
+            try:
+                return parse_rate(text, default_unit=unit) * scale
+            except UsageError as exc:
+                raise UsageError(f"{variable}: {exc}") from exc
+
         return cls(
-            account_per_minute=(
-                parse_rate(account, default_unit="min") * 60.0
-                if account
-                else default.account_per_minute
-            ),
-            route_per_second=(
-                parse_rate(route, default_unit="s") if route else default.route_per_second
-            ),
-            consumption_per_minute=(
-                parse_rate(consumption, default_unit="min") * 60.0
-                if consumption
-                else default.consumption_per_minute
+            account_per_minute=rate(RATE_LIMIT_ENV, "min", default.account_per_minute, 60.0),
+            route_per_second=rate(ROUTE_RATE_LIMIT_ENV, "s", default.route_per_second, 1.0),
+            consumption_per_minute=rate(
+                CONSUMPTION_RATE_LIMIT_ENV, "min", default.consumption_per_minute, 60.0
             ),
         )
 
