@@ -8,19 +8,14 @@ list one section per tenant, then the unmanaged projects; each item reads
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import jsonschema
-from jsonschema.exceptions import best_match
-
-from reconciler.errors import PlanFileError
 from reconciler.render.common import value
+from reconciler.render.json import SCHEMA_DIR, check_document
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "drift.schema.json"
+SCHEMA_PATH = SCHEMA_DIR / "drift.schema.json"
 
 #: One symbol per kind, after the plan's: ``~`` changed, ``+`` missing, ``-`` extra, ``»`` org.
 SYMBOLS: dict[str, str] = {
@@ -149,21 +144,6 @@ def render_drift(document: Mapping[str, Any], fmt: str, *, color: bool = False) 
     return render_drift_text(document, color=color)
 
 
-@functools.cache
-def _validator() -> jsonschema.protocols.Validator:
-    try:
-        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PlanFileError(f"cannot read the drift schema {SCHEMA_PATH}: {exc}") from exc
-    validator_class = jsonschema.validators.validator_for(schema)
-    validator_class.check_schema(schema)
-    return validator_class(schema)
-
-
 def validate_drift_dict(data: Any) -> None:
     """Raise ``PlanFileError`` naming the field path unless ``data`` matches the drift schema."""
-    error = best_match(_validator().iter_errors(data))
-    if error is None:
-        return
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-    raise PlanFileError(f"drift report: {path.lstrip('.') or '(top level)'}: {error.message}")
+    check_document(data, SCHEMA_PATH.name, "drift report")

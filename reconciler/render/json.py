@@ -20,7 +20,8 @@ from reconciler.core.plan_codec import plan_to_dict
 from reconciler.errors import PlanFileError
 
 #: ``reconciler/schemas`` is a symlink to the repository's ``schemas/`` and ships in the wheel.
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_PATH = SCHEMA_DIR / "plan.schema.json"
 
 
 def render_json(plan: Plan) -> str:
@@ -29,21 +30,26 @@ def render_json(plan: Plan) -> str:
 
 
 @functools.cache
-def _validator() -> jsonschema.protocols.Validator:
+def _validator(schema_file: str) -> jsonschema.protocols.Validator:
+    path = SCHEMA_DIR / schema_file
     try:
-        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+        schema = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise PlanFileError(f"cannot read the plan schema {SCHEMA_PATH}: {exc}") from exc
+        raise PlanFileError(f"cannot read the schema {path}: {exc}") from exc
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
     return validator_class(schema)
 
 
-def validate_plan_dict(data: Any) -> None:
-    """Raise ``PlanFileError`` naming the field path unless ``data`` matches the plan schema."""
-    error = best_match(_validator().iter_errors(data))
+def check_document(data: Any, schema_file: str, what: str) -> None:
+    """Raise ``PlanFileError`` naming ``what`` and the field path unless ``data`` matches."""
+    error = best_match(_validator(schema_file).iter_errors(data))
     if error is None:
         return
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-    where = path.lstrip(".") or "(top level)"
-    raise PlanFileError(f"plan file: {where}: {error.message}")
+    raise PlanFileError(f"{what}: {path.lstrip('.') or '(top level)'}: {error.message}")
+
+
+def validate_plan_dict(data: Any) -> None:
+    """Raise ``PlanFileError`` naming the field path unless ``data`` matches the plan schema."""
+    check_document(data, SCHEMA_PATH.name, "plan file")
