@@ -53,7 +53,9 @@ def render_markdown(plan: Plan, *, limit: int = 65000) -> str:
     if batches:
         lines = [line for step in batches for line in render_step(step)]
         sections.append(_details(f"Transfers ({len(batches)} batch(es))", _fence(lines)))
-    for tenant, steps in tenants.items():
+    # Blocked tenants first: if the comment has to be cut, what needs a human stays visible.
+    ordered = sorted(tenants.items(), key=lambda item: not blockers_of(plan, item[0]))
+    for tenant, steps in ordered:
         blocked = blockers_of(plan, tenant)
         mark = f" ⛔ {len(blocked)} blocker(s)" if blocked else ""
         title = f"<code>{tenant}</code>: {len(steps)} step(s){mark}"
