@@ -101,9 +101,12 @@ def _handover(ctx: PlanContext, match: ProjectMatch) -> bool:
 def _plan_create(
     ctx: PlanContext, tenant: DesiredTenant, match: ProjectMatch, out: TenantOutcome
 ) -> str | None:
-    if tenant.org_id not in ctx.live.observed_orgs:
+    unobserved = sorted(ctx.managed_orgs - ctx.live.observed_orgs)
+    if unobserved:
+        # The project may exist in any managed org (a transfer in flight, say), so every one of
+        # them must have been listed completely before creating it.
         out.blockers.append(
-            f"org {tenant.org_id} was not fully observed: creating project "
+            f"org(s) {', '.join(unobserved)} were not fully observed: creating project "
             f"{tenant.project_name!r} could duplicate one that exists"
         )
         return None

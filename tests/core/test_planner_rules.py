@@ -184,3 +184,13 @@ def test_endpoints_not_observed_warn() -> None:
 def test_bad_now_is_a_plan_error() -> None:
     with pytest.raises(PlanError, match="RFC 3339"):
         build_plan(desired(), live(), ledger(), options(now="yesterday"))
+
+
+def test_create_waits_until_every_managed_org_was_observed() -> None:
+    # The tenant's own org is listed, but the other managed org is not: the project could be
+    # there (a transfer in flight), so creating it could duplicate it.
+    paid_tenant = tenant("cust-2", "paid")
+    plan = build_plan(desired(paid_tenant), live(observed_orgs=[ORG_PAID]), ledger(), options())
+    assert plan.steps == ()
+    assert "were not fully observed" in plan.blockers[0].message
+    assert ORG_FREE in plan.blockers[0].message
