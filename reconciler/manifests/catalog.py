@@ -58,7 +58,8 @@ def build_catalog(
             catalog.tier_names.add(name)
         earlier = first_seen.get((kind, name))
         if earlier is not None:
-            where = f"{earlier.path}:{earlier.line}"
+            line, _ = earlier.locate(("metadata", "name"))
+            where = f"{earlier.path}:{line}"
             message = f"duplicate {kind.lower()} {name!r}; first declared at {where}"
             problems.append(doc.problem(("metadata", "name"), message))
             continue

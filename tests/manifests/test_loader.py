@@ -174,7 +174,7 @@ def test_an_invalid_tier_does_not_cascade_into_unknown_tier_problems(write_fleet
 def test_duplicate_tiers_are_reported(write_fleet):
     root = write_fleet(tenant_yaml("  tier: free\n"), files={"more.yaml": TIER})
     (found,) = problems_of(root)
-    first = f"{root / 'fleet.yaml'}:9"
+    first = f"{root / 'fleet.yaml'}:11"  # the line of the first tier's metadata.name
     assert found.endswith(f"metadata.name: duplicate tier 'free'; first declared at {first}")
 
 
