@@ -140,9 +140,6 @@ class SecretSinkError(ReconcilerError):
 class ApiError(ReconcilerError):
     """Raised for any failed Neon API call; ``request_id`` helps Neon support find it."""
 
-    #: Whether the client may send the same request again.
-    retryable: ClassVar[bool] = False
-
     def __init__(
         self,
         message: str,
@@ -199,25 +196,17 @@ class UnprocessableEntity(ApiClientError):
 class Locked(ApiClientError):
     """Raised on 423: the project has running operations; safe to retry."""
 
-    retryable: ClassVar[bool] = True
-
 
 class RateLimited(ApiClientError):
     """Raised on 429 once the retry budget is spent."""
-
-    retryable: ClassVar[bool] = True
 
 
 class ApiServerError(ApiError):
     """Raised on 5xx once the retry budget is spent (or at once for non-idempotent writes)."""
 
-    retryable: ClassVar[bool] = True
-
 
 class ApiUnavailable(ApiError):
     """Raised when the API could not be reached and the request was certainly not performed."""
-
-    retryable: ClassVar[bool] = True
 
 
 class OutcomeUnknown(ApiError):

@@ -72,10 +72,6 @@ class Environment:
 
             self._sandbox = Sandbox(options.workdir / ".fleet", fleet)
 
-    @property
-    def is_sandbox(self) -> bool:
-        return self._sandbox is not None
-
     def credentials(self) -> Credentials:
         if self._sandbox is not None:
             return self._sandbox.credentials()

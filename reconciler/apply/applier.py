@@ -12,7 +12,6 @@ The only module with remote side effects. Order of events in one apply:
 
 from __future__ import annotations
 
-import enum
 import functools
 import threading
 from collections.abc import Callable, Mapping
@@ -28,13 +27,6 @@ from reconciler.core.model import LiveFleet, LiveProject
 from reconciler.core.plan import Action, Plan, Step
 from reconciler.errors import StalePlanError
 from reconciler.ledger import Ledger, RunInfo, StepOutcomeRecord, StepStatus
-
-
-class Phase(enum.StrEnum):
-    """What a progress listener hears about."""
-
-    STARTED = "started"
-    FINISHED = "finished"
 
 
 @dataclass(frozen=True)

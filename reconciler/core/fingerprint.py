@@ -7,8 +7,10 @@ endpoints when they were observed, and that project's project-scoped API keys wh
 keys were observed. "Not observed" and "empty" fingerprint differently, and an absent project
 has its own fingerprint (``ABSENT``), so "someone created it meanwhile" is detected too.
 
-The applier re-observes before applying and compares with :func:`live_fingerprints`, which uses
-exactly the planner's matching, so a plan goes stale per tenant, not as a whole. The format is a
+The applier re-observes the planned tenants (the project ids recorded in the plan) and compares
+``fingerprint`` per tenant, so a plan goes stale per tenant, not as a whole;
+:func:`live_fingerprints` reproduces the planner's own matching for callers that have the
+manifests. The format is a
 contract recorded in plan files: change it only together with ``FORMAT_VERSION``.
 """
 

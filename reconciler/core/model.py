@@ -142,9 +142,6 @@ class FleetConfig:
     #: Quota utilisation fractions that ``fleet usage quota`` flags.
     quota_thresholds: tuple[float, ...] = (0.8, 0.95)
 
-    def org_by_id(self, org_id: str) -> OrgRef | None:
-        return next((o for o in self.orgs.values() if o.id == org_id), None)
-
 
 @dataclass(frozen=True)
 class TierSpec:

@@ -53,14 +53,6 @@ def schedule(
     return created
 
 
-def finish_time(conn: sqlite3.Connection, project_id: str) -> float:
-    """When the project's last operation finishes (0 when it has none)."""
-    row = conn.execute(
-        "SELECT MAX(finish_at) AS last FROM operations WHERE project_id = ?", (project_id,)
-    ).fetchone()
-    return float(row["last"] or 0.0)
-
-
 def operation_json(row: sqlite3.Row, now: float) -> dict[str, Any]:
     """The Neon ``Operation`` object for a stored operation, as of ``now``."""
     started, finish = float(row["started_at"]), float(row["finish_at"])
