@@ -20,6 +20,7 @@ from reconciler.apply.applier import Applier, StepEvent, check_fresh
 from reconciler.apply.context import ApplyContext, TenantBinding
 from reconciler.apply.executor import ExecutionReport
 from reconciler.apply.recovery import RecoveryReport, recover
+from reconciler.core.model import LiveFleet
 from reconciler.core.plan import Plan
 from reconciler.ledger import RunInfo, current_actor, utc_now
 from reconciler.observe import DetailNeeds, list_orgs, observe
@@ -53,8 +54,14 @@ def apply_plan(
     *,
     parallelism: int | None = None,
     on_event: Callable[[StepEvent], None] | None = None,
+    planned_from: LiveFleet | None = None,
 ) -> ApplyOutcome:
-    """Carry out ``plan`` inside an ``apply_session``; a stale plan is refused before any change."""
+    """Carry out ``plan`` inside an ``apply_session``; a stale plan is refused before any change.
+
+    ``planned_from`` is the live state the plan was built from *in this same session* (under the
+    lock, so nothing can have moved): it is used as is instead of observing again. A saved plan
+    gives none and is re-observed and checked for staleness.
+    """
     client, credentials, ledger = env.client(), env.credentials(), env.ledger()
     before = client.stats.snapshot().total_requests
     workers = parallelism or env.fleet.policy.parallelism
@@ -70,10 +77,13 @@ def apply_plan(
         bindings=bindings,
         now=lambda: datetime.now(UTC),
     )
-    org_ids = [org.id for org in env.fleet.orgs.values()]
-    needs = DetailNeeds.from_dict(dict(plan.meta.get("observed", {})))
-    live, _ = observe(client, credentials, org_ids, needs, parallelism=workers)
-    check_fresh(plan, ctx, live, frozenset(org_ids))
+    if planned_from is None:
+        org_ids = [org.id for org in env.fleet.orgs.values()]
+        needs = DetailNeeds.from_dict(dict(plan.meta.get("observed", {})))
+        live, _ = observe(client, credentials, org_ids, needs, parallelism=workers)
+        check_fresh(plan, ctx, live, frozenset(org_ids))
+    else:
+        live = planned_from
     ctx.seed_branch_ids(live)
     info = RunInfo(
         who=current_actor(),

@@ -14,7 +14,7 @@ from reconciler.app import applying
 from reconciler.app.environment import Environment
 from reconciler.apply.applier import StepEvent
 from reconciler.apply.context import TenantBinding
-from reconciler.core.model import DesiredFleet
+from reconciler.core.model import DesiredFleet, LiveFleet
 from reconciler.core.naming import api_key_name
 from reconciler.core.plan import Action, Plan, Step
 from reconciler.errors import UsageError
@@ -102,4 +102,8 @@ def rotate(
     """Rotate the keys under the apply lock; raises before any change on bad input."""
     with applying.apply_session(env, lock_timeout=lock_timeout):
         plan = rotation_plan(desired, env, tenant, keys)
-        return applying.apply_plan(env, plan, parallelism=1, on_event=on_event)
+        # A rotation reads nothing live: the ledger holds the project and key ids it needs.
+        nothing = LiveFleet(projects={})
+        return applying.apply_plan(
+            env, plan, parallelism=1, on_event=on_event, planned_from=nothing
+        )

@@ -129,10 +129,10 @@ def apply(
                 f"recovered from an interrupted apply: {recovered.closed} open intent(s) settled"
                 + "".join(f"\n  revoked untracked key {k}" for k in recovered.revoked_keys)
             )
+        planned_from = None
         if not from_file:
-            the_plan = planning.make_plan(
-                env, desired, targets=tenants, refresh=refresh or "all"
-            ).plan
+            result = planning.make_plan(env, desired, targets=tenants, refresh=refresh or "all")
+            the_plan, planned_from = result.plan, result.live
             if fmt == "text":
                 click.echo(plan_text(the_plan, "text", color=output.color), nl=False)
             if the_plan.steps and not auto_approve:
@@ -146,6 +146,7 @@ def apply(
             the_plan,
             parallelism=parallelism,
             on_event=output.progress(len(the_plan.steps), json_lines=fmt == "json"),
+            planned_from=planned_from,
         )
     output.finish_progress()
     click.echo(apply_summary(outcome, fmt))
