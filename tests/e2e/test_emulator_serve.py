@@ -12,24 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.emulator.test_seed import ISSUE_SEED
 
-SEED = """\
-orgs:
-  - {id: org-free-1, name: Sponsored free, plan: free, project_limit: 30000}
-  - {id: org-paid-1, name: Paid, plan: scale}
-keys:
-  - {token: personal-admin, kind: personal, orgs: {org-free-1: admin, org-paid-1: admin}}
-  - {token: org-free-key, kind: org, org: org-free-1}
-  - {token: org-paid-key, kind: org, org: org-paid-1}
-  - {token: tenant-key, kind: project, org: org-paid-1, project: some-project-id}
-projects:
-  - {id: legacy-app-1, name: legacy-app-1, org: org-free-1, integration: github}
-limits: {requests_per_minute: 700, route_requests_per_second: 40, consumption_per_minute: 50}
-operation_duration_ms: 500
-latency_ms: 0
-faults: {server_error_rate: 0.0, drop_rate: 0.0, lost_response_rate: 0.0}
-"""
+pytestmark = pytest.mark.e2e
 
 
 @contextmanager
@@ -60,7 +45,7 @@ def served(tmp_path: Path, *extra: str) -> Iterator[str]:
 
 
 def test_serve_prints_its_url_and_keeps_state_across_restarts(tmp_path: Path):
-    (tmp_path / "seed.yaml").write_text(SEED)
+    (tmp_path / "seed.yaml").write_text(ISSUE_SEED)  # the seed the issue shows
     with served(tmp_path, "--seed", str(tmp_path / "seed.yaml")) as url:
         assert url.endswith("/api/v2")
         headers = {"Authorization": "Bearer org-paid-key"}
