@@ -22,7 +22,7 @@ from reconciler import __version__
 from reconciler.app.drift_ignore import is_ignored, load_ignore_rules
 from reconciler.app.drift_items import DriftItem, DriftKind, derive_items
 from reconciler.app.environment import Environment
-from reconciler.core.matching import match_project, project_owners
+from reconciler.core.matching import match_tenants
 from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
 from reconciler.core.options import PlanOptions
 from reconciler.core.planner import build_plan
@@ -49,20 +49,11 @@ class DriftResult:
 
 def full_needs(desired: DesiredFleet, ledger: LedgerView, live: LiveFleet) -> DetailNeeds:
     """Every detail of every project a tenant matches, and the keys of every managed org."""
-    by_name = live.by_name()
     managed = frozenset(org.id for org in desired.fleet.orgs.values())
     projects: set[str] = set()
-    owners = project_owners(ledger)
-    for name in set(desired.tenants) | set(ledger.tenants):
-        match = match_project(
-            name,
-            desired.tenants.get(name),
-            live,
-            ledger,
-            by_name=by_name,
-            managed_orgs=managed,
-            owners=owners,
-        )
+    for match in match_tenants(
+        desired, live, ledger, set(desired.tenants) | set(ledger.tenants)
+    ).values():
         projects.update(p.id for p in match.candidates)
         if match.project is not None:
             projects.add(match.project.id)

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.core.context import parse_instant
-from reconciler.core.matching import match_project, project_owners
+from reconciler.core.matching import match_tenants
 from reconciler.core.model import (
     DesiredFleet,
     LedgerView,
@@ -260,20 +260,9 @@ def matched_projects(
     desired: DesiredFleet, live: LiveFleet, ledger: LedgerView
 ) -> dict[str, LiveProject]:
     """Tenant → its live project, for declared and ledger-owned tenants (planner matching)."""
-    by_name = live.by_name()
-    managed = frozenset(org.id for org in desired.fleet.orgs.values())
     matched: dict[str, LiveProject] = {}
-    owners = project_owners(ledger)
-    for name in sorted(set(desired.tenants) | set(ledger.tenants)):
-        match = match_project(
-            name,
-            desired.tenants.get(name),
-            live,
-            ledger,
-            by_name=by_name,
-            managed_orgs=managed,
-            owners=owners,
-        )
+    names = sorted(set(desired.tenants) | set(ledger.tenants))
+    for name, match in match_tenants(desired, live, ledger, names).items():
         for project in match.candidates if match.ambiguous else (match.project,):
             if project is not None:
                 matched.setdefault(name, project)

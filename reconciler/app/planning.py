@@ -28,7 +28,7 @@ from reconciler import __version__
 from reconciler.app.environment import Environment
 from reconciler.app.transfer_key import check_transfer_key
 from reconciler.apply.context import TenantBinding
-from reconciler.core.matching import match_project, project_owners
+from reconciler.core.matching import match_tenants
 from reconciler.core.model import (
     DesiredFleet,
     FleetConfig,
@@ -195,17 +195,11 @@ def plan_meta(
     """What apply needs besides the steps: fleet settings, bindings, observed details."""
     fleet = desired.fleet
     planned = sorted({s.tenant for s in plan.steps if s.tenant is not None} | _batched(plan))
-    by_name = live.by_name()
-    managed = frozenset(org.id for org in fleet.orgs.values())
     tenants: dict[str, Any] = {}
     bound: set[str] = set()
-    owners = project_owners(view)
-    for name in planned:
+    for name, match in match_tenants(desired, live, view, planned).items():
         tenant = desired.tenants.get(name)
         record = view.tenants.get(name)
-        match = match_project(
-            name, tenant, live, view, by_name=by_name, managed_orgs=managed, owners=owners
-        )
         project = match.project
         binding = TenantBinding(
             tenant=name,

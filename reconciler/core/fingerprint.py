@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from reconciler.core.matching import ProjectMatch, match_project, project_owners
+from reconciler.core.matching import ProjectMatch, match_tenants
 from reconciler.core.model import (
     DesiredFleet,
     LedgerView,
@@ -110,26 +110,9 @@ def live_fingerprints(
     A tenant that is no longer declared is matched through its ledger record (that is how the
     planner finds projects to delete). Ambiguous matches fingerprint every candidate together.
     """
-    by_name = live.by_name()
-    managed_orgs = frozenset(org.id for org in desired.fleet.orgs.values())
     index = index_keys(live)
-    owners = project_owners(ledger)
-    return {
-        name: match_fingerprint(
-            live,
-            match_project(
-                name,
-                desired.tenants.get(name),
-                live,
-                ledger,
-                by_name=by_name,
-                managed_orgs=managed_orgs,
-                owners=owners,
-            ),
-            index,
-        )
-        for name in tenants
-    }
+    matches = match_tenants(desired, live, ledger, tenants)
+    return {name: match_fingerprint(live, match, index) for name, match in matches.items()}
 
 
 def match_fingerprint(live: LiveFleet, match: ProjectMatch, index: KeyIndex | None = None) -> str:

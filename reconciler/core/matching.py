@@ -14,10 +14,17 @@ as ``candidates`` and the planner turns them into a blocker instead of guessing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.core.model import DesiredTenant, LedgerView, LiveFleet, LiveProject, OwnedTenant
+from reconciler.core.model import (
+    DesiredFleet,
+    DesiredTenant,
+    LedgerView,
+    LiveFleet,
+    LiveProject,
+    OwnedTenant,
+)
 
 
 class MatchKind(enum.StrEnum):
@@ -92,6 +99,27 @@ def match_project(
             MatchKind.NAME, candidates[0], candidates, record, missing, owned_by=owner
         )
     return ProjectMatch(MatchKind.NONE, None, candidates, record, missing)
+
+
+def match_tenants(
+    desired: DesiredFleet, live: LiveFleet, ledger: LedgerView, names: Iterable[str]
+) -> dict[str, ProjectMatch]:
+    """``match_project`` for each of ``names`` (declared or only recorded), indexing once."""
+    by_name = live.by_name()
+    managed = frozenset(org.id for org in desired.fleet.orgs.values())
+    owners = project_owners(ledger)
+    return {
+        name: match_project(
+            name,
+            desired.tenants.get(name),
+            live,
+            ledger,
+            by_name=by_name,
+            managed_orgs=managed,
+            owners=owners,
+        )
+        for name in names
+    }
 
 
 def project_owners(ledger: LedgerView) -> dict[str, str]:
