@@ -11,7 +11,7 @@ import click
 
 from reconciler.app import applying, planning
 from reconciler.app.environment import Environment
-from reconciler.app.history import render_history
+from reconciler.app.history import read_history, render_history
 from reconciler.app.output import apply_summary, plan_text
 from reconciler.apply.applier import record_converged
 from reconciler.apply.executor import Status
@@ -186,5 +186,8 @@ def _exit_failed(outcome: applying.ApplyOutcome) -> NoReturn:
 def history(
     state: State, run_id: int | None, limit: int, fmt: str, fleet_path: Path | None
 ) -> None:
-    """Show the audit trail of apply runs (one run's steps with RUN_ID)."""
-    click.echo(render_history(state.options, fleet_path, run_id, limit, fmt), nl=False)
+    """Show the audit trail of apply runs (one run's steps with RUN_ID); never creates a ledger."""
+    runs = read_history(state.options, fleet_path, run_id, limit)
+    if fmt == "json":  # stdout stays one JSON document; the text form heads itself with this
+        state.output.note(f"ledger: {runs.ledger} ({runs.source})")
+    click.echo(render_history(runs, fmt), nl=False)
