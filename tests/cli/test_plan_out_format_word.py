@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.cli.example import example_workdir
 from tests.support.cli import run_in_process
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "fleet.example"
-
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(EXAMPLE, tmp_path / "fleet", ignore=shutil.ignore_patterns("ci"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return example_workdir(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize(

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.cli.example import ROOT, example_workdir
 from tests.support.cli import run_in_process
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -26,10 +24,7 @@ def without_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(ROOT / "fleet.example", tmp_path / "fleet", ignore=shutil.ignore_patterns("ci"))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FLEET_LEDGER", raising=False)
-    return tmp_path
+    return example_workdir(tmp_path, monkeypatch)
 
 
 @pytest.mark.usefixtures("without_psycopg")
