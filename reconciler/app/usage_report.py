@@ -14,7 +14,7 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -52,7 +52,7 @@ class GroupUsage:
 
     key: str
     totals: Mapping[str, int]
-    costs: Mapping[str, Decimal] | None = field(default=None)
+    costs: Mapping[str, Decimal] | None = None
 
     @property
     def cost(self) -> Decimal | None:
