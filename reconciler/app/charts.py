@@ -17,6 +17,8 @@ from reconciler.errors import UsageError
 
 WIDTH, PANEL = 900, 320
 _LEFT, _RIGHT, _TOP = 90, 160, 50
+#: The timeframe one sample of each granularity covers, as the chart's axis label names it.
+_TIMEFRAME = {"hourly": "hour", "daily": "day", "monthly": "month"}
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 
 
@@ -65,7 +67,7 @@ def _text(x: float, y: float, content: str, *, size: int = 12, anchor: str = "st
 
 def _lines_panel(report: UsageReport, top: int) -> list[str]:
     width, height = WIDTH - _LEFT - _RIGHT, PANEL - 60
-    parts = [_text(_LEFT, top, f"Compute per tier (CU-hours per {report.granularity[:-2]})")]
+    parts = [_text(_LEFT, top, f"Compute per tier (CU-hours per {_TIMEFRAME[report.granularity]})")]
     top += 15
     parts.append(_axes(top, width, height))
     times = sorted({moment for series in report.series.values() for moment, _ in series})

@@ -38,6 +38,15 @@ class GlobalOptions:
     workdir: Path = field(default_factory=Path.cwd)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
+    def __post_init__(self) -> None:
+        # The sandbox is its own API; an explicit host next to it is a contradiction the user
+        # should hear about rather than a flag that silently does nothing.
+        if self.sandbox and self.api_host:
+            raise UsageError(
+                f"--sandbox and --api-host {self.api_host} contradict each other: --sandbox "
+                "runs against the local emulator; drop one of them"
+            )
+
 
 def api_base_url(options: GlobalOptions) -> str:
     """The API base URL: ``--api-host``, else ``$NEON_API_HOST``, else Neon's.

@@ -1,31 +1,86 @@
-"""Use case ``history``: the audit trail of apply runs from the ledger."""
+"""Use case ``history``: the audit trail of apply runs from the ledger.
+
+History only reads. It says which ledger it read and where that choice came from, and it
+never creates a ledger just to find it empty: a SQLite ledger file that does not exist is an
+error naming the path (usually the wrong directory, or a missing ``-f``/``--ledger``).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.app.environment import GlobalOptions
-from reconciler.ledger import RunRecord, choose_ledger_url, open_ledger
+from reconciler.errors import LedgerError
+from reconciler.ledger import DEFAULT_LEDGER_URL, LEDGER_ENV, RunRecord, open_ledger
+from reconciler.ledger.url import SqliteTarget, parse_ledger_url
 from reconciler.manifests import load_fleet
 
 
-def render_history(
-    options: GlobalOptions, fleet_path: Path | None, run_id: int | None, limit: int, fmt: str
-) -> str:
-    """Recent runs (or one run with its steps) as text or JSON."""
-    manifest_ledger = load_fleet(fleet_path).fleet.ledger_url if fleet_path else None
-    if options.sandbox and not options.ledger_url:
-        url = f"sqlite:///{options.workdir / '.fleet' / 'sandbox-ledger.db'}"
+@dataclass(frozen=True)
+class LedgerChoice:
+    """The ledger a read-only command uses: its URL and what chose it (for messages)."""
+
+    url: str
+    source: str
+
+
+@dataclass(frozen=True)
+class History:
+    """The runs read, and from which ledger (``ledger``: a path or a redacted URL)."""
+
+    ledger: str
+    source: str
+    runs: tuple[RunRecord, ...]
+
+
+def choose_ledger(options: GlobalOptions, fleet_path: Path | None) -> LedgerChoice:
+    """The ledger in force, in the order every command uses: ``--ledger``, then the sandbox's
+    own, then ``$FLEET_LEDGER``, then the Fleet manifest's (with ``-f``), then the default."""
+    if options.ledger_url:
+        return LedgerChoice(options.ledger_url, "--ledger")
+    if options.sandbox:
+        return LedgerChoice(
+            f"sqlite:///{options.workdir / '.fleet' / 'sandbox-ledger.db'}", "the sandbox"
+        )
+    if options.environ.get(LEDGER_ENV):
+        return LedgerChoice(options.environ[LEDGER_ENV], LEDGER_ENV)
+    if fleet_path is None:
+        hint = f"the default; name the ledger with -f MANIFESTS, --ledger URL or {LEDGER_ENV}"
+        return LedgerChoice(DEFAULT_LEDGER_URL, hint)
+    manifest = load_fleet(fleet_path).fleet.ledger_url
+    if manifest:
+        return LedgerChoice(manifest, f"the Fleet in {fleet_path}")
+    return LedgerChoice(DEFAULT_LEDGER_URL, f"the default: the Fleet in {fleet_path} names none")
+
+
+def read_history(
+    options: GlobalOptions, fleet_path: Path | None, run_id: int | None, limit: int
+) -> History:
+    """Recent runs (or one run with its steps) of the chosen ledger, which must exist."""
+    choice = choose_ledger(options, fleet_path)
+    target = parse_ledger_url(choice.url, base_dir=options.workdir)
+    if isinstance(target, SqliteTarget):
+        shown = str(target.path) if target.path is not None else ":memory:"
+        # Opening a SQLite ledger creates it; a read must not leave an empty ledger behind.
+        if target.path is not None and not target.path.is_file():
+            raise LedgerError(f"no ledger at {shown} ({choice.source}); nothing was created")
     else:
-        url = choose_ledger_url(options.ledger_url, options.environ, manifest_ledger)
-    with open_ledger(url, base_dir=options.workdir) as ledger:
+        shown = target.display
+    with open_ledger(choice.url, base_dir=options.workdir) as ledger:
         runs = [ledger.run(run_id)] if run_id is not None else ledger.runs(limit)
+    return History(shown, choice.source, tuple(runs))
+
+
+def render_history(history: History, fmt: str) -> str:
+    """The runs as text (headed by the ledger read) or as a JSON list."""
+    runs = history.runs
     if fmt == "json":
         return json.dumps([_run_dict(r) for r in runs], indent=2) + "\n"
+    lines = [f"Ledger: {history.ledger} ({history.source})"]
     if not runs:
-        return "No apply runs recorded yet.\n"
-    lines: list[str] = []
+        return "\n".join([*lines, "No apply runs recorded yet."]) + "\n"
     for run in runs:
         status = run.result or ("interrupted" if run.interrupted else "running")
         counts = ", ".join(f"{k} {v}" for k, v in sorted(run.summary.items()))

@@ -148,13 +148,18 @@ def _unique(name: str, project_id: str, taken: set[str]) -> str:
     return name[: 63 - len(suffix)].rstrip("-_") + suffix
 
 
-def _schema_ref(out_dir: Path) -> str:
-    """The modeline target: the nearest ``schemas/`` above DIR, else the package's copy."""
-    for parent in [out_dir.resolve(), *out_dir.resolve().parents]:
+def schema_ref(out_dir: Path) -> str:
+    """The modeline target, stable wherever the manifests are checked out: the nearest
+    ``schemas/tenant.schema.json`` above DIR as a relative path, else the schema's published
+    ``$id``. Never an absolute path: the files are meant for git, and a path into this
+    machine's installed package means nothing on the next one."""
+    target = out_dir.resolve()
+    for parent in [target, *target.parents]:
         candidate = parent / "schemas" / "tenant.schema.json"
         if candidate.is_file():
-            return os.path.relpath(candidate, out_dir.resolve())
-    return str(_PACKAGE_SCHEMAS / "tenant.schema.json")
+            return os.path.relpath(candidate, target)
+    published = json.loads((_PACKAGE_SCHEMAS / "tenant.schema.json").read_text(encoding="utf-8"))
+    return str(published["$id"])
 
 
 def _write(imported: Sequence[ImportedManifest], out_dir: Path) -> list[Path]:
@@ -164,7 +169,7 @@ def _write(imported: Sequence[ImportedManifest], out_dir: Path) -> list[Path]:
         raise UsageError(f"refusing to overwrite existing file(s): {', '.join(existing)}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        modeline = f"# yaml-language-server: $schema={_schema_ref(out_dir)}\n"
+        modeline = f"# yaml-language-server: $schema={schema_ref(out_dir)}\n"
         for manifest, target in zip(imported, targets, strict=True):
             header = f"# Imported by fleet import from project {manifest.project.id}"
             header += f" ({manifest.project.name!r}) in {manifest.project.org_id}.\n"

@@ -47,11 +47,17 @@ _UNITS: Mapping[str, tuple[int, str]] = {
 
 @dataclass(frozen=True)
 class GroupUsage:
-    """Totals of one tenant, tier or org; ``cost`` is None without a pricing block."""
+    """Totals of one tenant, tier or org; ``costs`` holds the money of each priced metric
+    (None without a pricing block)."""
 
     key: str
     totals: Mapping[str, int]
-    cost: Decimal | None = None
+    costs: Mapping[str, Decimal] | None = None
+
+    @property
+    def cost(self) -> Decimal | None:
+        """The group's total cost: the sum over its priced metrics (None without pricing)."""
+        return None if self.costs is None else sum(self.costs.values(), Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,21 @@ class UsageReport:
     samples: int
 
 
-def cost_of(totals: Mapping[str, int], pricing: Pricing | None) -> Decimal | None:
-    """The money ``totals`` cost at the configured rates (None without pricing)."""
+def metric_costs(totals: Mapping[str, int], pricing: Pricing | None) -> dict[str, Decimal] | None:
+    """The money each priced metric of ``totals`` costs at the configured rates (None without
+    pricing; metrics without a rate are absent: they cost nothing)."""
     if pricing is None:
         return None
-    money = Decimal(0)
-    for metric, rate in pricing.rates.items():
-        money += Decimal(totals.get(metric, 0)) * Decimal(str(rate.price)) / Decimal(str(rate.per))
-    return money
+    return {
+        metric: Decimal(totals.get(metric, 0)) * Decimal(str(rate.price)) / Decimal(str(rate.per))
+        for metric, rate in pricing.rates.items()
+    }
+
+
+def cost_of(totals: Mapping[str, int], pricing: Pricing | None) -> Decimal | None:
+    """The money ``totals`` cost at the configured rates (None without pricing)."""
+    costs = metric_costs(totals, pricing)
+    return None if costs is None else sum(costs.values(), Decimal(0))
 
 
 def build_report(
@@ -169,7 +182,7 @@ def _ranked(
     groups: Mapping[str, Mapping[str, int]], pricing: Pricing | None
 ) -> tuple[GroupUsage, ...]:
     made = [
-        GroupUsage(key, {m: totals.get(m, 0) for m in METRICS}, cost_of(totals, pricing))
+        GroupUsage(key, {m: totals.get(m, 0) for m in METRICS}, metric_costs(totals, pricing))
         for key, totals in groups.items()
     ]
     # Biggest spender first (compute when there are no prices), then by name for stable output.
@@ -204,8 +217,9 @@ def report_document(report: UsageReport) -> dict[str, Any]:
 
     def group(g: GroupUsage) -> dict[str, Any]:
         body: dict[str, Any] = {"key": g.key, "totals": dict(g.totals)}
-        if g.cost is not None:
+        if g.costs is not None:
             body["cost"] = money(g.cost, _FINE)
+            body["costs"] = {metric: money(cost, _FINE) for metric, cost in g.costs.items()}
         return body
 
     document: dict[str, Any] = {
@@ -235,9 +249,11 @@ def _report_csv(report: UsageReport) -> str:
         for metric in METRICS:
             row: list[str] = [g.key, metric, str(g.totals[metric])]
             if priced:
-                # The group's cost once, on its first line: summing the column gives the total.
-                first = metric == METRICS[0]
-                row += [money(g.cost, _FINE), report.currency or ""] if first else ["", ""]
+                # Each row carries the cost of its own metric (empty where the metric has no
+                # rate), so the column sums to the group's cost and a filter on one metric
+                # shows what that metric cost.
+                cost = (g.costs or {}).get(metric)
+                row += [money(cost, _FINE), report.currency or ""] if cost is not None else ["", ""]
             writer.writerow(row)
     return out.getvalue()
 
@@ -249,8 +265,8 @@ def _report_table(report: UsageReport, *, markdown: bool) -> str:
         f"({report.granularity}, {report.samples} samples)",
         "",
     ]
-    head = [report.by, "compute", "storage (root)", "public transfer"]
-    head += [f"cost ({report.currency})"] if priced else []
+    columns = ["compute", "storage (root)", "public transfer"]
+    columns += [f"cost ({report.currency})"] if priced else []
 
     def row(g: GroupUsage) -> list[str]:
         cells = [
@@ -261,7 +277,7 @@ def _report_table(report: UsageReport, *, markdown: bool) -> str:
         ]
         return cells + ([money(g.cost)] if priced else [])
 
-    lines += _table(head, [row(g) for g in report.groups], markdown)
+    lines += _table([report.by, *columns], [row(g) for g in report.groups], markdown)
     lines += ["", f"{'### ' if markdown else ''}Totals", ""]
     lines += _table(
         ["metric", "value", "in units"],
@@ -272,8 +288,11 @@ def _report_table(report: UsageReport, *, markdown: bool) -> str:
         lines += ["", f"Total cost: {money(report.total_cost)} {report.currency}"]
     else:
         lines += ["", "No pricing block in the Fleet manifest: usage only, no cost."]
-    lines += ["", f"{'### ' if markdown else ''}Top consumers", ""]
-    lines += _table(head, [row(g) for g in report.top], markdown)
+    if report.by != "tenant":
+        # Top consumers are always tenants, whatever ``--by`` grouped the table above by;
+        # grouped by tenant, that table is already this ranking, so it is not printed twice.
+        lines += ["", f"{'### ' if markdown else ''}Top consumers", ""]
+        lines += _table(["tenant", *columns], [row(g) for g in report.top], markdown)
     return "\n".join(lines) + "\n"
 
 

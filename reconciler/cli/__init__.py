@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import click
 
 from reconciler import __version__
-from reconciler.app.environment import GlobalOptions
+from reconciler.app.environment import API_HOST_ENV, GlobalOptions
 from reconciler.app.output import Output
 from reconciler.errors import ManifestError, ReconcilerError
 
@@ -36,7 +36,9 @@ pass_state = click.make_pass_decorator(State)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="neon-fleet")
-@click.option("--api-host", envvar="NEON_API_HOST", help="Neon API base URL (env NEON_API_HOST).")
+# No click envvar: NEON_API_HOST is read where the URL is built (api_base_url), so api_host here
+# is only ever the flag, and --sandbox can refuse the flag without refusing a shell's variable.
+@click.option("--api-host", help="Neon API base URL (env NEON_API_HOST).")
 @click.option("--ledger", "ledger_url", help="Ledger URL (sqlite:///… or postgresql://…).")
 @click.option("--sandbox", is_flag=True, help="Use a local emulator under .fleet/; no Neon API.")
 @click.option("--no-color", is_flag=True, help="Never colour output (NO_COLOR is honoured too).")
@@ -60,8 +62,10 @@ def cli(
     options = GlobalOptions(api_host=api_host, ledger_url=ledger_url, sandbox=sandbox)
     ctx.obj = State(options, output, verbose)
     if sandbox:
+        ignored = "; NEON_API_HOST is ignored" if options.environ.get(API_HOST_ENV) else ""
         output.note(
             "sandbox: using the local emulator in .fleet/sandbox.db; no Neon API is contacted"
+            + ignored
         )
 
 

@@ -11,7 +11,7 @@ import click
 
 from reconciler.app import applying, planning
 from reconciler.app.environment import Environment
-from reconciler.app.history import render_history
+from reconciler.app.history import read_history, render_history
 from reconciler.app.output import apply_summary, plan_text
 from reconciler.apply.applier import record_converged
 from reconciler.apply.executor import Status
@@ -31,9 +31,40 @@ def validate(state: State, path: Path) -> None:
     )
 
 
+#: ``-o`` values that name an output format in neonctl's habit (``-o json``), and the
+#: ``--format`` of ours closest to each.
+_FORMAT_WORDS = {
+    "text": "text",
+    "table": "text",
+    "json": "json",
+    "yaml": "json",
+    "markdown": "markdown",
+    "md": "markdown",
+}
+
+
+def _warn_if_out_looks_like_a_format(state: State, out_file: Path) -> None:
+    """``-o`` saves the plan here, but in neonctl ``-o`` picks the output format: say so when
+    the file name is a bare format word, since a file named ``json`` is rarely what was meant."""
+    meant = _FORMAT_WORDS.get(out_file.name.lower())
+    if out_file.suffix or meant is None:
+        return
+    state.output.note(
+        f"warning: writing the plan to a file named {str(out_file)!r}; "
+        f"did you mean --format {meant}? "
+        "(-o/--out saves the plan file; --format picks what is printed)"
+    )
+
+
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_file", type=click.Path(path_type=Path), help="Save the plan.")
+@click.option(
+    "-o",
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path),
+    help="Save the plan to this file (the output format is --format).",
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @click.option("--tenant", "tenants", multiple=True, help="Plan only this tenant (repeatable).")
@@ -60,6 +91,7 @@ def plan(
         result = planning.make_plan(env, desired, targets=tenants, refresh=refresh)
     if out_file is not None:
         planning.save_plan(result.plan, out_file)
+        _warn_if_out_looks_like_a_format(state, out_file)
     click.echo(plan_text(result.plan, fmt, color=state.output.color), nl=False)
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")
@@ -186,5 +218,8 @@ def _exit_failed(outcome: applying.ApplyOutcome) -> NoReturn:
 def history(
     state: State, run_id: int | None, limit: int, fmt: str, fleet_path: Path | None
 ) -> None:
-    """Show the audit trail of apply runs (one run's steps with RUN_ID)."""
-    click.echo(render_history(state.options, fleet_path, run_id, limit, fmt), nl=False)
+    """Show the audit trail of apply runs (one run's steps with RUN_ID); never creates a ledger."""
+    runs = read_history(state.options, fleet_path, run_id, limit)
+    if fmt == "json":  # stdout stays one JSON document; the text form heads itself with this
+        state.output.note(f"ledger: {runs.ledger} ({runs.source})")
+    click.echo(render_history(runs, fmt), nl=False)

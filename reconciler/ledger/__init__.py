@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from reconciler.errors import LedgerError
 from reconciler.ledger.base import Ledger, LedgerReader
 from reconciler.ledger.migrations import Migration
 from reconciler.ledger.records import (
@@ -74,7 +75,15 @@ def open_ledger(
         from reconciler.ledger.sqlite import SqliteLedger
 
         return SqliteLedger(target.path, clock=clock, migrations=migrations)
-    from reconciler.ledger.postgres import PostgresLedger
+    try:
+        from reconciler.ledger.postgres import PostgresLedger
+    except ImportError as exc:  # psycopg is the optional extra neon-fleet[postgres]
+        if not (exc.name or "psycopg").startswith("psycopg"):
+            raise
+        raise LedgerError(
+            f"the ledger {target.display} is PostgreSQL, and PostgreSQL support is not "
+            "installed: pip install 'neon-fleet[postgres]'"
+        ) from exc
 
     return PostgresLedger(
         target.conninfo,

@@ -1,0 +1,41 @@
+"""``fleet plan f -o json`` (neonctl's ``-o`` = output format) warns that it writes a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.example import example_workdir
+from tests.support.cli import run_in_process
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return example_workdir(tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    ("out", "meant"), [("json", "json"), ("Markdown", "markdown"), ("yaml", "json")]
+)
+def test_plan_out_named_like_a_format_warns_that_it_writes_a_file(
+    workdir: Path, out: str, meant: str
+) -> None:
+    result = run_in_process(["--sandbox", "plan", "fleet", "-o", out])
+    assert result.code == 0, result.text
+    assert (
+        f"warning: writing the plan to a file named '{out}'; did you mean --format {meant}?"
+        in result.err
+    )
+    assert json.loads((workdir / out).read_text())["steps"]  # it did save the plan there
+    assert "warning: writing the plan" not in result.out  # stdout stays the plan alone
+
+
+def test_plan_out_with_a_real_file_name_does_not_warn(workdir: Path) -> None:
+    result = run_in_process(["--sandbox", "plan", "fleet", "-o", "json.plan", "--format", "json"])
+    assert result.code == 0, result.text
+    assert "did you mean" not in result.err
+    assert json.loads(result.out)["steps"] and (workdir / "json.plan").is_file()
