@@ -15,6 +15,7 @@ import click
 from reconciler.app import drift, importing, planning
 from reconciler.app.environment import Environment
 from reconciler.cli import FORMATS, State, cli, pass_state
+from reconciler.cli.out_file import warn_if_out_looks_like_a_format
 from reconciler.errors import UsageError
 from reconciler.render.drift import render_drift
 
@@ -37,6 +38,7 @@ def drift_command(
     text = render_drift(result.document, fmt, color=state.output.color and out_file is None)
     click.echo(text, nl=False)
     if out_file is not None:
+        warn_if_out_looks_like_a_format(state, out_file, "report")
         plain = render_drift(result.document, fmt) if state.output.color else text
         try:
             out_file.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from reconciler.app.output import apply_summary, plan_text
 from reconciler.apply.applier import record_converged
 from reconciler.apply.executor import Status
 from reconciler.cli import FORMATS, State, cli, pass_state
+from reconciler.cli.out_file import warn_if_out_looks_like_a_format
 from reconciler.errors import ApplyError, UsageError
 
 
@@ -28,31 +29,6 @@ def validate(state: State, path: Path) -> None:
     click.echo(
         f"{path}: valid — {len(desired.tenants)} tenant(s), {len(desired.tiers)} tier(s), "
         f"{len(desired.fleet.orgs)} org(s)"
-    )
-
-
-#: ``-o`` values that name an output format in neonctl's habit (``-o json``), and the
-#: ``--format`` of ours closest to each.
-_FORMAT_WORDS = {
-    "text": "text",
-    "table": "text",
-    "json": "json",
-    "yaml": "json",
-    "markdown": "markdown",
-    "md": "markdown",
-}
-
-
-def _warn_if_out_looks_like_a_format(state: State, out_file: Path) -> None:
-    """``-o`` saves the plan here, but in neonctl ``-o`` picks the output format: say so when
-    the file name is a bare format word, since a file named ``json`` is rarely what was meant."""
-    meant = _FORMAT_WORDS.get(out_file.name.lower())
-    if out_file.suffix or meant is None:
-        return
-    state.output.note(
-        f"warning: writing the plan to a file named {str(out_file)!r}; "
-        f"did you mean --format {meant}? "
-        "(-o/--out saves the plan file; --format picks what is printed)"
     )
 
 
@@ -91,7 +67,7 @@ def plan(
         result = planning.make_plan(env, desired, targets=tenants, refresh=refresh)
     if out_file is not None:
         planning.save_plan(result.plan, out_file)
-        _warn_if_out_looks_like_a_format(state, out_file)
+        warn_if_out_looks_like_a_format(state, out_file, "plan")
     click.echo(plan_text(result.plan, fmt, color=state.output.color), nl=False)
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")

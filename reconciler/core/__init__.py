@@ -1,1 +1,1 @@
-"""Pure core: domain model, diff, plan and planner. Standard library only; no I/O."""
+"""Pure core: domain model, diff, plan and planner. Standard library and deepdiff only; no I/O."""

@@ -39,3 +39,11 @@ def test_plan_out_with_a_real_file_name_does_not_warn(workdir: Path) -> None:
     assert result.code == 0, result.text
     assert "did you mean" not in result.err
     assert json.loads(result.out)["steps"] and (workdir / "json.plan").is_file()
+
+
+def test_drift_out_named_like_a_format_warns_that_it_writes_a_file(workdir: Path) -> None:
+    assert run_in_process(["--sandbox", "apply", "fleet", "--auto-approve"]).code == 0
+    result = run_in_process(["--sandbox", "drift", "fleet", "--format", "json", "-o", "json"])
+    assert result.code == 0, result.text
+    assert "warning: writing the report to a file named 'json'" in result.err
+    assert json.loads((workdir / "json").read_text()) == json.loads(result.out)
