@@ -113,6 +113,9 @@ class FileSink:
 
     def _open_tenant_directory(self, tenant_dir: str) -> int:
         """A file descriptor of ``<sink>/<tenant>``, created 0700 where missing, links refused."""
+        # The base is trusted as written (it may pass through the user's own links); only what
+        # lies below it is walked link-free.
+        self.base.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         path = self.base
         try:

@@ -253,3 +253,10 @@ def test_apply_runs_the_exec_sink_without_the_fleets_api_keys(tmp_path, monkeypa
     seen = json.loads(out.read_text())
     assert seen["VAULT_ADDR"] == "https://vault.internal"
     assert not [name for name in seen if name.startswith("NEON_")]
+
+
+def test_file_sink_creates_missing_parents_of_an_absolute_sink(tmp_path):
+    sink = FileSink(tmp_path / "srv" / "fleet" / "secrets")
+    sink.deliver(KEY)
+    target = tmp_path / "srv" / "fleet" / "secrets" / "cust-1" / "runtime.json"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
