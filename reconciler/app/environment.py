@@ -112,7 +112,7 @@ class Environment:
         return self._ledger
 
     def secret_sink(self) -> SecretSink | None:
-        return build_sink(self.fleet.secrets, self.options.workdir)
+        return build_sink(self.fleet.secrets, self.options.workdir, self.options.environ)
 
     def close(self) -> None:
         if self._client is not None:
@@ -129,14 +129,23 @@ class Environment:
         self.close()
 
 
-def build_sink(config: SinkConfig | None, workdir: Path) -> SecretSink | None:
-    """The configured secret sink; relative file sink paths are relative to the workdir."""
+def build_sink(
+    config: SinkConfig | None, workdir: Path, environ: Mapping[str, str]
+) -> SecretSink | None:
+    """The configured secret sink; relative file sink paths are relative to the workdir.
+
+    A relative file sink is walked from the workdir without following links (so a link planted
+    at ``.fleet`` is refused too); an exec sink sees only ``environ``'s base variables and the
+    Fleet's ``secrets.env`` allow-list.
+    """
     if config is None:
         return None
     if config.kind == "file":
         target = Path(config.target)
-        return FileSink(target if target.is_absolute() else workdir / target)
+        if target.is_absolute():
+            return FileSink(target)
+        return FileSink(workdir / target, base=workdir)
     try:
-        return ExecSink(config.target)
+        return ExecSink(config.target, env=config.env, environ=environ)
     except ValueError as exc:  # shlex: an unterminated quote
         raise UsageError(f"spec.secrets.exec: cannot split the command line ({exc})") from exc

@@ -240,7 +240,13 @@ def fleet_meta(fleet: FleetConfig) -> dict[str, Any]:
         "personal_api_key_env": fleet.personal_api_key_env,
         "ledger": fleet.ledger_url,
         "secrets": (
-            {"kind": fleet.secrets.kind, "target": fleet.secrets.target} if fleet.secrets else None
+            {
+                "kind": fleet.secrets.kind,
+                "target": fleet.secrets.target,
+                "env": list(fleet.secrets.env),
+            }
+            if fleet.secrets
+            else None
         ),
         "parallelism": fleet.policy.parallelism,
         "region": fleet.region,
@@ -264,7 +270,15 @@ def fleet_from_meta(meta: Mapping[str, Any]) -> FleetConfig:
             pg_version=int(data.get("pg_version", 0)),
             policy=Policy(parallelism=int(data.get("parallelism", 8))),
             ledger_url=data.get("ledger"),
-            secrets=SecretSink(str(secrets["kind"]), str(secrets["target"])) if secrets else None,
+            secrets=(
+                SecretSink(
+                    str(secrets["kind"]),
+                    str(secrets["target"]),
+                    tuple(str(name) for name in secrets.get("env", ())),
+                )
+                if secrets
+                else None
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"plan file: meta.fleet is incomplete ({exc})") from exc

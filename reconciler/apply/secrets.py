@@ -5,19 +5,28 @@ names and forgets it: the token never reaches stdout, logs, plan files or the le
 
 * ``file``: one JSON document per key, ``<dir>/<tenant>/<key name>.json``, mode 0600 in
   directories of mode 0700, written atomically (temp file + rename) so a crash never leaves half
-  a token on disk.
+  a token on disk. The sink never follows a symbolic link: it walks from the directory that
+  holds the sink (the working directory for a relative path) with ``O_NOFOLLOW`` directory file
+  descriptors, so a link planted at the sink root, a tenant directory or a key file cannot send
+  a token (or a ``chmod``) anywhere else; such a link fails delivery with an error naming it.
 * ``exec``: a command that receives the same JSON on stdin (e.g. a script that writes to Vault or
-  a cloud secret manager). A non-zero exit fails delivery; the applier then revokes the key so no
-  untracked key is left behind.
+  a cloud secret manager). It runs with a minimal environment (``BASE_ENVIRONMENT`` plus the
+  Fleet's ``secrets.env`` allow-list), never with the org or personal API keys neon-fleet holds.
+  A non-zero exit fails delivery; the applier then revokes the key so no untracked key is left
+  behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import secrets
 import shlex
+import stat
 import subprocess
-import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -53,11 +62,30 @@ class SecretSink(Protocol):
     def deliver(self, key: MintedKey) -> None: ...
 
 
-class FileSink:
-    """Writes one 0600 JSON file per key under a 0700 directory tree."""
+#: Flags for entering a directory of the sink: never through a symbolic link.
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: Flags for the temporary key file: a new regular file, never an existing one or a link.
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
-    def __init__(self, directory: str | Path) -> None:
+
+class FileSink:
+    """Writes one 0600 JSON file per key under a 0700 directory tree, following no symlinks.
+
+    ``base`` is the directory trusted as it is written (by default the sink directory's parent;
+    the working directory for a sink path relative to it): every component below it, up to and
+    including the key file, is entered or created without following symbolic links.
+    """
+
+    def __init__(self, directory: str | Path, *, base: str | Path | None = None) -> None:
         self.directory = Path(directory)
+        trusted = Path(base) if base is not None else self.directory.parent
+        try:
+            below = self.directory.relative_to(trusted).parts
+        except ValueError:
+            below = ()
+        if not below:  # ``base`` is not above the sink: trust only the sink's parent
+            trusted, below = self.directory.parent, (self.directory.name,)
+        self.base, self._walk = trusted, below
 
     def path_for(self, tenant: str, name: str) -> Path:
         return self.directory / _safe(tenant) / f"{_safe(name)}.json"
@@ -65,39 +93,141 @@ class FileSink:
     def deliver(self, key: MintedKey) -> None:
         target = self.path_for(key.tenant, key.name)
         try:
-            for folder in (self.directory, target.parent):
-                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-                os.chmod(folder, 0o700)
-            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".key-", suffix=".tmp")
+            tenant_fd = self._open_tenant_directory(target.parent.name)
             try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(key.document(), handle, indent=2, sort_keys=True)
-                    handle.write("\n")
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temp, target)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+                _write_atomically(tenant_fd, target, key.document())
+            finally:
+                os.close(tenant_fd)
+        except _SymlinkRefused as refused:
+            raise SecretSinkError(
+                f"cannot write key {key.name!r} of tenant {key.tenant} to {target}: "
+                f"{refused.path} is a symbolic link; the file sink follows no symbolic links, "
+                "so that a link planted in the sink cannot send a token elsewhere "
+                "(replace it with a real directory, or point spec.secrets.file at the target)"
+            ) from None
         except OSError as exc:
             raise SecretSinkError(
                 f"cannot write key {key.name!r} of tenant {key.tenant} to {target}: "
                 f"{exc.strerror or exc}"
             ) from exc
 
+    def _open_tenant_directory(self, tenant_dir: str) -> int:
+        """A file descriptor of ``<sink>/<tenant>``, created 0700 where missing, links refused."""
+        # The base is trusted as written (it may pass through the user's own links); only what
+        # lies below it is walked link-free.
+        self.base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        path = self.base
+        try:
+            for depth, name in enumerate((*self._walk, tenant_dir)):
+                path = path / name
+                inner = _enter_directory(fd, name, path)
+                os.close(fd)
+                fd = inner
+                if depth >= len(self._walk) - 1:  # the sink root and the tenant directory
+                    os.fchmod(fd, 0o700)  # on the descriptor: a chmod that cannot be redirected
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+class _SymlinkRefused(Exception):
+    """A component of the sink path is a symbolic link (``path`` names it)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path))
+        self.path = path
+
+
+def _enter_directory(parent_fd: int, name: str, path: Path) -> int:
+    """Open (creating it 0700 if missing) the directory ``name`` under ``parent_fd``, no links."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, 0o700, dir_fd=parent_fd)
+    try:
+        return os.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd)
+    except OSError as exc:
+        # Linux says ELOOP for a link opened with O_NOFOLLOW, some BSDs ENOTDIR (O_DIRECTORY).
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK) and _is_symlink(parent_fd, name):
+            raise _SymlinkRefused(path) from None
+        raise
+
+
+def _is_symlink(parent_fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _write_atomically(directory_fd: int, target: Path, document: Mapping[str, object]) -> None:
+    """Write ``document`` as ``target`` (in ``directory_fd``): temp file, fsync, rename."""
+    if _is_symlink(directory_fd, target.name):
+        # rename() would replace the link rather than follow it, but a planted link means
+        # someone is tampering with the sink: refuse and say so instead of carrying on.
+        raise _SymlinkRefused(target)
+    temp = f".key-{secrets.token_hex(8)}.tmp"
+    fd = os.open(temp, _NEW_FILE_FLAGS, 0o600, dir_fd=directory_fd)
+    try:
+        os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(temp, target.name, src_dir_fd=directory_fd, dst_dir_fd=directory_fd)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp, dir_fd=directory_fd)
+        raise
+    os.fsync(directory_fd)  # the rename itself survives a crash
+
+
+#: The variables an exec sink command receives from neon-fleet's environment (when set), on top
+#: of the Fleet's ``secrets.env`` allow-list: enough to find programs, a home, a temp directory
+#: and the locale — and nothing that could hold a credential.
+BASE_ENVIRONMENT = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TMP", "TEMP",
+)  # fmt: skip
+#: Locale variables (``LC_ALL``, ``LC_CTYPE``, …) pass too.
+BASE_ENVIRONMENT_PREFIX = "LC_"
+
+
+def sink_environment(environ: Mapping[str, str], allowed: Iterable[str] = ()) -> dict[str, str]:
+    """The environment of an exec sink command: the base variables plus the allow-listed ones."""
+    names = set(BASE_ENVIRONMENT) | set(allowed)
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in names or name.startswith(BASE_ENVIRONMENT_PREFIX)
+    }
+
 
 class ExecSink:
-    """Pipes the key's JSON document to a command's stdin."""
+    """Pipes the key's JSON document to a command's stdin, in a minimal environment.
 
-    def __init__(self, command: str, *, timeout: float = 60.0) -> None:
+    ``env`` names the variables the command needs beyond ``BASE_ENVIRONMENT`` (the Fleet's
+    ``secrets.env``); ``environ`` is where their values come from (default: this process's).
+    """
+
+    def __init__(
+        self,
+        command: str,
+        *,
+        env: Iterable[str] = (),
+        environ: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
         self.argv = shlex.split(command)
         if not self.argv:
             raise SecretSinkError("the exec secret sink has an empty command")
+        self.allowed = tuple(env)
+        self._environ = environ
         self.timeout = timeout
 
     def deliver(self, key: MintedKey) -> None:
         payload = json.dumps(key.document(), sort_keys=True)
+        environ = os.environ if self._environ is None else self._environ
         try:
             done = subprocess.run(
                 self.argv,
@@ -106,6 +236,7 @@ class ExecSink:
                 capture_output=True,
                 timeout=self.timeout,
                 check=False,
+                env=sink_environment(environ, self.allowed),
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SecretSinkError(

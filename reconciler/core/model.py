@@ -123,6 +123,8 @@ class SecretSink:
 
     kind: str  # "file" | "exec"
     target: str  # directory path for "file", command line for "exec"
+    #: Environment variables an ``exec`` command receives beyond the minimal base set.
+    env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

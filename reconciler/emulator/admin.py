@@ -1,4 +1,10 @@
-"""The unauthenticated admin API under ``/_emulator/`` (a loopback test tool, not Neon's API).
+"""The admin API under ``/_emulator/`` (a loopback test tool, not Neon's API).
+
+It has no Neon-style authentication: it answers loopback clients only. A client beyond loopback
+(``fleet emulator serve --host 0.0.0.0``) is refused with 403 unless the emulator was given an
+admin token (``--admin-token`` / ``FLEET_EMULATOR_ADMIN_TOKEN``) and the request carries it in the
+``X-Emulator-Admin-Token`` header: anyone who can reach the admin API can rewrite projects, seed
+keys and inject faults.
 
 - ``GET|PUT /faults``: fault settings; PUT merges the given keys (``latency_ms``,
   ``server_error_rate``, ``drop_rate``, ``lost_response_rate``, ``storm_429_requests``,
@@ -15,7 +21,10 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +46,42 @@ _LIMIT_KEYS = {
     "requests_per_minute", "route_requests_per_second", "consumption_per_minute",
     "operation_duration_ms",
 }  # fmt: skip
+
+
+#: The header a client beyond loopback sends the admin token in.
+ADMIN_TOKEN_HEADER = "X-Emulator-Admin-Token"
+_ADMIN_TOKEN_ENVIRON_KEY = "HTTP_" + ADMIN_TOKEN_HEADER.upper().replace("-", "_")
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether ``address`` (an IP, ``localhost`` or None) is this machine's loopback."""
+    if address is None:
+        return False
+    if address.lower() == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
+
+
+def check_access(environ: Mapping[str, Any], admin_token: str | None) -> None:
+    """Let a loopback client, or one that presents the admin token, use the admin API (else 403)."""
+    if is_loopback(environ.get("REMOTE_ADDR")):
+        return
+    if admin_token is None:
+        raise HttpError(
+            403,
+            "the /_emulator/ admin API answers loopback clients only; serve the emulator with "
+            f"--admin-token and send it in {ADMIN_TOKEN_HEADER} to use it from elsewhere",
+        )
+    given = str(environ.get(_ADMIN_TOKEN_ENVIRON_KEY, ""))
+    if not hmac.compare_digest(given.encode(), admin_token.encode()):
+        raise HttpError(
+            403, f"the /_emulator/ admin API needs the admin token in {ADMIN_TOKEN_HEADER}"
+        )
 
 
 def handle(emulator: Emulator, method: str, path: str, body: Any) -> Response:

@@ -4,8 +4,8 @@ Request flow for ``/api/v2/...``: match the route (404/405) → latency → draw
 connection, 429 storm, 500/503) → parse JSON (400) → in one transaction: authenticate (401),
 rate-limit (429), run the handler → if the drawn fault is "lost response", raise after the
 commit. Every error body is a GeneralError ``{code, message, request_id}``; ``X-Request-ID``
-is echoed in the body and in the response header. ``/_emulator/...`` is the unauthenticated
-admin API (see ``admin.py``).
+is echoed in the body and in the response header. ``/_emulator/...`` is the admin API, for
+loopback clients or holders of the admin token (see ``admin.py``).
 """
 
 from __future__ import annotations
@@ -87,7 +87,11 @@ class EmulatorStats:
 
 
 class Emulator:
-    """The Neon API emulator as a WSGI callable. ``state_path=None`` keeps state in memory."""
+    """The Neon API emulator as a WSGI callable. ``state_path=None`` keeps state in memory.
+
+    ``admin_token`` lets clients beyond loopback use the ``/_emulator/`` admin API when they
+    send it; without it, the admin API answers loopback clients only.
+    """
 
     def __init__(
         self,
@@ -96,8 +100,10 @@ class Emulator:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        admin_token: str | None = None,
     ) -> None:
         self.store = Store(state_path)
+        self.admin_token = admin_token or None
         self.clock, self._sleep = clock, sleep
         self._routes = [(route, route.pattern()) for route in ROUTES]
         self._limiter = RateLimiter()
@@ -152,6 +158,7 @@ class Emulator:
         method: str = environ["REQUEST_METHOD"].upper()
         try:
             if path.startswith(ADMIN_PREFIX + "/"):
+                admin.check_access(environ, self.admin_token)
                 response = admin.handle(
                     self, method, path.removeprefix(ADMIN_PREFIX), _body(environ)
                 )

@@ -40,6 +40,7 @@ def semantic_problems(catalog: Catalog, now: datetime) -> list[Problem]:
         spec = fleet.data["spec"]
         orgs = spec["orgs"]
         problems.extend(_org_id_problems(fleet, spec["orgs"]))
+        problems.extend(_secret_sink_problems(fleet, spec.get("secrets")))
         template = spec.get("project_name", DEFAULT_TEMPLATE)
         reason = template_problem(str(template))
         if reason is not None:
@@ -75,6 +76,19 @@ def _org_id_problems(fleet: SourceDocument, orgs: Mapping[str, Any]) -> list[Pro
         else:
             owner[org["id"]] = alias
     return problems
+
+
+def _secret_sink_problems(fleet: SourceDocument, sink: Mapping[str, Any] | None) -> list[Problem]:
+    """``secrets`` names exactly one sink; ``env`` (the exec allow-list) goes with ``exec`` only."""
+    if sink is None:
+        return []
+    kinds = [kind for kind in ("file", "exec") if kind in sink]
+    if len(kinds) != 1:
+        return [fleet.problem(("spec", "secrets"), "must set exactly one of file or exec")]
+    if "env" in sink and kinds != ["exec"]:
+        message = "env lists the variables an exec command receives; it does not apply to file"
+        return [fleet.problem(("spec", "secrets", "env"), message)]
+    return []
 
 
 def _tier_problems(tier: SourceDocument, orgs: Mapping[str, Any] | None) -> list[Problem]:

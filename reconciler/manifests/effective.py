@@ -127,8 +127,8 @@ def _fleet_config(data: Mapping[str, Any]) -> FleetConfig:
     secrets = spec.get("secrets")
     sink = None
     if secrets is not None:
-        ((kind, target),) = secrets.items()
-        sink = SecretSink(kind=kind, target=target)
+        kind = "exec" if "exec" in secrets else "file"
+        sink = SecretSink(kind=kind, target=secrets[kind], env=tuple(secrets.get("env", ())))
     return FleetConfig(
         name=data["metadata"]["name"],
         orgs={

@@ -20,7 +20,13 @@ import pytest
 from psycopg import sql
 
 from reconciler.emulator import Emulator, RunningServer, seed_from_mapping, serve
-from tests.e2e.secret_scan import emulator_passwords, find_leaks, sink_tokens, workdir_files
+from tests.e2e.secret_scan import (
+    emulator_passwords,
+    find_leaks,
+    sink_mode_problems,
+    sink_tokens,
+    workdir_files,
+)
 from tests.support.cli import RECORDED
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +110,7 @@ def no_secret_leaks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     haystacks.update({str(p.relative_to(work)): p.read_bytes() for p in workdir_files(work)})
     if url.startswith("postgresql://"):
         haystacks["postgres ledger"] = _dump_postgres(url)
-    leaks = find_leaks(haystacks, secrets)
+    leaks = find_leaks(haystacks, secrets) + sink_mode_problems(work)
     RECORDED.clear()
     assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
 

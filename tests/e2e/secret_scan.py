@@ -5,6 +5,10 @@ test put in the environment, and the emulator's role passwords — and searched 
 else the test produced: what the CLI printed and logged (runs use ``-vv``), every file in the
 working directory (plan files, the SQLite ledger and its WAL) and, for PostgreSQL ledgers, every
 row of the test's schema. A hit names the place, never the secret.
+
+The sink itself is checked too: every directory under ``.fleet/secrets`` is 0700, every file 0600,
+and nothing there is a symbolic link. An exec sink that recorded its environment in the working
+directory is covered by the same scan (an inherited API key would be a leak in that file).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +31,25 @@ def sink_tokens(workdir: Path) -> set[str]:
     for path in (workdir / ".fleet" / "secrets").rglob("*.json"):
         tokens.add(str(json.loads(path.read_text())["token"]))
     return tokens
+
+
+def sink_mode_problems(workdir: Path) -> list[str]:
+    """Sink entries that are not 0700 directories or 0600 files (or that are symbolic links)."""
+    sink = workdir / ".fleet" / "secrets"
+    if not sink.exists() and not sink.is_symlink():
+        return []
+    problems = []
+    for path in [sink, *sorted(sink.rglob("*"))]:
+        where = path.relative_to(workdir)
+        info = path.lstat()
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISLNK(info.st_mode):
+            problems.append(f"{where}: a symbolic link in the secret sink")
+        elif stat.S_ISDIR(info.st_mode) and mode != 0o700:
+            problems.append(f"{where}: sink directory has mode {mode:04o}, not 0700")
+        elif stat.S_ISREG(info.st_mode) and mode != 0o600:
+            problems.append(f"{where}: sink file has mode {mode:04o}, not 0600")
+    return problems
 
 
 def emulator_passwords(state: Path) -> set[str]:

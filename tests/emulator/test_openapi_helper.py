@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.support.openapi import load_spec, recorded_dir, validate_request, validate_response
+from tests.support.openapi import (
+    load_spec,
+    recorded_dir,
+    recorded_skip_reason,
+    spec_path,
+    validate_request,
+    validate_response,
+)
 
 
 def test_spec_is_the_pinned_document():
@@ -48,4 +57,36 @@ def test_recorded_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("NEON_RECORDED_DIR", str(tmp_path))
     assert recorded_dir() == tmp_path
     monkeypatch.delenv("NEON_RECORDED_DIR")
-    assert recorded_dir() is None
+    assert recorded_dir(tmp_path / "fresh-clone") is None  # nothing next to this clone
+
+
+def _clone_beside_shared(tmp_path: Path) -> tuple[Path, Path]:
+    """A repository checkout with ../shared/neon-api next to it, as .ci/run expects."""
+    repo = tmp_path / "neon-fleet"
+    repo.mkdir()
+    shared = tmp_path / "shared" / "neon-api"
+    (shared / "recorded").mkdir(parents=True)
+    (shared / "public-v2-for-users.gen.yaml").write_text("openapi: 3.0.3\n")
+    return repo, shared
+
+
+def test_recorded_responses_are_found_next_to_the_repository_like_ci_does(monkeypatch, tmp_path):
+    monkeypatch.delenv("NEON_RECORDED_DIR", raising=False)
+    repo, shared = _clone_beside_shared(tmp_path)
+    assert recorded_dir(repo) == shared / "recorded"
+    monkeypatch.setenv("NEON_RECORDED_DIR", str(tmp_path / "elsewhere"))
+    assert recorded_dir(repo) == tmp_path / "elsewhere"  # the variable still wins
+
+
+def test_openapi_document_is_found_next_to_the_repository_like_ci_does(monkeypatch, tmp_path):
+    monkeypatch.delenv("NEON_OPENAPI_SPEC", raising=False)
+    repo, shared = _clone_beside_shared(tmp_path)
+    assert spec_path(repo) == shared / "public-v2-for-users.gen.yaml"
+    monkeypatch.setenv("NEON_OPENAPI_SPEC", str(tmp_path / "spec.yaml"))
+    assert spec_path(repo) == tmp_path / "spec.yaml"
+
+
+def test_recorded_skip_reason_says_how_to_make_them_run(tmp_path):
+    reason = recorded_skip_reason(tmp_path / "neon-fleet")
+    assert "NEON_RECORDED_DIR" in reason and str(tmp_path / "shared" / "neon-api") in reason
+    assert "set NEON_RECORDED_DIR to" in reason and ".ci/run" in reason

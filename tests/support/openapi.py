@@ -1,9 +1,11 @@
 """Validate request and response bodies against the official Neon OpenAPI document.
 
 The document is the one shipped in npm ``@neondatabase/api-client@2.7.3``. Tests read it from
-``NEON_OPENAPI_SPEC``; when that is unset it is fetched once with ``npm pack`` into a cache
-directory under the system temp dir and pinned by sha256, so the suite also works outside this
-repository. The file is never copied into the project.
+``NEON_OPENAPI_SPEC``; when that is unset they look where ``.ci/run`` does, in
+``../shared/neon-api/`` next to the repository root, and failing that fetch it once with
+``npm pack`` into a cache directory under the system temp dir, pinned by sha256, so the suite
+also works outside this repository. The recorded real responses are found the same way
+(``NEON_RECORDED_DIR``, else ``../shared/neon-api/recorded``). Nothing is copied into the project.
 
 OpenAPI 3.0 schemas are "almost" JSON Schema draft 4: the one difference that matters here is
 ``nullable: true``, which this module rewrites into a ``null`` type before validating. ``$ref``s
@@ -32,30 +34,64 @@ SPEC_MEMBER = "package/public-v2-for-users.gen.yaml"
 SPEC_SHA256 = "dacf72ea2d63110b3694c705313e0b2104e9652ae1be3fc01ceebe7b17059c44"
 _SPEC_URI = "urn:neon-openapi-2.7.3"
 _JSON = "application/json"
+SPEC_ENV = "NEON_OPENAPI_SPEC"
+RECORDED_ENV = "NEON_RECORDED_DIR"
+#: The repository root: ``.ci/run`` looks for ``../shared/neon-api`` next to it.
+REPO = pathlib.Path(__file__).resolve().parents[2]
+_SPEC_FILE = "public-v2-for-users.gen.yaml"
 
 
-def recorded_dir() -> pathlib.Path | None:
-    """Return the directory of recorded real API exchanges (env ``NEON_RECORDED_DIR``), if set."""
-    value = os.environ.get("NEON_RECORDED_DIR")
-    return pathlib.Path(value) if value else None
+def shared_neon_api(repo: pathlib.Path = REPO) -> pathlib.Path:
+    """``../shared/neon-api`` beside the repository: where ``.ci/run`` finds the reference files."""
+    return repo.parent / "shared" / "neon-api"
 
 
-def _spec_path() -> pathlib.Path:
-    configured = os.environ.get("NEON_OPENAPI_SPEC")
+def recorded_dir(repo: pathlib.Path = REPO) -> pathlib.Path | None:
+    """The recorded real API exchanges: ``NEON_RECORDED_DIR``, else ``../shared`` (if present)."""
+    value = os.environ.get(RECORDED_ENV)
+    if value:
+        return pathlib.Path(value)
+    beside = shared_neon_api(repo) / "recorded"
+    return beside if beside.is_dir() else None
+
+
+def recorded_skip_reason(repo: pathlib.Path = REPO) -> str:
+    """Why tests of the recorded responses cannot run, and how to make them run."""
+    return (
+        f"no recorded Neon API responses: {RECORDED_ENV} is unset and "
+        f"{shared_neon_api(repo) / 'recorded'} does not exist; set {RECORDED_ENV} to the "
+        "recorded/ directory of the neon-api reference material, or put that material at "
+        "../shared/neon-api next to the repository (where .ci/run finds it)"
+    )
+
+
+def spec_path(repo: pathlib.Path = REPO) -> pathlib.Path:
+    """The OpenAPI document: ``NEON_OPENAPI_SPEC``, else ``../shared``, else fetched with npm."""
+    configured = os.environ.get(SPEC_ENV)
     if configured:
         return pathlib.Path(configured)
+    beside = shared_neon_api(repo) / _SPEC_FILE
+    if beside.is_file():
+        return beside
     cache = pathlib.Path(tempfile.gettempdir()) / "neon-fleet-openapi-2.7.3"
-    target = cache / "public-v2-for-users.gen.yaml"
+    target = cache / _SPEC_FILE
     if target.exists() and _sha256(target) == SPEC_SHA256:
         return target
     cache.mkdir(parents=True, exist_ok=True)
-    # npm prints the tarball's file name as its last stdout line.
-    done = subprocess.run(
-        ["npm", "pack", SPEC_PACKAGE, "--pack-destination", str(cache)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    try:
+        # npm prints the tarball's file name as its last stdout line.
+        done = subprocess.run(
+            ["npm", "pack", SPEC_PACKAGE, "--pack-destination", str(cache)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise AssertionError(
+            f"the Neon OpenAPI document is not available: {SPEC_ENV} is unset, {beside} does "
+            f"not exist and `npm pack {SPEC_PACKAGE}` failed ({exc}); set {SPEC_ENV} to the "
+            "document or put the neon-api reference material at ../shared/neon-api"
+        ) from exc
     tarball = cache / done.stdout.strip().splitlines()[-1]
     with tarfile.open(tarball) as archive:
         member = archive.extractfile(SPEC_MEMBER)
@@ -75,7 +111,7 @@ def _sha256(path: pathlib.Path) -> str:
 @functools.cache
 def load_spec() -> dict[str, Any]:
     """Return the parsed Neon OpenAPI document (cached for the process)."""
-    with _spec_path().open(encoding="utf-8") as handle:
+    with spec_path().open(encoding="utf-8") as handle:
         spec: dict[str, Any] = yaml.safe_load(handle)
     return spec
 
