@@ -2,10 +2,12 @@
 
 ``error_for_response`` picks the class from one status table and parses Neon's ``GeneralError``
 body (``{code, message, request_id}``); 406 and 422 keep their special bodies (transfer limits,
-integration projects) on the error. ``error_for_transport`` classifies every httpx transport
-failure by whether the request can have reached the server: if it certainly did not
-(``ApiUnavailable``) any method may be re-sent; if it may have (``OutcomeUnknown`` for writes) the
-caller must read back before trying again.
+integration projects) on the error, and 401/403 name the key's label (never the key).
+``error_for_transport`` classifies every httpx transport failure by whether the request can have
+reached the server: if it certainly did not (``ApiUnavailable``) any method may be re-sent; if it
+may have (``OutcomeUnknown`` for writes) the caller must read back before trying again. Among
+the unsent ones, those no retry can fix (DNS, TLS, nothing ever listening) are
+``HostUnreachable``. Every transport message names the host as ``scheme://host:port``.
 """
 
 from __future__ import annotations

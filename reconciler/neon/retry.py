@@ -15,7 +15,7 @@ decision, ``RetryPolicy.should_retry(error, method)``, made by error *class* and
 Two budgets bound the waiting, both in seconds and set from the environment
 (``RetryPolicy.from_env``):
 
-* the *retry budget* (``NEON_FLEET_RETRY_BUDGET``, default 60): the time one request may spend
+* the *retry budget* (``NEON_FLEET_RETRY_BUDGET``, default 90): the time one request may spend
   on attempts and backoff waits for transient failures, at most ``max_attempts`` attempts. Each
   attempt's connect and read timeouts are cut to what is left of it, so a server that accepts
   connections but never answers fails within the budget too;
@@ -23,7 +23,7 @@ Two budgets bound the waiting, both in seconds and set from the environment
   wait out a 429 storm, however many attempts that takes, measured from the storm's first 429
   (a ``StormClock`` shared by every call of one client, reset by any success). Progress is
   reported as a warning at most every ``StormClock.report_every`` seconds. Writes keep their
-  bounded attempts: a plan must not stall, an apply must not hang on one mutation.
+  bounded attempts, so an apply never hangs on one mutation.
 
 Only retries that will happen are logged as warnings (``attempt #n/N failed: ...; will retry
 in Xs``); a final error is raised with how many attempts were made, and never announced as a
@@ -52,7 +52,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Environment variables for the two budgets (seconds; ``90``, ``90s`` or ``5m``).
 RETRY_BUDGET_ENV = "NEON_FLEET_RETRY_BUDGET"
 RATE_LIMIT_WAIT_ENV = "NEON_FLEET_RATE_LIMIT_WAIT"
-DEFAULT_RETRY_BUDGET = 60.0
+DEFAULT_RETRY_BUDGET = 90.0
 DEFAULT_RATE_LIMIT_WAIT = 300.0
 
 _SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min)?\s*$")

@@ -178,7 +178,7 @@ def test_the_host_is_named_as_scheme_host_port_without_userinfo(url: str, origin
 @pytest.mark.parametrize(
     ("environ", "retry", "wait"),
     [
-        ({}, 60.0, 300.0),
+        ({}, 90.0, 300.0),
         ({"NEON_FLEET_RETRY_BUDGET": "5", "NEON_FLEET_RATE_LIMIT_WAIT": "2m"}, 5.0, 120.0),
         ({"NEON_FLEET_RETRY_BUDGET": " 7.5s ", "NEON_FLEET_RATE_LIMIT_WAIT": ""}, 7.5, 300.0),
     ],
