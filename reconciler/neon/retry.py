@@ -276,11 +276,16 @@ def _storm_wait(
     """The wait before retrying a read refused with 429; raises once the storm outlasts the
     rate-limit wait budget (or the server asks for a longer wait than is left of it)."""
     error, budget = failure.error, policy.rate_limit_wait_seconds
-    left = budget - used
-    if left <= 0 or (failure.retry_after is not None and failure.retry_after > left):
+    left, host = budget - used, error.host or "the API"
+    limit = f"the budget for waiting out 429s on reads is {budget:g} s ({RATE_LIMIT_WAIT_ENV})"
+    if left <= 0:
         raise error.with_detail(
-            f"; still rate limited by {error.host or 'the API'} after waiting {used:.0f} s: "
-            f"the budget for waiting out 429s on reads is {budget:g} s ({RATE_LIMIT_WAIT_ENV})"
+            f"; still rate limited by {host} after waiting {used:.0f} s: {limit}"
+        )
+    if failure.retry_after is not None and failure.retry_after > left:
+        raise error.with_detail(
+            f"; {host} asks to wait {failure.retry_after:.0f} s (Retry-After), more than the "
+            f"{left:.0f} s left: {limit}"
         )
     wait = min(policy.delay(refusals, failure.retry_after, rng), left)
     log = logger.warning if report else logger.info

@@ -77,5 +77,6 @@ def test_usage_sync_on_a_free_org_is_not_announced_as_a_retry(
     result = _fleet(["usage", "sync", "fleet"], workdir, NEON_API_HOST=free_plan_url)
     assert result.code == 0, result.text
     assert "HTTP 403" in result.text
+    assert "attempt #" not in result.text and "WARNING" not in result.err
+    assert "escalating" not in result.text  # the old "attempt #1/8 failed …; escalating"
     assert "the org key in NEON_FREE_ORG_KEY (org free, org-free-1) may not do this" in result.text
-    assert "attempt #" not in result.err and "WARNING" not in result.err
