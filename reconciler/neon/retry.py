@@ -25,9 +25,9 @@ Two budgets bound the waiting, both in seconds and set from the environment
   reported as a warning at most every ``StormClock.report_every`` seconds. Writes keep their
   bounded attempts, so an apply never hangs on one mutation.
 
-Only retries that will happen are logged as warnings (``attempt #n/N failed: ...; will retry
-in Xs``); a final error is raised with how many attempts were made, and never announced as a
-retry.
+Only retries that will happen are logged, as warnings (``attempt #n/N failed: ...; will retry
+in Xs``; routine 423 waits at info level); a final error is raised with how many attempts were
+made, and never announced as a retry.
 """
 
 from __future__ import annotations
@@ -261,7 +261,9 @@ def _backoff_wait(
             f"{RETRY_BUDGET_ENV}",
         )
     total = policy.max_attempts
-    logger.warning("attempt #%d/%d failed: %s; will retry in %.2fs", counted, total, error, wait)
+    # A 423 is routine (the project's operations are still running), not worth a warning.
+    level = logging.INFO if isinstance(error, errors.Locked) else logging.WARNING
+    logger.log(level, "attempt #%d/%d failed: %s; will retry in %.2fs", counted, total, error, wait)
     return wait
 
 

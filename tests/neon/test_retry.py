@@ -74,7 +74,9 @@ def test_retryable_statuses(method: str, status: int, caplog: pytest.LogCaptureF
     if retried:
         assert len(seen) == 4
         assert fake.sleeps == [0.5, 1.0, 2.0]
-        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        # Only retries that happen are logged; a busy project (423) is routine, not a warning.
+        level = logging.INFO if status == 423 else logging.WARNING
+        warnings = [r for r in caplog.records if r.levelno == level]
         assert [r.getMessage().split(": ", 1)[0] for r in warnings] == [
             "attempt #1/4 failed",
             "attempt #2/4 failed",
