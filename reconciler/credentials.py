@@ -3,7 +3,9 @@
 Least privilege, per design: the org key of the org a call acts in; the personal key only for
 project transfers (Neon accepts nothing else there); project-scoped keys are minted for tenants
 and never used by neon-fleet itself. Tokens are held with ``repr=False`` so they never reach a
-log line or a traceback's locals by accident.
+log line or a traceback's locals by accident. Each key handed out is an ``ApiKey`` labelled
+with where it came from (``the org key in NEON_ORG_KEY (org acme, org-…)``), so a 401 or 403
+names the variable to fix and never the token.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 from reconciler.core.model import FleetConfig
 from reconciler.errors import UsageError
+from reconciler.neon.apikey import ApiKey
 
 
 @dataclass(frozen=True)
@@ -31,14 +34,20 @@ class Credentials:
         if not token:
             source = self.org_key_sources.get(org_id, "an org API key")
             raise UsageError(f"no API key for org {org_id}: set {source}")
-        return token
+        if isinstance(token, ApiKey):
+            return token
+        origin = self.org_key_sources.get(org_id)
+        return ApiKey(token, f"the key of org {org_id}" + (f" from {origin}" if origin else ""))
 
     def transfer_key(self) -> str:
         """The personal key, the only kind Neon accepts for project transfers."""
         if not self.personal_key:
             source = self.personal_key_source or "spec.personal_api_key_env in the Fleet manifest"
             raise UsageError(f"project transfers need a personal API key: set {source}")
-        return self.personal_key
+        if isinstance(self.personal_key, ApiKey):
+            return self.personal_key
+        origin = self.personal_key_source
+        return ApiKey(self.personal_key, "the personal key" + (f" from {origin}" if origin else ""))
 
     @property
     def can_transfer(self) -> bool:
@@ -63,9 +72,16 @@ def credentials_from_env(fleet: FleetConfig, environ: Mapping[str, str]) -> Cred
             + " — or run with --sandbox to use the local emulator"
         )
     personal_env = fleet.personal_api_key_env
+    personal = environ.get(personal_env) if personal_env else None
     return Credentials(
-        org_keys={org.id: environ[org.api_key_env] for org in fleet.orgs.values()},
-        personal_key=environ.get(personal_env) if personal_env else None,
+        org_keys={
+            org.id: ApiKey(
+                environ[org.api_key_env],
+                f"the org key in {org.api_key_env} (org {org.alias}, {org.id})",
+            )
+            for org in fleet.orgs.values()
+        },
+        personal_key=ApiKey(personal, f"the personal key in {personal_env}") if personal else None,
         org_key_sources={
             org.id: f"{org.api_key_env} (spec.orgs.{org.alias}.api_key_env)"
             for org in fleet.orgs.values()

@@ -26,7 +26,8 @@ with ``raise ... from exc`` so the cause is kept for ``-v``.
         │   ├── Locked                   423: the project has running operations (retryable)
         │   └── RateLimited              429 (retryable)
         ├── ApiServerError               5xx
-        ├── ApiUnavailable               connection failed before the request was sent
+        ├── ApiUnavailable               connection failed before the request was sent (retryable)
+        │   └── HostUnreachable          the host cannot be reached in a way retrying will not fix
         ├── OutcomeUnknown               a write was sent but its answer was lost: read back first
         └── OperationFailed              a Neon operation ended ``failed`` or ``error``
 """
@@ -150,15 +151,33 @@ class ApiError(ReconcilerError):
         method: str = "",
         route: str = "",
         body: Mapping[str, Any] | None = None,
+        host: str = "",
     ) -> None:
         self.status, self.code, self.request_id = status, code, request_id
         self.method, self.route = method, route
         self.body: Mapping[str, Any] = body or {}
+        #: ``scheme://host:port`` of the API that was asked (never credentials or a path).
+        self.host = host
         self.detail = message
         prefix = f"{method} {route}: " if method else ""
         status_text = f"HTTP {status}: " if status is not None else ""
         rid = f" (request_id {request_id})" if request_id else ""
         super().__init__(f"{prefix}{status_text}{message}{rid}")
+
+    def with_detail(self, extra: str) -> ApiError:
+        """The same error (class, status, ids, cause) with ``extra`` appended to its message."""
+        amended = type(self)(
+            self.detail + extra,
+            status=self.status,
+            code=self.code,
+            request_id=self.request_id,
+            method=self.method,
+            route=self.route,
+            body=self.body,
+            host=self.host,
+        )
+        amended.__cause__ = self.__cause__
+        return amended
 
 
 class ApiClientError(ApiError):
@@ -207,6 +226,15 @@ class ApiServerError(ApiError):
 
 class ApiUnavailable(ApiError):
     """Raised when the API could not be reached and the request was certainly not performed."""
+
+
+class HostUnreachable(ApiUnavailable):
+    """Raised when the API host cannot be reached in a way that retrying will not fix.
+
+    Its name does not resolve, the TLS handshake fails (e.g. ``https://`` to an ``http://``
+    server), or the connection is refused before the host ever answered this process: a wrong
+    ``--api-host`` rather than a blip, so it fails at once instead of after every retry.
+    """
 
 
 class OutcomeUnknown(ApiError):

@@ -23,6 +23,7 @@ from reconciler.errors import UsageError
 from reconciler.ledger import Ledger, choose_ledger_url, open_ledger
 from reconciler.neon import DEFAULT_BASE_URL, NeonClient
 from reconciler.neon.ratelimit import RateBudget, configure_shared_limiter
+from reconciler.neon.retry import RetryPolicy
 
 API_HOST_ENV = "NEON_API_HOST"
 API_PREFIX = "/api/v2"
@@ -95,7 +96,9 @@ class Environment:
                 transport, base_url = None, api_base_url(self.options)
             # One budget for the whole process, set from this command's environment.
             configure_shared_limiter(RateBudget.from_env(self.options.environ))
-            self._client = NeonClient(base_url, transport=transport)
+            # The retry budgets come from NEON_FLEET_RETRY_BUDGET / NEON_FLEET_RATE_LIMIT_WAIT.
+            retry = RetryPolicy.from_env(self.options.environ)
+            self._client = NeonClient(base_url, transport=transport, retry=retry)
         return self._client
 
     def ledger_url(self) -> str:

@@ -4,7 +4,12 @@ One ``call`` is one logical API request: it waits for the shared rate limiter be
 attempt, sends with a fresh ``Authorization`` header built from the key the caller chose, tags
 the request with an ``X-Request-ID`` (kept across retries so Neon support can correlate them),
 turns httpx exceptions and error answers into ``reconciler.errors`` at this edge, and lets the
-retry policy decide what happens next. Keys are never logged: they live only in the header.
+retry policy decide what happens next. Keys are never logged: they live only in the header;
+errors name the host (``scheme://host:port``) and, for 401/403, the key's label (``ApiKey``).
+
+Each attempt's connect and read timeouts are cut to what is left of the retry budget, so a
+host that accepts connections but never answers fails within the budget. The client remembers
+whether the host ever answered: a refused connection before that is a wrong host, not a blip.
 """
 
 from __future__ import annotations
@@ -21,11 +26,24 @@ import httpx
 
 from reconciler import errors
 from reconciler.neon import errors as neon_errors
+from reconciler.neon.apikey import key_label
 from reconciler.neon.ratelimit import RateLimiter
-from reconciler.neon.retry import Failure, RetryPolicy, call_with_retries, parse_retry_after
+from reconciler.neon.retry import (
+    Failure,
+    RetryPolicy,
+    StormClock,
+    call_with_retries,
+    parse_retry_after,
+)
 from reconciler.neon.stats import CallStats
 
 QueryValue = str | int | float | bool | None
+
+#: Seconds a TCP (and TLS) connection may take before the attempt fails: Neon answers far
+#: faster, and a wrong host should not keep a user waiting for the read timeout.
+CONNECT_TIMEOUT = 10.0
+#: No attempt gets less than this, even when the retry budget is nearly spent.
+MIN_ATTEMPT_SECONDS = 1.0
 
 
 def render_path(template: str, params: Mapping[str, str | int]) -> str:
@@ -57,13 +75,18 @@ class ApiHttp:
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
             transport=transport,
-            timeout=timeout,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
+        self.host = origin_of(self._client.base_url)
         self.limiter, self.retry = limiter, retry
         self.stats = CallStats()
+        self._timeout = timeout
         self._sleep, self._clock, self._wall_clock = sleep, clock, wall_clock
         self._rng = rng or random.Random()
+        self._storm = StormClock()
+        #: Whether the host has answered anything yet (see the module docstring).
+        self._ever_answered = False
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -102,10 +125,16 @@ class ApiHttp:
             },
         )
 
-        def attempt() -> _Decoded | Failure:
+        label = key_label(key)
+
+        def attempt(budget_left: float) -> _Decoded | Failure:
             self.limiter.acquire(route_key)
             self.stats.record_request(route_key)
-            return self._attempt(request, method, template, route_key)
+            limit = max(MIN_ATTEMPT_SECONDS, min(self._timeout, budget_left))
+            request.extensions["timeout"] = httpx.Timeout(
+                limit, connect=min(limit, CONNECT_TIMEOUT)
+            ).as_dict()
+            return self._attempt(request, method, template, route_key, label, limit)
 
         decoded = call_with_retries(
             attempt,
@@ -115,25 +144,50 @@ class ApiHttp:
             clock=self._clock,
             rng=self._rng,
             on_retry=lambda _failure: self.stats.record_retry(route_key),
+            storm=self._storm,
         )
         return decoded.body
 
     def _attempt(
-        self, request: httpx.Request, method: str, template: str, route_key: str
+        self,
+        request: httpx.Request,
+        method: str,
+        template: str,
+        route_key: str,
+        label: str,
+        limit: float,
     ) -> _Decoded | Failure:
         try:
             response = self._client.send(request)
             response.read()
         except (httpx.HTTPError, OSError) as exc:
-            return Failure(neon_errors.error_for_transport(exc, method=method, route=template))
+            error = neon_errors.error_for_transport(
+                exc,
+                method=method,
+                route=template,
+                host=self.host,
+                ever_answered=self._ever_answered,
+                timeout=limit,
+            )
+            return Failure(error)
+        self._ever_answered = True
         if response.is_success:
-            return _decode(response, method, template)
+            return _decode(response, method, template, self.host)
         if response.status_code == 429:
             self.stats.record_rate_limited(route_key)
             self.limiter.penalize()
-        error = neon_errors.error_for_response(response, method=method, route=template)
+        error = neon_errors.error_for_response(
+            response, method=method, route=template, host=self.host, key_label=label
+        )
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
         return Failure(error, retry_after)
+
+
+def origin_of(url: httpx.URL) -> str:
+    """``scheme://host:port`` of ``url``, with the default port spelled out and no userinfo."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{url.scheme}://{host}:{port}"
 
 
 class _Decoded:
@@ -145,7 +199,7 @@ class _Decoded:
         self.body = body
 
 
-def _decode(response: httpx.Response, method: str, template: str) -> _Decoded | Failure:
+def _decode(response: httpx.Response, method: str, template: str, host: str) -> _Decoded | Failure:
     if not response.content:
         return _Decoded(None)
     try:
@@ -157,6 +211,7 @@ def _decode(response: httpx.Response, method: str, template: str) -> _Decoded | 
                 status=response.status_code,
                 method=method,
                 route=template,
+                host=host,
             )
         else:
             # The write succeeded (2xx) but we cannot tell what it created: read back first.
@@ -165,6 +220,7 @@ def _decode(response: httpx.Response, method: str, template: str) -> _Decoded | 
                 status=response.status_code,
                 method=method,
                 route=template,
+                host=host,
             )
         error.__cause__ = exc
         return Failure(error)

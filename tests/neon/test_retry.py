@@ -58,8 +58,11 @@ def _messages(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "reconciler.neon"]
 
 
-@pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("status", sorted(RETRIED))
+@pytest.mark.parametrize(
+    ("method", "status"),
+    # Reads wait out 429 storms within their own budget instead (test_storms.py).
+    [(m, s) for m in METHODS for s in sorted(RETRIED) if (m, s) != ("GET", 429)],
+)
 def test_retryable_statuses(method: str, status: int, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="reconciler.neon")
     seen: list[httpx.Request] = []
@@ -71,22 +74,21 @@ def test_retryable_statuses(method: str, status: int, caplog: pytest.LogCaptureF
     if retried:
         assert len(seen) == 4
         assert fake.sleeps == [0.5, 1.0, 2.0]
-        messages = _messages(caplog)
-        assert [m.split(": ", 1)[0] for m in messages] == [
+        # Only retries that happen are logged; a busy project (423) is routine, not a warning.
+        level = logging.INFO if status == 423 else logging.WARNING
+        warnings = [r for r in caplog.records if r.levelno == level]
+        assert [r.getMessage().split(": ", 1)[0] for r in warnings] == [
             "attempt #1/4 failed",
             "attempt #2/4 failed",
             "attempt #3/4 failed",
-            "attempt #4/4 failed",
         ]
-        assert messages[0].endswith("; will retry in 0.50s")
-        assert messages[-1].endswith("; escalating")
+        assert warnings[0].getMessage().endswith("; will retry in 0.50s")
+        assert "(gave up after 4 attempt(s) in 4 s)" in str(info.value)
         assert client.stats.snapshot().total_retries == 3
     else:
         assert len(seen) == 1
         assert fake.sleeps == []
-        assert _messages(caplog) == [
-            f"attempt #1/4 failed: {info.value}; escalating",
-        ]
+        assert _messages(caplog) == []
     # One logical call keeps its X-Request-ID across attempts.
     assert len({r.headers["X-Request-ID"] for r in seen}) == 1
 
@@ -160,7 +162,7 @@ def test_lost_answer_to_a_write_is_never_resent(
         _call(client, method)
     assert len(seen) == 1 and fake.sleeps == []
     assert "read the resource back" in str(info.value)
-    assert _messages(caplog)[-1].endswith("; escalating")
+    assert _messages(caplog) == []  # a final error is not announced as a retry
 
 
 @pytest.mark.parametrize("exc", [httpx.ReadError("reset"), httpx.ReadTimeout("slow")])
@@ -210,10 +212,14 @@ def test_retry_after_beyond_the_budget_escalates(caplog: pytest.LogCaptureFixtur
         return httpx.Response(429, headers={"Retry-After": "500"}, json={"message": "slow"})
 
     client, fake = make_client(handler, retry=POLICY)
-    with pytest.raises(errors.RateLimited):
+    with pytest.raises(errors.RateLimited) as write:
+        client.delete_project("k", "p-1")
+    assert "would exceed the 100 s retry budget, NEON_FLEET_RETRY_BUDGET" in str(write.value)
+    with pytest.raises(errors.RateLimited) as read:
         client.get_project("k", "p-1")
+    assert "budget for waiting out 429s on reads is 300 s" in str(read.value)
     assert fake.sleeps == []
-    assert "would exceed the time budget" in _messages(caplog)[-1]
+    assert _messages(caplog) == []
 
 
 def test_total_time_budget_stops_retries() -> None:
@@ -240,7 +246,7 @@ def test_call_with_retries_returns_first_success() -> None:
     outcomes: list[object] = [Failure(errors.Locked("busy", status=423)), "done"]
     fake = FakeTime()
     result = call_with_retries(
-        lambda: outcomes.pop(0),
+        lambda _budget_left: outcomes.pop(0),
         policy=POLICY,
         method="POST",
         sleep=fake.sleep,
