@@ -20,10 +20,11 @@ def test_round_trip_is_exact(name: str) -> None:
     assert plan_to_dict(plan_from_dict(document)) == document
 
 
-def test_summary_is_recomputed_not_trusted() -> None:
+def test_summary_is_sealed_like_everything_else() -> None:
     document = plan_to_dict(plan_for("tier_upgrade"))
     document["summary"]["total"] = 999
-    assert plan_from_dict(document).summary["total"] == len(document["steps"])
+    with pytest.raises(PlanFileError, match="modified after it was made"):
+        plan_from_dict(document)
 
 
 @pytest.mark.parametrize(
