@@ -36,12 +36,16 @@ def touched_tenants(plan: Plan) -> set[str]:
 
 
 def stale_tenants(saved: Plan, replan: Plan) -> list[str]:
-    """Touched tenants whose live fingerprint moved between the two plans."""
+    """Touched tenants whose live fingerprint moved between the two plans.
+
+    A tenant the re-plan does not know at all is not stale but unvouched (``unvouched_steps``).
+    """
     return sorted(
         tenant
         for tenant in touched_tenants(saved)
         if tenant in saved.fingerprints
-        and saved.fingerprints[tenant] != replan.fingerprints.get(tenant)
+        and tenant in replan.fingerprints
+        and saved.fingerprints[tenant] != replan.fingerprints[tenant]
     )
 
 
