@@ -19,6 +19,7 @@ from reconciler.app.applying import ApplyOutcome
 from reconciler.apply.applier import StepEvent
 from reconciler.apply.executor import Status
 from reconciler.core.plan import Blocker, Plan
+from reconciler.errors import ApplyError, BlockedTenantsError
 from reconciler.render.json import render_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
@@ -84,6 +85,21 @@ def apply_summary(outcome: ApplyOutcome, fmt: str, blockers: Sequence[Blocker] =
         )
         lines.extend(f"  ! {tenant}: {'; '.join(m)}" for tenant, m in blocked.items())
     return "\n".join(lines)
+
+
+def apply_exit_error(
+    outcome: ApplyOutcome, blockers: Sequence[Blocker]
+) -> ApplyError | BlockedTenantsError | None:
+    """The error an apply ends with: failed steps (exit 4) win over blocked tenants (exit 5)."""
+    report, blocked = outcome.report, sorted(blocked_by_tenant(blockers))
+    if not report.ok:
+        return ApplyError(
+            report.count(Status.FAILED),
+            report.count(Status.SKIPPED),
+            report.count(Status.SUCCEEDED),
+            blocked,
+        )
+    return BlockedTenantsError(blocked) if blocked else None
 
 
 def blocked_by_tenant(blockers: Sequence[Blocker]) -> dict[str, list[str]]:

@@ -28,7 +28,7 @@ from typing import Any
 from reconciler.app.environment import Environment
 from reconciler.app.planning import fleet_meta, observe_for_plan, plan_from_observation
 from reconciler.core.model import DesiredFleet, LiveFleet
-from reconciler.core.plan import Blocker, Plan
+from reconciler.core.plan import Plan
 from reconciler.core.plan_codec import plan_digest
 from reconciler.core.plan_vouch import stale_tenants, touched_tenants, unvouched_steps
 from reconciler.errors import StalePlanError, UnvouchedPlanError, UsageError
@@ -119,11 +119,6 @@ def vouch(env: Environment, desired: DesiredFleet, saved: Plan) -> VouchedPlan:
         meta=replan.meta,
     )
     return VouchedPlan(vouched, observation.live, plan_digest(saved))
-
-
-def blocked_tenants(blockers: tuple[Blocker, ...]) -> list[str]:
-    """The distinct tenants the blockers hold back, sorted."""
-    return sorted({b.tenant for b in blockers})
 
 
 def _refresh_mode(value: Any) -> RefreshMode:

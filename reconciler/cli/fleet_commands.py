@@ -12,11 +12,11 @@ import click
 from reconciler.app import applying, plan_trust, planning
 from reconciler.app.environment import Environment
 from reconciler.app.history import render_history
-from reconciler.app.output import apply_summary, plan_text
+from reconciler.app.output import apply_exit_error, apply_summary, plan_text
 from reconciler.apply.applier import record_converged
-from reconciler.apply.executor import ExecutionReport, Status
+from reconciler.apply.executor import ExecutionReport
 from reconciler.cli import FORMATS, State, cli, pass_state
-from reconciler.errors import ApplyError, BlockedTenantsError, UsageError
+from reconciler.errors import UsageError
 
 
 @cli.command()
@@ -173,7 +173,9 @@ def apply(
         click.echo(summary)
     else:
         output.note(summary)  # "No changes": a note, as fleet plan says it
-    _exit_for(outcome, plan_trust.blocked_tenants(the_plan.blockers))
+    failure = apply_exit_error(outcome, the_plan.blockers)
+    if failure is not None:
+        raise failure
 
 
 def _confirm_or_refuse() -> None:
@@ -184,20 +186,6 @@ def _confirm_or_refuse() -> None:
         )
     if not click.confirm("Apply these changes?", default=False):
         raise UsageError("apply cancelled")
-
-
-def _exit_for(outcome: applying.ApplyOutcome, blocked: Sequence[str]) -> None:
-    """Exit 4 when steps failed (naming blocked tenants too), else 5 when tenants were blocked."""
-    report = outcome.report
-    if not report.ok:
-        raise ApplyError(
-            report.count(Status.FAILED),
-            report.count(Status.SKIPPED),
-            report.count(Status.SUCCEEDED),
-            blocked,
-        )
-    if blocked:
-        raise BlockedTenantsError(blocked)
 
 
 @cli.command()
