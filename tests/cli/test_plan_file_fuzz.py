@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reconciler.app import environment
+from reconciler.app import environment, planning
 from reconciler.core.plan_codec import seal_of
 from tests.support.cli import run_in_process
 
@@ -159,3 +159,18 @@ def test_random_edits_of_a_plan_file_give_one_error_and_contact_nothing(
     if data.draw(st.booleans(), label="truncate"):
         text = text[: data.draw(st.integers(0, len(text) - 1), label="cut")]
     _refused(plan_dir, text)
+
+
+def test_jsonschema_only_explains_a_failing_plan_file(
+    plan_dir: Path, original: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    real = planning.validate_plan_dict
+    monkeypatch.setattr(planning, "validate_plan_dict", lambda data: calls.append(data))
+    assert planning.load_plan_file(plan_dir / "plan.json").steps  # the success path skips it
+    assert calls == []
+    monkeypatch.setattr(planning, "validate_plan_dict", real)
+    bad = copy.deepcopy(original)
+    bad["steps"][0]["action"] = "explode"
+    line = _refused(plan_dir, _sealed(bad))
+    assert "steps[0].action: 'explode' is not one of" in line  # the schema's wording

@@ -283,4 +283,14 @@ def test_honest_saved_plans_apply_through_a_fleet_lifecycle(
     assert document["meta"]["refresh_mode"] == "changed"
     done = _ok(fleet("apply", "p2.json"))
     assert "0 failed" in done.out
+    # A plan narrowed with --tenant is re-planned with the same targets.
+    _edit_tenant(
+        workdir, "cust-00100", "tier: pro", "tier: pro\n  quota: {compute_time_seconds: 7}"
+    )
+    _edit_tenant(
+        workdir, "cust-00042", "compute_time_seconds: 18000", "compute_time_seconds: 18001"
+    )
+    _ok(fleet("plan", "fleet", "--tenant", "cust-00100", "-o", "p3.json"))
+    assert "1 succeeded" in _ok(fleet("apply", "p3.json")).out
+    _ok(fleet("apply", "fleet", "--auto-approve"))
     assert _ok(fleet("plan", "fleet", "--detailed-exitcode", "--refresh", "all")).code == 0
