@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from reconciler.app import environment, planning
 from reconciler.core.plan_codec import seal_of
+from reconciler.render.json import validate_plan_dict
 from tests.support.cli import run_in_process
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "fleet.example"
@@ -165,11 +166,10 @@ def test_jsonschema_only_explains_a_failing_plan_file(
     plan_dir: Path, original: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[object] = []
-    real = planning.validate_plan_dict
     monkeypatch.setattr(planning, "validate_plan_dict", lambda data: calls.append(data))
     assert planning.load_plan_file(plan_dir / "plan.json").steps  # the success path skips it
     assert calls == []
-    monkeypatch.setattr(planning, "validate_plan_dict", real)
+    monkeypatch.setattr(planning, "validate_plan_dict", validate_plan_dict)
     bad = copy.deepcopy(original)
     bad["steps"][0]["action"] = "explode"
     line = _refused(plan_dir, _sealed(bad))
