@@ -27,6 +27,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.context import parse_instant
 from reconciler.core.graph import topological_order
 from reconciler.core.plan import FORMAT_VERSION, Action, Blocker, FieldChange, Plan, Step
 from reconciler.errors import PlanError, PlanFileError
@@ -207,7 +208,7 @@ def _plan_shape(data: Mapping[str, Any]) -> Plan:
             )
             for i, b in enumerate(blockers)
         ),
-        created_at=_get(data, "created_at", str, ""),
+        created_at=_instant(_get(data, "created_at", str, ""), "created_at"),
         format_version=version,
         targets=tuple(
             _text(t, f"targets[{i}]") for i, t in enumerate(_get(data, "targets", list, ""))
@@ -277,6 +278,17 @@ def _get(data: Mapping[str, Any], name: str, kind: type, prefix: str) -> Any:
     # bool is an int subclass; a boolean format_version is still wrong.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise PlanFileError(f"plan file: {prefix}{name}: expected {kind.__name__}")
+    return value
+
+
+def _instant(value: str, where: str) -> str:
+    # Apply re-plans with this as "now": a bad value must fail here, before anything is read.
+    try:
+        parse_instant(value)
+    except ValueError:
+        raise PlanFileError(
+            f"plan file: {where}: not an RFC 3339 timestamp: {value[:40]!r}"
+        ) from None
     return value
 
 

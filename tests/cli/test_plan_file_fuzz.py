@@ -108,6 +108,7 @@ CORPUS: dict[str, Corruption] = {
     "meta.tenants a list": lambda d: _sealed({**d, "meta": {**d["meta"], "tenants": [1]}}),
     "meta a string": lambda d: _sealed({**d, "meta": "x"}),
     "manifests elsewhere": lambda d: _sealed({**d, "meta": {**d["meta"], "manifests": "nowhere"}}),
+    "created_at not a time": lambda d: _sealed({**d, "created_at": "yesterday"}),
     "manifests digest": lambda d: _sealed({**d, "manifest_digest": "sha256:" + "1" * 64}),
 }
 
