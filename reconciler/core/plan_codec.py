@@ -222,6 +222,8 @@ def _meta(meta: Mapping[str, Any]) -> dict[str, Any]:
         if name in meta and not isinstance(meta[name], kind):
             expected = "an object" if kind is dict else "a string"
             raise PlanFileError(f"plan file: meta.{name}: expected {expected}")
+    if meta.get("refresh_mode", "all") not in ("changed", "all"):
+        raise PlanFileError("plan file: meta.refresh_mode: expected changed or all")
     for section, kind in (("tenants", dict), ("observed", list)):
         for key, value in dict(meta.get(section, {})).items():
             if not isinstance(value, kind):

@@ -95,6 +95,7 @@ def test_plan_digest_is_the_seal_not_a_rendering() -> None:
         (lambda d: d["meta"].update(tenants={"a": "b"}), r"meta\.tenants\.a: expected dict"),
         (lambda d: d["meta"].update(observed={"endpoints": 3}), r"meta\.observed\.endpoints"),
         (lambda d: d["meta"].update(manifests=7), r"meta\.manifests: expected a string"),
+        (lambda d: d["meta"].update(refresh_mode="some"), r"meta\.refresh_mode: expected"),
     ],
 )
 def test_cyclic_and_malformed_resealed_plans_are_refused_at_load(mutate, message) -> None:
