@@ -262,6 +262,10 @@ def test_honest_saved_plans_apply_through_a_fleet_lifecycle(
     # Creates, branches and keys from a saved full plan.
     _ok(fleet("plan", "fleet", "-o", "p1.json", "--refresh", "all"))
     assert "15 succeeded" in _ok(fleet("apply", "p1.json")).out
+    # The ledger records the plan file's seal as the run's plan digest.
+    [run] = json.loads(_ok(fleet("history", "-f", "fleet", "--format", "json")).out)
+    seal = json.loads((workdir / "p1.json").read_text())["seal"]
+    assert seal == f"sha256:{run['plan_digest']}"
     # An incremental plan (the default) with a tier upgrade (transfer), a new key, a branch
     # and a prune, saved and applied from the file.
     _edit_tenant(workdir, "cust-00043", "tier: free", "tier: pro\n  api_keys: [{name: ci}]")
