@@ -52,13 +52,14 @@ def stale_tenants(saved: Plan, replan: Plan) -> list[str]:
 def unvouched_steps(saved: Plan, replan: Plan) -> list[Mismatch]:
     """Saved steps (in plan order) that the re-plan does not contain exactly."""
     fresh = {step.id: step for step in replan.steps}
+    blocked = {b.tenant: b.message for b in replan.blockers}
     mismatches: list[Mismatch] = []
     for tenant in sorted(touched_tenants(saved) - saved.fingerprints.keys()):
         mismatches.append(Mismatch(f"(tenant {tenant})", "the plan has no fingerprint for it"))
     for step in saved.steps:
         twin = fresh.get(step.id)
         if twin is None:
-            mismatches.append(Mismatch(step.id, "the manifests do not plan this step"))
+            mismatches.append(Mismatch(step.id, _why_missing(step, blocked)))
             continue
         differing = [f for f in COMPARED_FIELDS if _field(step, f) != _field(twin, f)]
         if differing:
@@ -66,6 +67,17 @@ def unvouched_steps(saved: Plan, replan: Plan) -> list[Mismatch]:
                 Mismatch(step.id, f"{', '.join(differing)} differ from what the manifests plan")
             )
     return mismatches
+
+
+def _why_missing(step: Step, blocked: dict[str, str]) -> str:
+    """Why the re-plan has no such step: a tenant it moves is blocked now, or it is not planned."""
+    tenants = (
+        [step.tenant] if step.tenant else [str(t) for t in (step.after or {}).get("tenants", ())]
+    )
+    for tenant in tenants:
+        if tenant in blocked:
+            return f"{tenant} is blocked now: {blocked[tenant]}"
+    return "the manifests do not plan this step"
 
 
 def _field(step: Step, name: str) -> str:

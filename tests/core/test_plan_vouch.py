@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.core.plan import Action, Step
+from reconciler.core.plan import Action, Blocker, Step
 from reconciler.core.plan_codec import plan_from_dict, plan_to_dict
 from reconciler.core.plan_vouch import stale_tenants, touched_tenants, unvouched_steps
 from tests.core.scenarios import plan_for
@@ -43,3 +43,11 @@ def test_a_touched_tenant_without_fingerprint_is_unvouched_and_a_moved_one_stale
     ]
     moved = replace(fresh, fingerprints={**fresh.fingerprints, tenant: "sha256:" + "0" * 64})
     assert stale_tenants(fresh, moved) == [tenant]
+
+
+def test_a_step_of_a_tenant_blocked_at_apply_time_names_the_blocker() -> None:
+    fresh = plan_for("quota_change")
+    step = fresh.steps[0]
+    blocked = replace(fresh, steps=(), blockers=(Blocker(str(step.tenant), "no personal key"),))
+    [mismatch] = unvouched_steps(replace(fresh, steps=(step,)), blocked)
+    assert mismatch.why == f"{step.tenant} is blocked now: no personal key"
