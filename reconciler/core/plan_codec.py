@@ -169,8 +169,8 @@ def _check_seal(data: Mapping[str, Any]) -> None:
     seal = data.get("seal")
     if not isinstance(seal, str) or not seal.startswith(SEAL_PREFIX):
         raise PlanFileError(
-            "plan file: seal: missing; the file was not written by fleet plan "
-            "(or was modified after it was made): make the plan again"
+            "plan file: seal: missing (made by an older neon-fleet, or modified after it was "
+            "made): make the plan again with fleet plan"
         )
     try:
         expected = seal_of(data)
