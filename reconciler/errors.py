@@ -8,10 +8,12 @@ with ``raise ... from exc`` so the cause is kept for ``-v``.
     ReconcilerError                      exit 1
     ├── UsageError                       bad flags, missing environment variables, bad paths
     ├── ManifestError                    one or more manifest problems, each with file:line:col
-    ├── PlanFileError                    a plan file that is unreadable or fails its schema
+    ├── PlanFileError                    a plan file that is unreadable, malformed or modified
     ├── PlanError                        the planner cannot produce a plan
-    │   └── StalePlanError               exit 3: live state moved since the plan was made
+    │   ├── StalePlanError               exit 3: live state moved since the plan was made
+    │   └── UnvouchedPlanError           a saved plan the manifests would not have planned
     ├── ApplyError                       exit 4: apply finished with failed steps
+    ├── BlockedTenantsError              exit 5: apply finished, blocked tenants left unchanged
     ├── LedgerError                      the ledger cannot be read or written
     │   ├── LedgerMigrationError         a migration failed or the schema is newer than the tool
     │   └── LockHeldError                another apply holds the ledger lock
@@ -102,17 +104,51 @@ class StalePlanError(PlanError):
         )
 
 
+class UnvouchedPlanError(PlanError):
+    """Raised when a saved plan asks for what the manifests at apply time would not plan.
+
+    Nothing has been changed when it is raised: the plan is checked against a re-plan from the
+    manifests before any step runs.
+    """
+
+
+def _blocked_text(blocked: Sequence[str]) -> str:
+    return f"{len(blocked)} blocked tenant(s) left unchanged: {', '.join(blocked)}"
+
+
 class ApplyError(ReconcilerError):
-    """Raised when an apply finished but some steps failed (and their dependents were skipped)."""
+    """Raised when an apply finished but some steps failed (and their dependents were skipped).
+
+    It wins over ``BlockedTenantsError`` when both happened; ``blocked`` names the blocked
+    tenants then too.
+    """
 
     exit_code: ClassVar[int] = 4
 
-    def __init__(self, failed: int, skipped: int, succeeded: int) -> None:
+    def __init__(
+        self, failed: int, skipped: int, succeeded: int, blocked: Sequence[str] = ()
+    ) -> None:
         self.failed, self.skipped, self.succeeded = failed, skipped, succeeded
+        self.blocked = tuple(blocked)
         super().__init__(
             f"apply finished with {failed} failed, {skipped} skipped "
             f"and {succeeded} succeeded step(s)"
+            + (f"; {_blocked_text(self.blocked)}" if self.blocked else "")
         )
+
+
+class BlockedTenantsError(ReconcilerError):
+    """Raised when an apply finished what it could but blockers held tenants back (exit 5).
+
+    The unblocked rest of the plan was applied; the blocked tenants were not touched, so the
+    fleet does not match the manifests and a CI job must not go green.
+    """
+
+    exit_code: ClassVar[int] = 5
+
+    def __init__(self, blocked: Sequence[str]) -> None:
+        self.blocked = tuple(blocked)
+        super().__init__(f"apply finished, but {_blocked_text(self.blocked)}")
 
 
 class LedgerError(ReconcilerError):

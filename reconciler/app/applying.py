@@ -8,7 +8,6 @@ live fingerprint moved makes the whole plan stale (exit 3) before any step runs.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,9 +21,9 @@ from reconciler.apply.executor import ExecutionReport
 from reconciler.apply.recovery import RecoveryReport, recover
 from reconciler.core.model import LiveFleet
 from reconciler.core.plan import Plan
+from reconciler.core.plan_codec import SEAL_PREFIX, plan_digest
 from reconciler.ledger import RunInfo, current_actor, utc_now
 from reconciler.observe import DetailNeeds, list_orgs, observe
-from reconciler.render.json import render_json
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,16 @@ def apply_plan(
     parallelism: int | None = None,
     on_event: Callable[[StepEvent], None] | None = None,
     planned_from: LiveFleet | None = None,
+    digest: str | None = None,
 ) -> ApplyOutcome:
     """Carry out ``plan`` inside an ``apply_session``; a stale plan is refused before any change.
 
-    ``planned_from`` is the live state the plan was built from *in this same session* (under the
-    lock, so nothing can have moved): it is used as is instead of observing again. A saved plan
-    gives none and is re-observed and checked for staleness.
+    ``planned_from`` is the live state the plan was built from or checked against *in this same
+    session* (under the lock, so nothing can have moved): it is used as is instead of observing
+    again. Without it the plan's tenants are re-observed and their fingerprints compared; that
+    form trusts the plan's ``meta`` and is for plans made in this process only: a plan file
+    goes through ``plan_trust.vouch`` first. ``digest`` is the run's recorded plan digest
+    (default: the plan's seal, ``plan_codec.plan_digest``).
     """
     client, credentials, ledger = env.client(), env.credentials(), env.ledger()
     before = client.stats.snapshot().total_requests
@@ -88,7 +91,8 @@ def apply_plan(
     info = RunInfo(
         who=current_actor(),
         started_at=utc_now(),
-        plan_digest=hashlib.sha256(render_json(plan).encode()).hexdigest(),
+        # The seal's hex part: `fleet history` shows its first characters.
+        plan_digest=(digest or plan_digest(plan)).removeprefix(SEAL_PREFIX),
         manifest_digest=plan.manifest_digest,
         tool_version=__version__,
     )

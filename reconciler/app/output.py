@@ -11,14 +11,15 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from reconciler.app.applying import ApplyOutcome
 from reconciler.apply.applier import StepEvent
 from reconciler.apply.executor import Status
-from reconciler.core.plan import Plan
+from reconciler.core.plan import Blocker, Plan
+from reconciler.errors import ApplyError, BlockedTenantsError
 from reconciler.render.json import render_json
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
@@ -34,20 +35,40 @@ def plan_text(plan: Plan, fmt: str, *, color: bool) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def apply_summary(outcome: ApplyOutcome, fmt: str) -> str:
+def apply_summary(outcome: ApplyOutcome, fmt: str, blockers: Sequence[Blocker] = ()) -> str:
+    """What an apply did, for stdout: counts, failed steps, and the tenants blockers held back.
+
+    JSON mode always has the same shape (also when nothing ran), so ``| jq`` never breaks.
+    Blocked tenants are named in both formats; the text never claims the fleet matches the
+    manifests while a tenant is blocked.
+    """
     report = outcome.report
     counts = {s.value: report.count(s) for s in Status}
+    blocked = blocked_by_tenant(blockers)
     if fmt == "json":
         failed = [
             {"step": r.id, "message": r.message}
             for r in report.results
             if r.status is Status.FAILED
         ]
-        return json.dumps({"summary": counts, "api_calls": outcome.api_calls, "failed": failed})
-    lines = [
-        f"Apply complete: {counts['succeeded']} succeeded, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped ({outcome.api_calls} API calls)."
-    ]
+        return json.dumps(
+            {
+                "summary": {**counts, "blocked_tenants": len(blocked)},
+                "api_calls": outcome.api_calls,
+                "failed": failed,
+                "blocked": [{"tenant": t, "messages": m} for t, m in blocked.items()],
+            }
+        )
+    lines = []
+    if report.results:
+        lines.append(
+            f"Apply complete: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped ({outcome.api_calls} API calls)."
+        )
+    elif not blocked:
+        return "No changes. The fleet matches the manifests."
+    else:
+        lines.append(f"Nothing to apply ({outcome.api_calls} API calls).")
     for result in report.results:
         if result.status is Status.FAILED:
             lines.append(f"  ✗ {result.id}: {result.message}")
@@ -57,7 +78,36 @@ def apply_summary(outcome: ApplyOutcome, fmt: str) -> str:
                 f"  - {result.id}: project {result.detail.get('project_id')} can be recovered "
                 f"until {recoverable} (POST /projects/{{id}}/recover)"
             )
+    if blocked:
+        lines.append(
+            f"{len(blocked)} tenant(s) blocked and left unchanged; the fleet does not match "
+            "the manifests:"
+        )
+        lines.extend(f"  ! {tenant}: {'; '.join(m)}" for tenant, m in blocked.items())
     return "\n".join(lines)
+
+
+def apply_exit_error(
+    outcome: ApplyOutcome, blockers: Sequence[Blocker]
+) -> ApplyError | BlockedTenantsError | None:
+    """The error an apply ends with: failed steps (exit 4) win over blocked tenants (exit 5)."""
+    report, blocked = outcome.report, sorted(blocked_by_tenant(blockers))
+    if not report.ok:
+        return ApplyError(
+            report.count(Status.FAILED),
+            report.count(Status.SKIPPED),
+            report.count(Status.SUCCEEDED),
+            blocked,
+        )
+    return BlockedTenantsError(blocked) if blocked else None
+
+
+def blocked_by_tenant(blockers: Sequence[Blocker]) -> dict[str, list[str]]:
+    """Blocker messages per blocked tenant, tenants sorted."""
+    grouped: dict[str, list[str]] = {}
+    for blocker in sorted(blockers, key=lambda b: b.tenant):
+        grouped.setdefault(blocker.tenant, []).append(blocker.message)
+    return grouped
 
 
 @dataclass

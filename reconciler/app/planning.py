@@ -1,11 +1,13 @@
 """Use cases ``validate`` and ``plan``, and the plan file on disk.
 
-A saved plan is self-contained: besides the steps it carries, in ``meta``, the Fleet settings
-apply needs (org ids and the *names* of the key variables, never keys), the tenant bindings and
-the details that were observed for the planned tenants, so ``fleet apply PLANFILE`` can
-re-observe the same things and compare fingerprints without reading the manifests again.
-Details of tenants without steps are left out of ``meta.observed``: apply neither checks nor
-touches those tenants, so re-reading their computes would only spend the rate budget.
+A saved plan records, in ``meta``, the manifests path it was made from (``manifests``), the
+Fleet settings it was made with (org ids and the *names* of the key variables, never keys, and
+never the ledger URL), the tenant bindings and the details that were observed for the planned
+tenants. ``fleet apply PLANFILE`` acts on none of these: it loads the manifests again, re-observes
+and re-plans (``reconciler.app.plan_trust``), and uses the file's ``meta`` only to find the
+manifests and to cross-check. Details of tenants without steps are not read again at apply:
+apply neither checks nor touches those tenants, so re-reading their computes would only spend
+the rate budget.
 
 Plans refresh incrementally on request (``refresh="changed"``, ``fleet plan``'s default): only
 tenants ``observe.tenants_to_refresh`` names get their details read; the rest are compared on the
@@ -18,7 +20,8 @@ fingerprint stays comparable.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+import os
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,13 +37,11 @@ from reconciler.core.model import (
     FleetConfig,
     LedgerView,
     LiveFleet,
-    OrgRef,
-    Policy,
-    SecretSink,
 )
 from reconciler.core.options import PlanOptions
 from reconciler.core.plan import Plan
-from reconciler.core.plan_codec import plan_from_dict
+from reconciler.core.plan_codec import plan_from_text
+from reconciler.core.plan_vouch import touched_tenants
 from reconciler.core.planner import build_plan
 from reconciler.errors import PlanFileError, UsageError
 from reconciler.manifests import load_fleet
@@ -73,19 +74,63 @@ def make_plan(
     *,
     targets: Sequence[str] = (),
     refresh: RefreshMode = "all",
+    manifests: str | Path | None = None,
 ) -> PlanResult:
     """Observe the fleet, read the ledger and build the plan (no writes anywhere).
 
     ``refresh="changed"`` reads details only for tenants that changed (see the module
     docstring); ``"all"`` reads them for every tenant. With ``targets`` only those tenants'
-    details are read either way.
+    details are read either way. ``manifests`` is the path the manifests were loaded from, as
+    the user gave it: the plan records it (``meta.manifests``) so ``fleet apply PLANFILE`` can
+    load the same manifests again.
     """
-    client, credentials, ledger = env.client(), env.credentials(), env.ledger()
-    view = ledger.view()
+    client = env.client()
+    view = env.ledger().view()
     unknown = sorted(set(targets) - set(desired.tenants) - set(view.tenants))
     if unknown:
         raise UsageError(f"--tenant names no declared or recorded tenant: {', '.join(unknown)}")
     before = client.stats.snapshot().total_requests
+    observation = observe_for_plan(env, desired, view, targets=targets, refresh=refresh)
+    plan = plan_from_observation(
+        env,
+        desired,
+        view,
+        observation,
+        now=utc_now_text(),
+        targets=targets,
+        refresh=refresh,
+        manifests=manifests,
+    )
+    calls = client.stats.snapshot().total_requests - before
+    return PlanResult(plan, desired, observation.live, calls)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Live state as a plan read it: what details were read, and for which tenants in full."""
+
+    live: LiveFleet
+    needs: DetailNeeds
+    #: Tenants whose details were read (``None``: every tenant, a full refresh).
+    refreshed: frozenset[str] | None
+
+
+def observe_for_plan(
+    env: Environment,
+    desired: DesiredFleet,
+    view: LedgerView,
+    *,
+    targets: Sequence[str],
+    refresh: RefreshMode,
+    only_for: Collection[str] | None = None,
+) -> Observation:
+    """Read the list pages, then the details the planner needs for the chosen tenants.
+
+    ``only_for`` (apply of a saved plan) restricts the per-project details to the projects of
+    those tenants, exactly as ``meta.observed`` records them, so the saved plan's fingerprints
+    stay comparable without re-reading tenants the plan does not touch.
+    """
+    client, credentials = env.client(), env.credentials()
     org_ids = [org.id for org in desired.fleet.orgs.values()]
     scope: dict[str, frozenset[str] | None] = {}
 
@@ -94,24 +139,44 @@ def make_plan(
         if targets:
             chosen = frozenset(targets) if chosen is None else chosen & frozenset(targets)
         scope["tenants"] = chosen
-        return needs_for(desired, view, listed, only=chosen)
+        wanted = needs_for(desired, view, listed, only=chosen)
+        if only_for is not None:
+            wanted = wanted.restricted_to(_bound_projects(desired, listed, view, only_for))
+        return wanted
 
     live, observed = observe(
         client, credentials, org_ids, needs, parallelism=desired.fleet.policy.parallelism
     )
-    transfer_key = check_transfer_key(client, credentials, desired, live, view)
+    return Observation(live, observed, scope.get("tenants"))
+
+
+def plan_from_observation(
+    env: Environment,
+    desired: DesiredFleet,
+    view: LedgerView,
+    observation: Observation,
+    *,
+    now: str,
+    targets: Sequence[str],
+    refresh: RefreshMode,
+    manifests: str | Path | None,
+) -> Plan:
+    """The pure planner on ``observation``, with everything apply needs in ``meta``."""
+    live = observation.live
+    transfer_key = check_transfer_key(env.client(), env.credentials(), desired, live, view)
     options = PlanOptions(
-        now=utc_now_text(),
+        now=now,
         tool_version=__version__,
         targets=tuple(targets),
         transfer_key_available=transfer_key.available,
         transfer_key_problem=transfer_key.problem,
     )
     plan = build_plan(desired, live, view, options)
-    refreshed = scope.get("tenants")
+    refreshed = observation.refreshed
     meta = {
         **plan.meta,
-        **plan_meta(desired, live, view, plan, observed),
+        **({"manifests": str(manifests)} if manifests is not None else {}),
+        **plan_meta(desired, live, view, plan, observation.needs),
         **refresh_meta(desired, refresh, refreshed),
     }
     meta["converged"] = converged_digests(desired, view, plan, refreshed, targets)
@@ -122,9 +187,7 @@ def make_plan(
         and record.prevent_destroy != tenant.lifecycle.prevent_destroy
     }
     warnings = quiet_list_only_warnings(plan.warnings, desired, refreshed)
-    plan = replace(plan, meta=meta, warnings=warnings)
-    calls = client.stats.snapshot().total_requests - before
-    return PlanResult(plan, desired, live, calls)
+    return replace(plan, meta=meta, warnings=warnings)
 
 
 def converged_digests(
@@ -139,7 +202,7 @@ def converged_digests(
     Apply records their new manifest digest, so the next incremental plan trusts the list
     pages for them instead of reading their details again and again.
     """
-    busy = {s.tenant for s in plan.steps} | _batched(plan) | {b.tenant for b in plan.blockers}
+    busy = touched_tenants(plan) | {b.tenant for b in plan.blockers}
     converged: dict[str, str] = {}
     for name, tenant in desired.tenants.items():
         record = view.tenants.get(name)
@@ -194,7 +257,7 @@ def plan_meta(
 ) -> dict[str, Any]:
     """What apply needs besides the steps: fleet settings, bindings, observed details."""
     fleet = desired.fleet
-    planned = sorted({s.tenant for s in plan.steps if s.tenant is not None} | _batched(plan))
+    planned = sorted(touched_tenants(plan))
     tenants: dict[str, Any] = {}
     bound: set[str] = set()
     for name, match in match_tenants(desired, live, view, planned).items():
@@ -224,10 +287,11 @@ def plan_meta(
     }
 
 
-def _batched(plan: Plan) -> set[str]:
-    return {
-        str(t) for s in plan.steps if s.tenant is None for t in (s.after or {}).get("tenants", ())
-    }
+def _bound_projects(
+    desired: DesiredFleet, live: LiveFleet, view: LedgerView, tenants: Collection[str]
+) -> set[str]:
+    matches = match_tenants(desired, live, view, sorted(tenants)).values()
+    return {match.project.id for match in matches if match.project is not None}
 
 
 def fleet_meta(fleet: FleetConfig) -> dict[str, Any]:
@@ -238,7 +302,6 @@ def fleet_meta(fleet: FleetConfig) -> dict[str, Any]:
             for alias, org in sorted(fleet.orgs.items())
         },
         "personal_api_key_env": fleet.personal_api_key_env,
-        "ledger": fleet.ledger_url,
         "secrets": (
             {
                 "kind": fleet.secrets.kind,
@@ -254,65 +317,66 @@ def fleet_meta(fleet: FleetConfig) -> dict[str, Any]:
     }
 
 
-def fleet_from_meta(meta: Mapping[str, Any]) -> FleetConfig:
-    """The Fleet settings a saved plan carries (enough to apply it)."""
-    try:
-        data = meta["fleet"]
-        secrets = data.get("secrets")
-        return FleetConfig(
-            name=str(data["name"]),
-            orgs={
-                alias: OrgRef(alias, str(org["id"]), str(org["api_key_env"]))
-                for alias, org in data["orgs"].items()
-            },
-            personal_api_key_env=data.get("personal_api_key_env"),
-            region=str(data.get("region", "")),
-            pg_version=int(data.get("pg_version", 0)),
-            policy=Policy(parallelism=int(data.get("parallelism", 8))),
-            ledger_url=data.get("ledger"),
-            secrets=(
-                SecretSink(
-                    str(secrets["kind"]),
-                    str(secrets["target"]),
-                    tuple(str(name) for name in secrets.get("env", ())),
-                )
-                if secrets
-                else None
-            ),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise PlanFileError(f"plan file: meta.fleet is incomplete ({exc})") from exc
-
-
 def save_plan(plan: Plan, path: str | Path) -> None:
+    """Write the sealed plan file: mode 0600 from the start, replaced atomically.
+
+    A plan names projects, orgs and key names (never secrets), but it is still the fleet's
+    blueprint: only its owner should read it. A temporary file in the same directory is
+    renamed over the target, so a crash never leaves half a plan where a CI job finds it.
+    """
     target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_json(plan), encoding="utf-8")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(render_json(plan))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)  # O_CREAT's mode only applies to a file it creates
+        os.replace(temporary, target)
     except OSError as exc:
+        temporary.unlink(missing_ok=True)
         raise PlanFileError(f"cannot write the plan file {target}: {exc.strerror}") from exc
 
 
 def load_plan_file(path: str | Path) -> Plan:
-    """Read a saved plan; a file that is not a valid plan gets one clear error."""
+    """Read a saved plan: bounded parse, shape, step graph and seal, one clear error each.
+
+    jsonschema is not run on the success path (it costs seconds on a large plan and the codec
+    checks what apply relies on); it only explains a shape failure in schema terms.
+    """
     source = Path(path)
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
+        text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanFileError(f"{source}: cannot read the plan file: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise PlanFileError(f"{source}: not a JSON plan file: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(f"{source}: not a JSON plan file: {exc.reason}") from exc
     try:
-        validate_plan_dict(data)
-        plan = plan_from_dict(data)
+        plan = plan_from_text(text)
     except PlanFileError as exc:
-        raise PlanFileError(f"{source}: {exc}") from exc
-    for key in ("fleet", "observed", "tenants"):
+        raise PlanFileError(f"{source}: {_explained(text, exc)}") from exc
+    for key in ("observed", "tenants"):
         if key not in plan.meta:
             raise PlanFileError(
                 f"{source}: plan file: meta.{key} is missing (not made by fleet plan?)"
             )
     return plan
+
+
+def _explained(text: str, error: PlanFileError) -> str:
+    """The schema's wording for a shape error, when the schema sees one; else ``error``."""
+    message = str(error)
+    if not message.startswith("plan file: ") or "seal" in message or "nested" in message:
+        return message
+    try:
+        validate_plan_dict(json.loads(text))
+    except PlanFileError as schema_error:
+        return str(schema_error)
+    except (ValueError, RecursionError):
+        pass
+    return message
 
 
 def is_plan_file(path: str | Path) -> bool:

@@ -54,7 +54,11 @@ def live_project_for(
 def check_fresh(
     plan: Plan, ctx: ApplyContext, live: LiveFleet, managed_orgs: frozenset[str]
 ) -> None:
-    """Refuse the plan when any planned tenant's live state moved since planning."""
+    """Refuse the plan when any planned tenant's live state moved since planning.
+
+    A planned tenant without a fingerprint in the plan cannot be shown fresh, so it counts as
+    stale too (the planner writes one for every tenant it plans).
+    """
     stale = []
     tenants: set[str] = {s.tenant for s in plan.steps if s.tenant is not None}
     # Tenants moved by a batched transfer have no step of their own but must be fresh too.
@@ -67,6 +71,7 @@ def check_fresh(
     for tenant in sorted(tenants):
         planned = plan.fingerprints.get(tenant)
         if planned is None:
+            stale.append(tenant)
             continue
         binding = ctx.binding(tenant)
         project = live_project_for(live, binding.project_id, binding.project_name, managed_orgs)

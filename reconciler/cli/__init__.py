@@ -2,8 +2,9 @@
 
 Exit codes (design.md §4): 0 success / no changes; 1 error; 2 changes present (``plan`` and
 ``drift`` with ``--detailed-exitcode``); 3 stale plan refused; 4 apply finished with failed
-steps. Bad flags exit 1 too (click's usual 2 would read as "changes present" in CI). Errors
-print one ``Error: …`` message and never a traceback (``-v`` adds the cause chain).
+steps; 5 apply finished but blocked tenants were left unchanged. Bad flags exit 1 too (click's
+usual 2 would read as "changes present" in CI). Errors print one ``Error: …`` message and never a
+traceback (``-v`` adds the cause chain).
 """
 
 from __future__ import annotations

@@ -5,19 +5,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Literal
 
 import click
 
-from reconciler.app import applying, planning
+from reconciler.app import applying, plan_trust, planning
 from reconciler.app.environment import Environment
 from reconciler.app.history import read_history, render_history
-from reconciler.app.output import apply_summary, plan_text
+from reconciler.app.output import apply_exit_error, apply_summary, plan_text
 from reconciler.apply.applier import record_converged
-from reconciler.apply.executor import Status
+from reconciler.apply.executor import ExecutionReport
 from reconciler.cli import FORMATS, State, cli, pass_state
 from reconciler.cli.out_file import warn_if_out_looks_like_a_format
-from reconciler.errors import ApplyError, UsageError
+from reconciler.errors import UsageError
 
 
 @cli.command()
@@ -64,7 +64,7 @@ def plan(
     """Diff the manifests against the live fleet and print (and optionally save) the plan."""
     desired = planning.validate(path)
     with Environment(state.options, desired.fleet) as env:
-        result = planning.make_plan(env, desired, targets=tenants, refresh=refresh)
+        result = planning.make_plan(env, desired, targets=tenants, refresh=refresh, manifests=path)
     if out_file is not None:
         planning.save_plan(result.plan, out_file)
         warn_if_out_looks_like_a_format(state, out_file, "plan")
@@ -101,6 +101,13 @@ def plan(
     default=None,
     help="PATH form: what the plan reads; all (default) also heals drift fleet plan skips.",
 )
+@click.option(
+    "-f",
+    "--manifests",
+    type=click.Path(path_type=Path),
+    help="PLANFILE form: the manifests to check the plan against (default: the path the plan "
+    "was made from).",
+)
 @pass_state
 def apply(
     state: State,
@@ -111,8 +118,12 @@ def apply(
     lock_timeout: float,
     tenants: Sequence[str],
     refresh: Literal["changed", "all"] | None,
+    manifests: Path | None,
 ) -> None:
-    """Apply a saved PLANFILE exactly, or plan PATH, show it, confirm, and apply."""
+    """Apply a saved PLANFILE (checked against the manifests), or plan PATH, confirm, and apply.
+
+    Exits 5 when blockers held tenants back (the rest was applied), 4 when steps failed.
+    """
     output = state.output
     from_file = planning.is_plan_file(target)
     if from_file and (tenants or refresh):
@@ -122,14 +133,16 @@ def apply(
             "--tenant and --refresh shape a new plan and only go with a manifests PATH; "
             "a saved plan is applied exactly (make a plan with fleet plan --tenant … -o FILE)"
         )
-    if from_file:
-        the_plan = planning.load_plan_file(target)
-        fleet = planning.fleet_from_meta(the_plan.meta)
-    else:
-        desired = planning.validate(target)
-        fleet = desired.fleet
+    if manifests is not None and not from_file:
+        raise UsageError("-f/--manifests goes with a PLANFILE; the manifests PATH is the argument")
+    saved = planning.load_plan_file(target) if from_file else None
+    desired = (
+        plan_trust.manifests_for(saved, manifests)
+        if saved is not None
+        else planning.validate(target)
+    )
     with (
-        Environment(state.options, fleet) as env,
+        Environment(state.options, desired.fleet) as env,
         applying.apply_session(env, lock_timeout=lock_timeout) as recovered,
     ):
         if recovered.did_anything:
@@ -137,29 +150,40 @@ def apply(
                 f"recovered from an interrupted apply: {recovered.closed} open intent(s) settled"
                 + "".join(f"\n  revoked untracked key {k}" for k in recovered.revoked_keys)
             )
-        planned_from = None
-        if not from_file:
-            result = planning.make_plan(env, desired, targets=tenants, refresh=refresh or "all")
-            the_plan, planned_from = result.plan, result.live
+        if saved is not None:
+            vouched = plan_trust.vouch(env, desired, saved)
+            the_plan, planned_from, digest = vouched.plan, vouched.live, vouched.digest
+        else:
+            result = planning.make_plan(
+                env, desired, targets=tenants, refresh=refresh or "all", manifests=target
+            )
+            the_plan, planned_from, digest = result.plan, result.live, None
             if fmt == "text":
                 click.echo(plan_text(the_plan, "text", color=output.color), nl=False)
             if the_plan.steps and not auto_approve:
                 _confirm_or_refuse()
-        if not the_plan.steps:
+        if the_plan.steps:
+            outcome = applying.apply_plan(
+                env,
+                the_plan,
+                parallelism=parallelism,
+                on_event=output.progress(len(the_plan.steps), json_lines=fmt == "json"),
+                planned_from=planned_from,
+                digest=digest,
+            )
+        else:
             record_converged(env.ledger(), the_plan)
-            output.note("No changes. The fleet matches the manifests.")
-            return
-        outcome = applying.apply_plan(
-            env,
-            the_plan,
-            parallelism=parallelism,
-            on_event=output.progress(len(the_plan.steps), json_lines=fmt == "json"),
-            planned_from=planned_from,
-        )
+            calls = env.client().stats.snapshot().total_requests
+            outcome = applying.ApplyOutcome(ExecutionReport(()), calls)
     output.finish_progress()
-    click.echo(apply_summary(outcome, fmt))
-    if not outcome.report.ok:
-        _exit_failed(outcome)
+    summary = apply_summary(outcome, fmt, the_plan.blockers)
+    if fmt == "json" or outcome.report.results or the_plan.blockers:
+        click.echo(summary)
+    else:
+        output.note(summary)  # "No changes": a note, as fleet plan says it
+    failure = apply_exit_error(outcome, the_plan.blockers)
+    if failure is not None:
+        raise failure
 
 
 def _confirm_or_refuse() -> None:
@@ -170,13 +194,6 @@ def _confirm_or_refuse() -> None:
         )
     if not click.confirm("Apply these changes?", default=False):
         raise UsageError("apply cancelled")
-
-
-def _exit_failed(outcome: applying.ApplyOutcome) -> NoReturn:
-    report = outcome.report
-    raise ApplyError(
-        report.count(Status.FAILED), report.count(Status.SKIPPED), report.count(Status.SUCCEEDED)
-    )
 
 
 @cli.command()

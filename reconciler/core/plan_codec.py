@@ -2,23 +2,81 @@
 
 ``plan_from_dict(plan_to_dict(p)) == p`` and ``plan_to_dict(plan_from_dict(d)) == d`` for any
 ``d`` this module wrote. ``summary`` is written for readers (CI, humans) and recomputed on
-reading, never trusted. Schema validation is the caller's job (``reconciler.render.json``
-uses jsonschema, which core may not import); this codec still checks the shape it relies on and
-raises ``PlanFileError`` naming the field, so a hand-edited file fails clearly, not with a
-``KeyError``.
+reading. This codec checks the shape it relies on and raises ``PlanFileError`` naming the field,
+so a hand-edited file fails clearly, not with a ``KeyError``; jsonschema (which core may not
+import) is only used by callers to explain a failure.
+
+**The seal.** Every document carries ``seal``: ``sha256:`` over ``canonical_json`` of the
+document without ``seal`` (sorted keys, no whitespace, UTF-8). ``plan_from_dict`` refuses a
+document whose seal is missing or does not match, so an edit made after ``fleet plan`` wrote the
+file is caught before anything is contacted. ``plan_digest`` is the same value for a ``Plan``;
+the ledger records it as the run's plan digest. A seal catches accidents, not attackers (anyone
+can recompute it): ``fleet apply PLANFILE`` also re-plans from the manifests and refuses steps
+they would not produce (``reconciler.app.plan_trust``).
+
+**Bounded reading.** ``plan_from_text`` refuses JSON nested deeper than ``MAX_NESTING`` before
+parsing (so no ``RecursionError`` can happen), numbers that are not finite, and a step graph
+with unknown ``depends_on`` ids or a cycle.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.context import parse_instant
+from reconciler.core.graph import topological_order
 from reconciler.core.plan import FORMAT_VERSION, Action, Blocker, FieldChange, Plan, Step
-from reconciler.errors import PlanFileError
+from reconciler.errors import PlanError, PlanFileError
+
+#: How deep a plan file may nest arrays and objects. Plans the tool writes stay under 10; the
+#: bound keeps ``json`` and every later walk of the document far from the recursion limit.
+MAX_NESTING = 64
+SEAL_PREFIX = "sha256:"
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+#: ``meta`` entries the tool writes, and the JSON type each must have when present.
+_META_TYPES: dict[str, type] = {
+    "manifests": str,
+    "refresh_mode": str,
+    "fleet": dict,
+    "observed": dict,
+    "tenants": dict,
+    "converged": dict,
+    "prevent_destroy": dict,
+}
+
+
+def canonical_json(document: Any) -> str:
+    """The canonical text the seal is computed over: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def seal_of(document: Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` over the canonical JSON of ``document`` without its ``seal``."""
+    unsealed = {k: v for k, v in document.items() if k != "seal"}
+    return SEAL_PREFIX + hashlib.sha256(canonical_json(unsealed).encode("utf-8")).hexdigest()
+
+
+def plan_digest(plan: Plan) -> str:
+    """The plan's seal: what the plan file carries and the ledger records for its run."""
+    return seal_of(_unsealed(plan))
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan file document for ``plan`` (keys in a stable, readable order)."""
+    """The sealed plan file document for ``plan`` (keys in a stable, readable order)."""
+    document = _unsealed(plan)
+    document["seal"] = seal_of(document)
+    return document
+
+
+def _unsealed(plan: Plan) -> dict[str, Any]:
     return {
         "format_version": plan.format_version,
         "tool_version": plan.tool_version,
@@ -49,8 +107,83 @@ def _step_to_dict(step: Step) -> dict[str, Any]:
     }
 
 
+def plan_from_text(text: str) -> Plan:
+    """The ``Plan`` in a plan file's text: bounded parse, shape, step graph, then the seal."""
+    depth = nesting_depth(text)
+    if depth > MAX_NESTING:
+        raise PlanFileError(
+            f"plan file: nested {depth} levels deep (at most {MAX_NESTING}); not a plan file"
+        )
+    try:
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:  # RecursionError: belt and braces
+        raise PlanFileError(f"not a JSON plan file: {exc}") from None
+    return plan_from_dict(_obj(data, "plan file: (top level)"))
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON ``text`` (strings are skipped)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a plan file may hold")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]} is too large for a plan file")
+    return value
+
+
 def plan_from_dict(data: Mapping[str, Any]) -> Plan:
-    """The ``Plan`` in a plan file document; ``PlanFileError`` names the first bad field."""
+    """The ``Plan`` in a sealed plan file document; ``PlanFileError`` names the first problem.
+
+    Shape first (naming the field), then the step graph (unique ids, known ``depends_on``,
+    no cycle), then the seal.
+    """
+    plan = _plan_shape(data)
+    _check_graph(plan.steps)
+    _check_seal(data)
+    return plan
+
+
+def _check_graph(steps: tuple[Step, ...]) -> None:
+    deps: dict[str, tuple[str, ...]] = {}
+    for step in steps:
+        if step.id in deps:
+            raise PlanFileError(f"plan file: two steps share the id {step.id!r}")
+        deps[step.id] = step.depends_on
+    try:
+        topological_order(deps)
+    except PlanError as exc:
+        raise PlanFileError(f"plan file: {exc}") from None
+
+
+def _check_seal(data: Mapping[str, Any]) -> None:
+    seal = data.get("seal")
+    if not isinstance(seal, str) or not seal.startswith(SEAL_PREFIX):
+        raise PlanFileError(
+            "plan file: seal: missing (made by an older neon-fleet, or modified after it was "
+            "made): make the plan again with fleet plan"
+        )
+    try:
+        expected = seal_of(data)
+    except (ValueError, RecursionError) as exc:
+        raise PlanFileError(f"plan file: cannot compute the seal: {exc}") from None
+    if seal != expected:
+        raise PlanFileError(
+            "plan file: the plan file was modified after it was made (its seal does not match "
+            "its content); make the plan again with fleet plan"
+        )
+
+
+def _plan_shape(data: Mapping[str, Any]) -> Plan:
     version = _get(data, "format_version", int, "")
     if version != FORMAT_VERSION:
         raise PlanFileError(
@@ -75,13 +208,27 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
             )
             for i, b in enumerate(blockers)
         ),
-        created_at=_get(data, "created_at", str, ""),
+        created_at=_instant(_get(data, "created_at", str, ""), "created_at"),
         format_version=version,
         targets=tuple(
             _text(t, f"targets[{i}]") for i, t in enumerate(_get(data, "targets", list, ""))
         ),
-        meta=dict(_get(data, "meta", dict, "")),
+        meta=_meta(_get(data, "meta", dict, "")),
     )
+
+
+def _meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    for name, kind in _META_TYPES.items():
+        if name in meta and not isinstance(meta[name], kind):
+            expected = "an object" if kind is dict else "a string"
+            raise PlanFileError(f"plan file: meta.{name}: expected {expected}")
+    if meta.get("refresh_mode", "all") not in ("changed", "all"):
+        raise PlanFileError("plan file: meta.refresh_mode: expected changed or all")
+    for section, kind in (("tenants", dict), ("observed", list)):
+        for key, value in dict(meta.get(section, {})).items():
+            if not isinstance(value, kind):
+                raise PlanFileError(f"plan file: meta.{section}.{key}: expected {kind.__name__}")
+    return dict(meta)
 
 
 def _step_from_dict(raw: Any, where: str) -> Step:
@@ -133,6 +280,17 @@ def _get(data: Mapping[str, Any], name: str, kind: type, prefix: str) -> Any:
     # bool is an int subclass; a boolean format_version is still wrong.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise PlanFileError(f"plan file: {prefix}{name}: expected {kind.__name__}")
+    return value
+
+
+def _instant(value: str, where: str) -> str:
+    # Apply re-plans with this as "now": a bad value must fail here, before anything is read.
+    try:
+        parse_instant(value)
+    except ValueError:
+        raise PlanFileError(
+            f"plan file: {where}: not an RFC 3339 timestamp: {value[:40]!r}"
+        ) from None
     return value
 
 

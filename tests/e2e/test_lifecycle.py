@@ -80,7 +80,10 @@ def test_downgrade_and_integration_blocker(loopback: Loopback, workdir, env):
     plan = fleet(["plan", "fleet", "--detailed-exitcode"], workdir, env)
     assert plan.code == 2
     assert "vercel integration (Neon answers 422)" in plan.out
-    ok(["apply", "fleet", "--auto-approve"], workdir, env)
+    # The unblocked downgrade is applied; the blocked tenant makes the run exit 5.
+    applied = fleet(["apply", "fleet", "--auto-approve"], workdir, env)
+    assert applied.code == 5, applied.text
+    assert "blocked tenant(s) left unchanged: cust-00100" in applied.err
     moved = project_named(loopback, "t-cust-00101")
     assert moved["org_id"] == "org-free-1"
     assert moved["settings"]["quota"]["compute_time_seconds"] == 9000
@@ -100,8 +103,9 @@ def test_missing_or_org_transfer_key_is_a_blocker_before_anything_runs(
     unset["NEON_PERSONAL_KEY"] = ""
     plan = fleet(["plan", "fleet"], workdir, unset)
     assert "personal_api_key_env NEON_PERSONAL_KEY is not set" in plan.out
-    result = ok(["apply", "fleet", "--auto-approve"], workdir, unset)
-    assert "No changes" in result.err or "0 succeeded" in result.out
+    result = fleet(["apply", "fleet", "--auto-approve"], workdir, unset)
+    assert result.code == 5, result.text
+    assert "Nothing to apply" in result.out and "! cust-00043: " in result.out
     assert project_named(loopback, "t-cust-00043")["org_id"] == "org-free-1"
 
 
@@ -183,8 +187,10 @@ def test_offboarding_with_and_without_prune(loopback: Loopback, workdir, env):
     assert "prevent_destroy" in blockers["cust-00042"]
     assert any("max_deletes" in m for t, m in blockers.items() if t != "cust-00042")
 
-    result = ok(["apply", "fleet", "--auto-approve"], workdir, env)
+    result = fleet(["apply", "fleet", "--auto-approve"], workdir, env)
+    assert result.code == 5, result.text  # prevent_destroy and max_deletes blocked tenants
     assert "can be recovered until" in result.out
+    assert "cust-00042" in result.err.splitlines()[-1]
     names = {p["name"] for p in loopback.projects("org-free-1", "NEON_FREE_ORG_KEY")}
     assert len({f"t-{t}" for t in deletes} & names) == 0
     assert "t-cust-00042" in names

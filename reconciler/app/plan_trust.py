@@ -1,0 +1,133 @@
+"""Apply a saved plan only as far as the manifests vouch for it.
+
+A plan file is an artifact that travelled (CI artifact store, a laptop); its seal catches
+accidental edits but anyone can re-seal it. So ``fleet apply PLANFILE`` trusts the plan for
+nothing it acts on:
+
+1. ``manifests_for`` loads the manifests the plan names (``meta.manifests``, as given when the
+   plan was made, relative to the working directory; or ``-f/--manifests``), refuses them when
+   their digest differs from the plan's ``manifest_digest`` and when the plan's recorded Fleet
+   settings (``meta.fleet``) differ from theirs. Keys, sinks, ledger and policy come from the
+   manifests only.
+2. ``vouch`` (inside the apply session: lock held, recovery done) re-observes the tenants the
+   plan touches with the details a plan reads, re-plans with the pure planner using the saved
+   plan's ``created_at`` as ``now`` and its targets and refresh mode, refuses the plan as stale
+   (exit 3) when a touched tenant's fingerprint moved, and as unvouched (exit 1) when any saved
+   step is not exactly a step of the re-plan (``reconciler.core.plan_vouch``). What runs is the
+   re-plan's copy of each saved step, with the re-plan's bindings (project ids, orgs), converged
+   digests and ``prevent_destroy`` values, never the file's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from reconciler.app.environment import Environment
+from reconciler.app.planning import fleet_meta, observe_for_plan, plan_from_observation
+from reconciler.core.model import DesiredFleet, LiveFleet
+from reconciler.core.plan import Plan
+from reconciler.core.plan_codec import plan_digest
+from reconciler.core.plan_vouch import stale_tenants, touched_tenants, unvouched_steps
+from reconciler.errors import StalePlanError, UnvouchedPlanError, UsageError
+from reconciler.manifests import load_fleet
+from reconciler.observe import REFRESH_MODES, RefreshMode
+
+#: How many offending steps the refusal names (the rest are counted).
+_NAMED = 5
+
+
+@dataclass(frozen=True)
+class VouchedPlan:
+    """The steps to run, the live state they were checked against, and the saved plan's seal."""
+
+    plan: Plan
+    live: LiveFleet
+    digest: str
+
+
+def manifests_for(saved: Plan, override: Path | None) -> DesiredFleet:
+    """The manifests ``saved`` was made from, refused when they changed since."""
+    recorded = saved.meta.get("manifests")
+    source = override if override is not None else recorded
+    if not source:
+        raise UsageError(
+            "the plan file does not say which manifests it was made from: pass -f/--manifests PATH"
+        )
+    where = Path(source)
+    if not where.exists():
+        raise UsageError(
+            f"the manifests the plan was made from are not at {where}: run fleet apply from the "
+            "directory fleet plan ran in, or pass -f/--manifests PATH"
+        )
+    desired = load_fleet(where)
+    if desired.digest != saved.manifest_digest:
+        raise UnvouchedPlanError(
+            f"the manifests changed since the plan was made ({where} has another digest than "
+            "the plan's manifest_digest); plan again"
+        )
+    recorded_fleet = saved.meta.get("fleet")
+    if recorded_fleet is not None and recorded_fleet != _json_shape(fleet_meta(desired.fleet)):
+        raise UnvouchedPlanError(
+            f"the plan's Fleet settings (meta.fleet) differ from {where}'s (orgs, key "
+            "variables, secrets sink or ledger); the plan file was edited: plan again"
+        )
+    return desired
+
+
+def vouch(env: Environment, desired: DesiredFleet, saved: Plan) -> VouchedPlan:
+    """Re-plan from the manifests and live state; the saved steps the re-plan vouches for."""
+    refresh = _refresh_mode(saved.meta.get("refresh_mode", "all"))
+    view = env.ledger().view()
+    observation = observe_for_plan(
+        env,
+        desired,
+        view,
+        targets=saved.targets,
+        refresh=refresh,
+        only_for=touched_tenants(saved),
+    )
+    replan = plan_from_observation(
+        env,
+        desired,
+        view,
+        observation,
+        now=saved.created_at,
+        targets=saved.targets,
+        refresh=refresh,
+        manifests=saved.meta.get("manifests"),
+    )
+    stale = stale_tenants(saved, replan)
+    if stale:
+        raise StalePlanError(stale)
+    mismatches = unvouched_steps(saved, replan)
+    if mismatches:
+        named = "; ".join(f"{m.step_id}: {m.why}" for m in mismatches[:_NAMED])
+        more = f" (and {len(mismatches) - _NAMED} more)" if len(mismatches) > _NAMED else ""
+        raise UnvouchedPlanError(
+            f"the plan asks for what the manifests would not plan, nothing was changed: "
+            f"{named}{more}; plan again"
+        )
+    fresh = {step.id: step for step in replan.steps}
+    blockers = {(b.tenant, b.message): b for b in (*saved.blockers, *replan.blockers)}
+    vouched = replace(
+        saved,
+        steps=tuple(fresh[step.id] for step in saved.steps),
+        blockers=tuple(sorted(blockers.values(), key=lambda b: (b.tenant, b.message))),
+        meta=replan.meta,
+    )
+    return VouchedPlan(vouched, observation.live, plan_digest(saved))
+
+
+def _refresh_mode(value: Any) -> RefreshMode:
+    for mode in REFRESH_MODES:
+        if value == mode:
+            return mode
+    raise UnvouchedPlanError(f"plan file: meta.refresh_mode: {value!r} is not one of changed, all")
+
+
+def _json_shape(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
