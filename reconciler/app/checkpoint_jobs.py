@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from reconciler import errors
-from reconciler.app.checkpoints import Checkpoints, CreateOptions, TenantTarget
+from reconciler.app.checkpoints import (
+    MISSING_SOURCE_REV,
+    Checkpoints,
+    CreateOptions,
+    TenantTarget,
+)
 from reconciler.core.model import DEFAULT_BRANCH
 from reconciler.ledger.checkpoints import (
     Checkpoint,
@@ -164,6 +169,8 @@ def schedule_checkpoints(
     leaves the rest of the account's budget to other work. ``sleep``/``clock`` pace requests
     and polls (injectable in tests).
     """
+    if not source_rev.strip():
+        raise errors.UsageError(MISSING_SOURCE_REV)
     started = clock()
     before = service.client.stats.snapshot().total_requests
     now = service.now()

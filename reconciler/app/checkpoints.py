@@ -39,6 +39,10 @@ from reconciler.neon import snapshots as neon_snapshots
 #: Neon's code for a project at its snapshot cap (UNCONFIRMED; the emulator uses it).
 SNAPSHOT_LIMIT_CODES = frozenset({"SNAPSHOTS_LIMIT_EXCEEDED"})
 HOOK_TIMEOUT_SECONDS = 300.0
+#: Why a checkpoint without a source revision is refused (``create`` and ``schedule`` alike).
+MISSING_SOURCE_REV = (
+    "--source-rev is required: the manifests are not in a git repository with a commit"
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class RestoreOutcome:
     checkpoint: Checkpoint
     #: Why the ``(old)`` branch was kept ("" when it was deleted or there is none).
     kept_old_reason: str = ""
+    #: The name of the branch the snapshot was restored to (a preview's own branch).
+    restored_branch_name: str = ""
 
 
 def git_revision(path: Path) -> str | None:
@@ -99,6 +105,18 @@ def git_revision(path: Path) -> str | None:
         return None
     revision = done.stdout.strip()
     return revision if done.returncode == 0 and revision else None
+
+
+def source_revision(given: str | None, manifests: Path) -> str:
+    """The source revision a checkpoint records: ``given``, else the manifests' git HEAD.
+
+    ``create`` and ``schedule`` share this rule, so neither records a checkpoint that cannot
+    say which source it belongs with: without both, ``UsageError`` (before any API call).
+    """
+    revision = (given or "").strip() or git_revision(manifests)
+    if not revision:
+        raise errors.UsageError(MISSING_SOURCE_REV)
+    return revision
 
 
 class Checkpoints:
@@ -329,7 +347,7 @@ class Checkpoints:
                 record.id, CheckpointStatus.PREVIEWED, restored_branch_id=new_id
             )
             on_step(RestoreStep("done", {"status": CheckpointStatus.PREVIEWED.value}))
-            return RestoreOutcome(self.store.get(record.id))
+            return RestoreOutcome(self.store.get(record.id), "", restored.branch.name)
         self._record_branch(target, record.branch_name, new_id)
         on_step(RestoreStep("ledger", {"branch": record.branch_name, "branch_id": new_id}))
         deleted, reason = self._cleanup(target, current, branches, keep_old)
@@ -342,7 +360,7 @@ class Checkpoints:
             old_branch_id=current.id, old_branch_deleted=deleted,
         )  # fmt: skip
         on_step(RestoreStep("done", {"status": CheckpointStatus.RESTORED.value}))
-        return RestoreOutcome(self.store.get(record.id), reason)
+        return RestoreOutcome(self.store.get(record.id), reason, record.branch_name)
 
     def _record_branch(self, target: TenantTarget, name: str, branch_id: str) -> None:
         ledger = self.env.ledger()

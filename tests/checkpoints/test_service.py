@@ -264,10 +264,10 @@ def test_schedule_skips_tenants_without_projects(service: Checkpoints, clock: Fa
     }
     service.desired = replace(desired, tenants=tenants)
     paced: dict[str, Any] = {"sleep": clock.advance, "clock": clock, "max_per_minute": 600.0}
-    report = schedule_checkpoints(service, source_rev="", parallelism=2, **paced)
+    report = schedule_checkpoints(service, source_rev="abc", parallelism=2, **paced)
     assert sorted(c.tenant for c in report.created) == ["cust-00042", "cust-00043"]
     assert list(report.failed) == ["cust-00100"]  # no project in the emulator
-    again = schedule_checkpoints(service, source_rev="", parallelism=2, limit=1, **paced)
+    again = schedule_checkpoints(service, source_rev="abc", parallelism=2, limit=1, **paced)
     assert again.created == () and again.not_due == ("cust-00042", "cust-00043")
     assert again.deferred == ()
 
