@@ -9,7 +9,9 @@ Locks: migrations run under ``pg_advisory_xact_lock`` so concurrent first opens 
 migration twice. The apply lock is ``pg_try_advisory_lock`` on a dedicated connection held for
 the lock's duration: PostgreSQL releases it when that session ends, including when the process
 holding it is killed. An ``apply_lock`` row names the holder for the refused apply's message;
-it is joined with ``pg_locks`` so a stale row of a dead holder is never reported.
+it is joined with ``pg_locks`` so a stale row of a dead holder is never reported. Both keys
+come from the schema the session resolves, never from the URL's text, so two URLs that reach
+the same tables (``/db`` and ``/db?schema=public``) share one lock.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from psycopg.types.json import Jsonb
 from reconciler.errors import LedgerError
 from reconciler.ledger.guard import redact_text
 from reconciler.ledger.locking import UNKNOWN_HOLDER, Waiting, describe_since, poll
-from reconciler.ledger.migrations import Migration
+from reconciler.ledger.migrations import MIGRATIONS_TABLE, Migration
 from reconciler.ledger.rows import dump_json
 from reconciler.ledger.sql import Row, SqlLedger, Tx
 
 #: First halves of the two-part advisory lock keys ("NF" + purpose); the second half is derived
-#: from the database and schema, so fleets in different schemas never block each other.
+#: from the schema the ledger lives in (see ``_ledger_identity``), so fleets in different
+#: schemas never block each other and differently written URLs of one ledger always do.
 MIGRATION_LOCK_SPACE = 0x4E460001
 APPLY_LOCK_SPACE = 0x4E460002
 #: Schema names we accept: lower case (so quoting never changes them) and at most 63 bytes.
@@ -86,16 +89,39 @@ class PostgresLedger(SqlLedger):
         self._waiting = waiting
         self._connection = self._connect()
         try:
-            row = self._connection.execute(
-                "SELECT current_database(), current_setting('search_path')"
-            ).fetchone()
+            row = self._connection.execute("SELECT current_schema()").fetchone()
         except psycopg.Error as exc:
             self._connection.close()
             raise self._error("cannot open", exc) from exc
-        assert row is not None
-        # The key half that scopes both advisory locks to this database and schema.
-        self._scope_key = zlib.crc32(f"{row[0]}/{schema or row[1]}".encode()) & 0x7FFFFFFF
+        # Advisory locks are per database already. Migrations run before the ledger's tables
+        # (and perhaps its schema) exist, so their key comes from the schema *resolved* by
+        # the session (the one tables are created in), never from how the URL names it.
+        resolved = schema or (row[0] if row and row[0] else "")
+        self._migration_key = zlib.crc32(resolved.encode()) & 0x7FFFFFFF
         self._migrate_or_close()
+        try:
+            self._apply_key = self._ledger_identity()
+        except BaseException:
+            self.close()
+            raise
+
+    def _ledger_identity(self) -> int:
+        """The apply lock's key: the OID of the schema that holds this ledger's tables.
+
+        Any two URLs that reach the same tables (``/db`` and ``/db?schema=public``, a
+        ``search_path`` option, another host name of the server) reach the same schema, so
+        they contend for one lock; ledgers in other schemas never collide with it.
+        """
+        with self._tx() as tx:
+            found = tx.one(
+                "SELECT c.relnamespace::bigint FROM pg_class c"
+                f" WHERE c.oid = to_regclass('{MIGRATIONS_TABLE}')"
+            )
+        if found is None:
+            raise LedgerError(f"the ledger {self._display} has no {MIGRATIONS_TABLE} table")
+        oid = int(found[0])
+        # pg_try_advisory_lock(int4, int4): an OID is unsigned, so fold it into int4's range.
+        return oid - (1 << 32) if oid >= 1 << 31 else oid
 
     def describe(self) -> str:
         return self._display
@@ -131,7 +157,9 @@ class PostgresLedger(SqlLedger):
             raise self._error("cannot use", exc) from exc
 
     def _before_migrations(self, tx: Tx) -> None:
-        tx.execute("SELECT pg_advisory_xact_lock(?, ?)", (MIGRATION_LOCK_SPACE, self._scope_key))
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(?, ?)", (MIGRATION_LOCK_SPACE, self._migration_key)
+        )
         if self._schema is not None:
             tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
 
@@ -156,7 +184,7 @@ class PostgresLedger(SqlLedger):
                 try:
                     session.execute("DELETE FROM apply_lock WHERE backend_pid = pg_backend_pid()")
                     session.execute(
-                        "SELECT pg_advisory_unlock(%s, %s)", (APPLY_LOCK_SPACE, self._scope_key)
+                        "SELECT pg_advisory_unlock(%s, %s)", (APPLY_LOCK_SPACE, self._apply_key)
                     )
                 except psycopg.Error as exc:
                     raise self._error("cannot release the apply lock of", exc) from exc
@@ -166,7 +194,7 @@ class PostgresLedger(SqlLedger):
     def _try_lock(self, session: psycopg.Connection[Any], holder: str) -> bool:
         with session.transaction():
             row = session.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (APPLY_LOCK_SPACE, self._scope_key)
+                "SELECT pg_try_advisory_lock(%s, %s)", (APPLY_LOCK_SPACE, self._apply_key)
             ).fetchone()
             if row is None or not row[0]:
                 return False
@@ -186,7 +214,8 @@ class PostgresLedger(SqlLedger):
             " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
             " AND l.classid::bigint = %s AND l.objid::bigint = %s"
             " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            (APPLY_LOCK_SPACE, self._scope_key),
+            # pg_locks shows the key's 32 bits unsigned.
+            (APPLY_LOCK_SPACE, self._apply_key & 0xFFFFFFFF),
         ).fetchone()
         if row is None:
             return UNKNOWN_HOLDER
