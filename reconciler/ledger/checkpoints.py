@@ -144,43 +144,39 @@ class CheckpointStore:
         self._ledger = ledger
 
     def _row(self, row: Sequence[Any]) -> Checkpoint:
-        ledger = self._ledger
         (
             cid, tenant, project_id, org_id, branch_name, branch_id, snapshot_id, snapshot_name,
             source_rev, secrets_version, deploy_url, agent_run_id, meta, origin, status,
             created_at, updated_at, expires_at, error, full_size, restore_started_at,
             restored_at, restored_branch_id, old_branch_id, old_branch_deleted,
         ) = row  # fmt: skip
-
-        def maybe(value: Any) -> datetime | None:
-            return None if value is None else ledger.time_out(value)
-
+        cell = self._ledger.cells("checkpoints", f"id {cid}")
         return Checkpoint(
-            id=int(cid),
-            tenant=tenant,
-            project_id=project_id,
-            org_id=org_id,
-            branch_name=branch_name,
-            branch_id=branch_id,
-            snapshot_id=snapshot_id,
-            snapshot_name=snapshot_name,
-            source_rev=source_rev,
-            secrets_version=secrets_version,
-            deploy_url=deploy_url,
-            agent_run_id=agent_run_id,
-            meta={str(k): str(v) for k, v in ledger.json_out(meta).items()},
-            origin=origin,
-            status=CheckpointStatus(status),
-            created_at=ledger.time_out(created_at),
-            updated_at=ledger.time_out(updated_at),
-            expires_at=maybe(expires_at),
-            error=error,
-            full_size=None if full_size is None else int(full_size),
-            restore_started_at=maybe(restore_started_at),
-            restored_at=maybe(restored_at),
-            restored_branch_id=restored_branch_id,
-            old_branch_id=old_branch_id,
-            old_branch_deleted=None if old_branch_deleted is None else bool(old_branch_deleted),
+            id=cell.integer("id", cid),
+            tenant=cell.text("tenant", tenant, empty=False),
+            project_id=cell.text("project_id", project_id, empty=False),
+            org_id=cell.text("org_id", org_id, empty=False),
+            branch_name=cell.text("branch_name", branch_name),
+            branch_id=cell.text("branch_id", branch_id),
+            snapshot_id=cell.optional_text("snapshot_id", snapshot_id),
+            snapshot_name=cell.text("snapshot_name", snapshot_name),
+            source_rev=cell.text("source_rev", source_rev),
+            secrets_version=cell.optional_text("secrets_version", secrets_version),
+            deploy_url=cell.optional_text("deploy_url", deploy_url),
+            agent_run_id=cell.optional_text("agent_run_id", agent_run_id),
+            meta=cell.strings("meta", meta),
+            origin=cell.text("origin", origin),
+            status=cell.choice("status", status, CheckpointStatus),
+            created_at=cell.time("created_at", created_at),
+            updated_at=cell.time("updated_at", updated_at),
+            expires_at=cell.optional_time("expires_at", expires_at),
+            error=cell.text("error", error),
+            full_size=cell.optional_integer("full_size", full_size),
+            restore_started_at=cell.optional_time("restore_started_at", restore_started_at),
+            restored_at=cell.optional_time("restored_at", restored_at),
+            restored_branch_id=cell.optional_text("restored_branch_id", restored_branch_id),
+            old_branch_id=cell.optional_text("old_branch_id", old_branch_id),
+            old_branch_deleted=cell.optional_flag("old_branch_deleted", old_branch_deleted),
         )
 
     def now(self) -> datetime:
@@ -327,7 +323,12 @@ class CheckpointStore:
                 f" WHERE status IN ({marks}) GROUP BY tenant",
                 statuses,
             )
-        return {str(tenant): self._ledger.time_out(at) for tenant, at in rows}
+        return {
+            str(tenant): self._ledger.cells("checkpoints", f"tenant {tenant!r}").time(
+                "created_at", at
+            )
+            for tenant, at in rows
+        }
 
 
 def retention_candidates(

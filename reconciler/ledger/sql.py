@@ -21,11 +21,17 @@ from typing import Any, ClassVar, Protocol
 
 from reconciler.core.model import LedgerView, OwnedTenant
 from reconciler.core.plan import Action
-from reconciler.errors import LedgerError, LedgerMigrationError
+from reconciler.errors import LedgerCorruptedError, LedgerError, LedgerMigrationError
 from reconciler.ledger import rows
 from reconciler.ledger.base import Ledger
 from reconciler.ledger.guard import is_secret_name, redact_text, reject_secrets
-from reconciler.ledger.migrations import MIGRATIONS_TABLE, Migration, check_numbering, discover
+from reconciler.ledger.migrations import (
+    MIGRATIONS_TABLE,
+    Migration,
+    applied_from_rows,
+    check_numbering,
+    discover,
+)
 from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
@@ -155,16 +161,15 @@ class SqlLedger(Ledger, rows.Codec):
                         " VALUES (?, ?, ?)",
                         (applying.version, applying.name, self.time_in(self._now())),
                     )
-        except LedgerMigrationError:
+        except (LedgerMigrationError, LedgerCorruptedError):
             raise
         except LedgerError as exc:
             what = f"migration {applying.version} ({applying.name})" if applying else "migrating"
             raise LedgerMigrationError(f"ledger {self.describe()}: {what} failed: {exc}") from exc
 
-    @staticmethod
-    def _version(tx: Tx) -> int:
-        row = tx.one(f"SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}")
-        return int(row[0]) if row else 0
+    def _version(self, tx: Tx) -> int:
+        applied = self._applied(tx)
+        return applied[-1].version if applied else 0
 
     # ------------------------------------------------------------------ reads
 
@@ -213,7 +218,7 @@ class SqlLedger(Ledger, rows.Codec):
                 f"SELECT {rows.STEP_COLUMNS} FROM run_steps WHERE run_id = ? ORDER BY id",
                 (run_id,),
             )
-        return self.run_from(found, tuple(self.step_from(row) for row in steps))
+        return self.run_from(found, tuple(self.step_from(row, run_id) for row in steps))
 
     def deleted_tenants(self, limit: int = 20) -> list[DeletedTenant]:
         _check_limit(limit)
@@ -227,7 +232,7 @@ class SqlLedger(Ledger, rows.Codec):
     def get_meta(self, key: str) -> str | None:
         with self._tx() as tx:
             found = tx.one("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if found is None else str(found[0])
+        return None if found is None else self.cells("meta", f"key {key!r}").text("value", found[0])
 
     def migration_version(self) -> int:
         with self._tx() as tx:
@@ -235,10 +240,11 @@ class SqlLedger(Ledger, rows.Codec):
 
     def applied_migrations(self) -> list[AppliedMigration]:
         with self._tx() as tx:
-            found = tx.all(
-                f"SELECT version, name, applied_at FROM {MIGRATIONS_TABLE} ORDER BY version"
-            )
-        return [AppliedMigration(int(v), str(n), self.time_out(at)) for v, n, at in found]
+            return self._applied(tx)
+
+    def _applied(self, tx: Tx) -> list[AppliedMigration]:
+        found = tx.all(f"SELECT version, name, applied_at FROM {MIGRATIONS_TABLE}")
+        return applied_from_rows(found, self.cells, self._migrations)
 
     # ------------------------------------------------------------------ writes
 

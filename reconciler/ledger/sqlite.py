@@ -224,12 +224,19 @@ class SqliteLedger(SqlLedger):
         return value.astimezone(UTC).isoformat(timespec="microseconds")
 
     def time_out(self, value: Any) -> datetime:
-        return datetime.fromisoformat(str(value)).astimezone(UTC)
+        if not isinstance(value, str):
+            raise TypeError("a SQLite ledger stores times as ISO 8601 text")
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:  # ``time_in`` always writes the offset
+            raise ValueError("a ledger time without a UTC offset")
+        return moment.astimezone(UTC)
 
     def json_in(self, value: Any) -> Any:
         return dump_json(value)
 
     def json_out(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise TypeError("a SQLite ledger stores JSON as text")
         return json.loads(value)
 
     def bool_in(self, value: bool) -> Any:
