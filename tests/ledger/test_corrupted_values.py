@@ -56,15 +56,23 @@ def raw(url: str) -> Iterator[Callable[[str], None]]:
     if isinstance(target, SqliteTarget):
         assert target.path is not None
         connection = sqlite3.connect(str(target.path), isolation_level=None)
+
+        def on_sqlite(statement: str) -> None:
+            connection.execute(statement)
+
         try:
-            yield lambda statement: connection.execute(statement) and None
+            yield on_sqlite
         finally:
             connection.close()
         return
     assert isinstance(target, PostgresTarget) and target.schema
     with psycopg.connect(target.conninfo, autocommit=True) as pg:
         pg.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(target.schema)))
-        yield lambda statement: pg.execute(statement.encode()) and None
+
+        def on_postgres(statement: str) -> None:
+            pg.execute(statement.encode())
+
+        yield on_postgres
 
 
 @dataclass(frozen=True)
