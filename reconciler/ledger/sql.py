@@ -177,10 +177,14 @@ class SqlLedger(Ledger, rows.Codec):
         with self._tx() as tx:
             tenants = self._load_tenants(tx, None)
             pending = tx.all(
-                "SELECT DISTINCT tenant FROM intents WHERE resolved_at IS NULL AND action = ?",
+                "SELECT id, tenant FROM intents WHERE resolved_at IS NULL AND action = ?",
                 (Action.CREATE_PROJECT.value,),
             )
-        return LedgerView(tenants=tenants, pending_creates=frozenset(r[0] for r in pending))
+        creates = frozenset(
+            self.cells("intents", f"id {intent_id}").text("tenant", tenant, empty=False)
+            for intent_id, tenant in pending
+        )
+        return LedgerView(tenants=tenants, pending_creates=creates)
 
     def tenant(self, name: str) -> OwnedTenant | None:
         with self._tx() as tx:
