@@ -193,6 +193,35 @@ class Checkpoints:
         ``branch`` (name, id) skips the branch lookup (``schedule`` passes the ledger's id);
         ``wait`` replaces the operation polling (``schedule`` paces its polls).
         """
+        target, branch, new = self._prepare(tenant, options, target, branch)
+        return self._take(self.store.begin(new), target, branch, wait)
+
+    def create_if_due(
+        self,
+        tenant: str,
+        options: CreateOptions,
+        every: timedelta,
+        *,
+        target: TenantTarget,
+        branch: tuple[str, str],
+        wait: Callable[[str, str, Sequence[Operation]], object] | None = None,
+    ) -> Checkpoint | None:
+        """``create``, unless another run took (or is taking) a checkpoint within ``every``.
+
+        The record is claimed atomically in the ledger, so overlapping ``schedule`` runs
+        snapshot each tenant once; None when the claim went to another run.
+        """
+        target, branch, new = self._prepare(tenant, options, target, branch)
+        record = self.store.claim(new, every)
+        return None if record is None else self._take(record, target, branch, wait)
+
+    def _prepare(
+        self,
+        tenant: str,
+        options: CreateOptions,
+        target: TenantTarget | None,
+        branch: tuple[str, str] | None,
+    ) -> tuple[TenantTarget, tuple[str, str], NewCheckpoint]:
         target = target or self.target(tenant)
         if branch is None:
             found = self.root_branch(target, options.branch)
@@ -203,19 +232,27 @@ class Checkpoints:
             if options.expires_in_seconds is None
             else now + timedelta(seconds=options.expires_in_seconds)
         )
-        record = self.store.begin(
-            NewCheckpoint(
-                tenant=tenant, project_id=target.project_id, org_id=target.org_id,
-                branch_name=branch[0], branch_id=branch[1], source_rev=options.source_rev,
-                secrets_version=options.secrets_version, deploy_url=options.deploy_url,
-                agent_run_id=options.run_id, meta=dict(options.meta), origin=options.origin,
-                expires_at=expires,
-            )
+        new = NewCheckpoint(
+            tenant=tenant, project_id=target.project_id, org_id=target.org_id,
+            branch_name=branch[0], branch_id=branch[1], source_rev=options.source_rev,
+            secrets_version=options.secrets_version, deploy_url=options.deploy_url,
+            agent_run_id=options.run_id, meta=dict(options.meta), origin=options.origin,
+            expires_at=expires,
         )  # fmt: skip
+        return target, branch, new
+
+    def _take(
+        self,
+        record: Checkpoint,
+        target: TenantTarget,
+        branch: tuple[str, str],
+        wait: Callable[[str, str, Sequence[Operation]], object] | None,
+    ) -> Checkpoint:
+        """Request the snapshot of a ``creating`` record, wait for Neon, mark it ready."""
         try:
             created = neon_snapshots.create_snapshot(
                 self.client, target.key, target.project_id, branch[1],
-                name=record.snapshot_name, expires_at=_stamp(expires),
+                name=record.snapshot_name, expires_at=_stamp(record.expires_at),
             )  # fmt: skip
             snapshot, operations = created.snapshot, created.operations
         except errors.OutcomeUnknown:
@@ -229,9 +266,9 @@ class Checkpoints:
             snapshot, operations = read_back, ()
         except errors.ApiError as exc:
             self.store.discard(record.id)
-            raise _explained(exc, tenant, target) from exc
+            raise _explained(exc, record.tenant, target) from exc
         # Keep the id before waiting: if the wait fails the record stays ``creating`` with
-        # it, and ``gc`` settles it later by reading the snapshot back.
+        # it, and ``gc`` or the next ``schedule`` settles it by reading the snapshot back.
         self.store.attach_snapshot(record.id, snapshot.id)
         (wait or self._wait)(target.key, target.project_id, operations)
         self.store.mark_ready(record.id, snapshot.id, snapshot.full_size)

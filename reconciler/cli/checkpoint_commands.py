@@ -308,17 +308,26 @@ def schedule(
                     "not_due": list(report.not_due),
                     "deferred": list(report.deferred),
                     "failed": dict(report.failed),
+                    "taken_elsewhere": list(report.taken_elsewhere),
+                    "settled": {str(k): v for k, v in report.settled.items()},
                     "requests": report.requests,
                     "seconds": round(report.seconds, 3),
                 }
             )
         )
     else:
+        for cid, how in report.settled.items():
+            click.echo(f"settled #{cid} left by an interrupted create: {how}")
         for name, message in report.failed.items():
             click.echo(f"failed {name}: {message}")
+        elsewhere = (
+            f", {len(report.taken_elsewhere)} taken by another run"
+            if report.taken_elsewhere
+            else ""
+        )
         click.echo(
             f"{len(report.created)} checkpoint(s) taken, {len(report.not_due)} not due, "
-            f"{len(report.deferred)} deferred, {len(report.failed)} failed "
+            f"{len(report.deferred)} deferred, {len(report.failed)} failed{elsewhere} "
             f"({report.requests} API requests in {report.seconds:.1f}s)"
         )
     if report.failed:

@@ -33,6 +33,10 @@ class CheckpointStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+#: How long a record may stay ``creating`` before it counts as left by a crash (a create takes
+#: seconds); until then another process may still be taking it.
+STALE_CREATING = timedelta(minutes=15)
+
 #: Statuses whose snapshot exists (or existed) and may be restored or collected.
 SETTLED = frozenset(
     {
@@ -187,6 +191,30 @@ class CheckpointStore:
 
     def begin(self, new: NewCheckpoint, *, name_prefix: str = "ckpt") -> Checkpoint:
         """Record a checkpoint about to be taken (its snapshot: ``<prefix>-<id>-<tenant>``)."""
+        self._check(new)
+        with self._ledger.transaction(write=True) as tx:
+            return self._insert(tx, new, name_prefix)
+
+    def claim(self, new: NewCheckpoint, every: timedelta) -> Checkpoint | None:
+        """``begin``, unless the tenant has a checkpoint younger than ``every`` or one being
+        created: then None. Check and insert are one transaction that concurrent claims of
+        this ledger wait for, so overlapping ``schedule`` runs never take a tenant twice."""
+        self._check(new)
+        ledger = self._ledger
+        now = ledger.now()
+        taken = sorted(status.value for status in SETTLED | {CheckpointStatus.RESTORING})
+        marks = ", ".join("?" for _ in taken)
+        with ledger.transaction(write=True, exclusive=True) as tx:
+            busy = tx.one(
+                "SELECT id FROM checkpoints WHERE tenant = ? AND ((status IN"
+                f" ({marks}) AND created_at > ?) OR (status = ? AND updated_at > ?))",
+                (new.tenant, *taken, ledger.time_in(now - every),
+                 CheckpointStatus.CREATING.value, ledger.time_in(now - STALE_CREATING)),
+            )  # fmt: skip
+            return None if busy is not None else self._insert(tx, new, "ckpt")
+
+    @staticmethod
+    def _check(new: NewCheckpoint) -> None:
         free_form = {
             "source_rev": new.source_rev,
             "secrets_version": new.secrets_version,
@@ -195,28 +223,29 @@ class CheckpointStore:
             "meta": dict(new.meta),
         }
         reject_secrets(free_form, "checkpoint")
+
+    def _insert(self, tx: Tx, new: NewCheckpoint, name_prefix: str) -> Checkpoint:
         ledger = self._ledger
         now = ledger.time_in(ledger.now())
-        with ledger.transaction(write=True) as tx:
-            row = tx.one(
-                "INSERT INTO checkpoints (tenant, project_id, org_id, branch_name, branch_id,"
-                " snapshot_name, source_rev, secrets_version, deploy_url, agent_run_id, meta,"
-                " origin, status, created_at, updated_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    new.tenant, new.project_id, new.org_id, new.branch_name, new.branch_id,
-                    new.source_rev, new.secrets_version, new.deploy_url, new.agent_run_id,
-                    ledger.json_in(dict(new.meta)), new.origin, CheckpointStatus.CREATING.value,
-                    now, now, None if new.expires_at is None else ledger.time_in(new.expires_at),
-                ),
-            )  # fmt: skip
-            assert row is not None  # RETURNING always yields the new row
-            checkpoint_id = int(row[0])
-            tx.execute(
-                "UPDATE checkpoints SET snapshot_name = ? WHERE id = ?",
-                (f"{name_prefix}-{checkpoint_id}-{new.tenant}"[:256], checkpoint_id),
-            )
-            return self._get(tx, checkpoint_id)
+        row = tx.one(
+            "INSERT INTO checkpoints (tenant, project_id, org_id, branch_name, branch_id,"
+            " snapshot_name, source_rev, secrets_version, deploy_url, agent_run_id, meta,"
+            " origin, status, created_at, updated_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                new.tenant, new.project_id, new.org_id, new.branch_name, new.branch_id,
+                new.source_rev, new.secrets_version, new.deploy_url, new.agent_run_id,
+                ledger.json_in(dict(new.meta)), new.origin, CheckpointStatus.CREATING.value,
+                now, now, None if new.expires_at is None else ledger.time_in(new.expires_at),
+            ),
+        )  # fmt: skip
+        assert row is not None  # RETURNING always yields the new row
+        checkpoint_id = int(row[0])
+        tx.execute(
+            "UPDATE checkpoints SET snapshot_name = ? WHERE id = ?",
+            (f"{name_prefix}-{checkpoint_id}-{new.tenant}"[:256], checkpoint_id),
+        )
+        return self._get(tx, checkpoint_id)
 
     def mark_ready(self, checkpoint_id: int, snapshot_id: str, full_size: int | None) -> None:
         """The snapshot exists and its operations finished."""

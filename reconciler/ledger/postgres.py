@@ -39,6 +39,7 @@ from reconciler.ledger.sql import Row, SqlLedger, Tx
 #: schemas never block each other and differently written URLs of one ledger always do.
 MIGRATION_LOCK_SPACE = 0x4E460001
 APPLY_LOCK_SPACE = 0x4E460002
+EXCLUSIVE_TX_SPACE = 0x4E460003
 #: Schema names we accept: lower case (so quoting never changes them) and at most 63 bytes.
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -162,6 +163,10 @@ class PostgresLedger(SqlLedger):
         )
         if self._schema is not None:
             tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
+
+    def _serialise(self, tx: Tx) -> None:
+        # READ COMMITTED lets two check-then-insert transactions both see "nothing there".
+        tx.execute("SELECT pg_advisory_xact_lock(?, ?)", (EXCLUSIVE_TX_SPACE, self._apply_key))
 
     def apply_lock(self, holder: str, timeout: float = 0.0) -> AbstractContextManager[None]:
         return self._advisory_lock(holder, self._waiting(timeout))

@@ -116,13 +116,27 @@ class SqlLedger(Ledger, rows.Codec):
     def _now(self) -> datetime:
         return self._clock()
 
-    def transaction(self, *, write: bool = False) -> AbstractContextManager[Tx]:
+    def transaction(
+        self, *, write: bool = False, exclusive: bool = False
+    ) -> AbstractContextManager[Tx]:
         """One transaction, for the feature stores of this package (checkpoints, usage, drift).
 
         They keep their own tables (added by numbered migrations) and use the same connection,
         lock and value conversions (``time_in``/``json_in``…), so every backend gets them.
+        ``exclusive`` write transactions of one ledger run one at a time across processes, for
+        a check-then-insert that must not interleave (a checkpoint claim).
         """
-        return self._tx(write=write)
+        return self._exclusive_tx() if exclusive else self._tx(write=write)
+
+    @contextmanager
+    def _exclusive_tx(self) -> Iterator[Tx]:
+        with self._tx(write=True) as tx:
+            self._serialise(tx)
+            yield tx
+
+    @abc.abstractmethod
+    def _serialise(self, tx: Tx) -> None:
+        """Make ``tx`` wait for, and then exclude, other exclusive transactions of this ledger."""
 
     def now(self) -> datetime:
         """The ledger's clock (injectable in tests)."""

@@ -202,6 +202,9 @@ class SqliteLedger(SqlLedger):
     def _before_migrations(self, tx: Tx) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already excludes every other writer."""
 
+    def _serialise(self, tx: Tx) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already excludes every other writer."""
+
     def apply_lock(self, holder: str, timeout: float = 0.0) -> AbstractContextManager[None]:
         waiting = self._waiting(timeout)
         if self._memory_lock is not None:
