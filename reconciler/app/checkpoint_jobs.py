@@ -16,12 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from reconciler import errors
-from reconciler.app.checkpoints import (
-    MISSING_SOURCE_REV,
-    Checkpoints,
-    CreateOptions,
-    TenantTarget,
-)
+from reconciler.app.checkpoints import Checkpoints, CreateOptions, TenantTarget
+from reconciler.app.source_revision import MISSING_SOURCE_REV
 from reconciler.core.model import DEFAULT_BRANCH
 from reconciler.ledger.checkpoints import (
     STALE_CREATING,

@@ -15,15 +15,13 @@ Retention (``gc``) and periodic checkpoints (``schedule``) are in ``checkpoint_j
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from reconciler import errors
+from reconciler.app.checkpoint_hook import run_hook
 from reconciler.app.environment import Environment
 from reconciler.core.model import DesiredFleet
 from reconciler.ledger.checkpoints import (
@@ -38,11 +36,6 @@ from reconciler.neon import snapshots as neon_snapshots
 
 #: Neon's code for a project at its snapshot cap (UNCONFIRMED; the emulator uses it).
 SNAPSHOT_LIMIT_CODES = frozenset({"SNAPSHOTS_LIMIT_EXCEEDED"})
-HOOK_TIMEOUT_SECONDS = 300.0
-#: Why a checkpoint without a source revision is refused (``create`` and ``schedule`` alike).
-MISSING_SOURCE_REV = (
-    "--source-rev is required: the manifests are not in a git repository with a commit"
-)
 
 
 @dataclass(frozen=True)
@@ -88,35 +81,6 @@ class RestoreOutcome:
     kept_old_reason: str = ""
     #: The name of the branch the snapshot was restored to (a preview's own branch).
     restored_branch_name: str = ""
-
-
-def git_revision(path: Path) -> str | None:
-    """The current commit of the git repository holding ``path``, or None without one."""
-    where = path if path.is_dir() else path.parent
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    revision = done.stdout.strip()
-    return revision if done.returncode == 0 and revision else None
-
-
-def source_revision(given: str | None, manifests: Path) -> str:
-    """The source revision a checkpoint records: ``given``, else the manifests' git HEAD.
-
-    ``create`` and ``schedule`` share this rule, so neither records a checkpoint that cannot
-    say which source it belongs with: without both, ``UsageError`` (before any API call).
-    """
-    revision = (given or "").strip() or git_revision(manifests)
-    if not revision:
-        raise errors.UsageError(MISSING_SOURCE_REV)
-    return revision
 
 
 class Checkpoints:
@@ -226,12 +190,8 @@ class Checkpoints:
         if branch is None:
             found = self.root_branch(target, options.branch)
             branch = (found.name, found.id)
-        now = self.now()
-        expires = (
-            None
-            if options.expires_in_seconds is None
-            else now + timedelta(seconds=options.expires_in_seconds)
-        )
+        seconds = options.expires_in_seconds
+        expires = None if seconds is None else self.now() + timedelta(seconds=seconds)
         new = NewCheckpoint(
             tenant=tenant, project_id=target.project_id, org_id=target.org_id,
             branch_name=branch[0], branch_id=branch[1], source_rev=options.source_rev,
@@ -419,39 +379,6 @@ class Checkpoints:
         if gone is not None:
             self.client.wait_for_operations(target.key, target.project_id, gone[1])
         return True, ""
-
-
-def run_hook(command: str, record: Checkpoint) -> dict[str, Any]:
-    """Run the restore hook with the record as JSON on stdin; raise if it fails.
-
-    Its failure stops the restore before Neon or the ledger is touched.
-    """
-    import json  # local: only restores with a hook need it
-
-    argv = shlex.split(command)
-    if not argv:
-        raise errors.UsageError("the restore hook command is empty")
-    try:
-        done = subprocess.run(
-            argv,
-            input=json.dumps(record.to_json()),
-            capture_output=True,
-            text=True,
-            timeout=HOOK_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise errors.UsageError(
-            f"the restore hook {argv[0]!r} could not run ({exc}); nothing was restored"
-        ) from exc
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
-        raise errors.UsageError(
-            f"the restore hook {argv[0]!r} failed with exit code {done.returncode}"
-            + (f" ({tail[0][:200]})" if tail[0] else "")
-            + f"; checkpoint #{record.id} was not restored and nothing was changed"
-        )
-    return {"exit_code": 0, "output": done.stdout.strip()[-500:]}
 
 
 def _stamp(moment: datetime | None) -> str | None:

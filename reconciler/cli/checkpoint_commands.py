@@ -24,9 +24,9 @@ from reconciler.app.checkpoints import (
     CreateOptions,
     RestoreOutcome,
     RestoreStep,
-    source_revision,
 )
 from reconciler.app.environment import Environment
+from reconciler.app.source_revision import source_revision
 from reconciler.cli import State, cli, pass_state
 from reconciler.errors import UsageError
 from reconciler.ledger.checkpoints import CheckpointStatus

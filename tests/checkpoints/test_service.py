@@ -18,15 +18,15 @@ import httpx
 import pytest
 
 from reconciler.app import planning
+from reconciler.app.checkpoint_hook import run_hook
 from reconciler.app.checkpoint_jobs import collect_garbage, schedule_checkpoints
 from reconciler.app.checkpoints import (
     Checkpoints,
     CreateOptions,
     RestoreStep,
-    git_revision,
-    run_hook,
 )
 from reconciler.app.environment import Environment, GlobalOptions
+from reconciler.app.source_revision import git_revision
 from reconciler.core.model import CheckpointPolicy, DesiredFleet
 from reconciler.credentials import Credentials
 from reconciler.emulator import Emulator, seed_from_mapping
