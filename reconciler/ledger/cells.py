@@ -54,7 +54,12 @@ class Cells:
         time_out: Callable[[Any], datetime],
         json_out: Callable[[Any], Any],
     ) -> None:
-        self._ledger, self._table, self._row = ledger, table, row
+        # A label made of corrupted values could be anything: keep messages one short line.
+        self._ledger, self._table, self._row = (
+            ledger,
+            table,
+            row if len(row) <= 100 else row[:97] + "...",
+        )
         self._time_out, self._json_out = time_out, json_out
 
     def corrupted(self, column: str, problem: str) -> LedgerCorruptedError:

@@ -16,6 +16,7 @@ the same tables (``/db`` and ``/db?schema=public``) share one lock.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zlib
@@ -25,7 +26,10 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import psycopg
+from psycopg.abc import Buffer
+from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.json import Jsonb
+from psycopg.types.string import TextLoader
 
 from reconciler.errors import LedgerError
 from reconciler.ledger.guard import redact_text
@@ -42,6 +46,21 @@ APPLY_LOCK_SPACE = 0x4E460002
 EXCLUSIVE_TX_SPACE = 0x4E460003
 #: Schema names we accept: lower case (so quoting never changes them) and at most 63 bytes.
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class _UnreadableTime(str):
+    """A ``timestamptz`` Python cannot hold (``infinity``, year 10000 …), kept as its text."""
+
+
+class _LenientTimestamptzLoader(TimestamptzLoader):
+    """Loads ``timestamptz`` as psycopg does, but an out-of-range value as ``_UnreadableTime``
+    so that ``time_out`` reports the cell instead of the fetch failing."""
+
+    def load(self, data: Buffer) -> datetime | _UnreadableTime:  # type: ignore[override]
+        try:
+            return super().load(data)
+        except psycopg.DataError:
+            return _UnreadableTime(bytes(data).decode(errors="replace"))
 
 
 class _PostgresTx:
@@ -136,6 +155,10 @@ class PostgresLedger(SqlLedger):
             connection = psycopg.connect(self._conninfo, autocommit=True)
         except psycopg.Error as exc:
             raise self._error("cannot connect to", exc) from exc
+        # Stored values are decoded by ``time_out``/``json_out`` (checked by ``Cells``), not
+        # while fetching, where a bad one would fail the whole query without naming its cell.
+        connection.adapters.register_loader("jsonb", TextLoader)
+        connection.adapters.register_loader("timestamptz", _LenientTimestamptzLoader)
         if self._schema is not None:
             try:
                 connection.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
@@ -241,8 +264,9 @@ class PostgresLedger(SqlLedger):
         return value
 
     def time_out(self, value: Any) -> datetime:
-        moment: datetime = value
-        return moment.astimezone(UTC)
+        if not isinstance(value, datetime):
+            raise TypeError(f"not a time Python can hold: {value!r}")
+        return value.astimezone(UTC)
 
     def json_in(self, value: Any) -> Any:
         # Dumped here rather than by psycopg so a bad value fails the same way on both backends.
@@ -250,7 +274,7 @@ class PostgresLedger(SqlLedger):
         return Jsonb(value, dumps=lambda _: text)
 
     def json_out(self, value: Any) -> Any:
-        return value
+        return json.loads(value) if isinstance(value, str) else value
 
     def bool_in(self, value: bool) -> Any:
         return bool(value)
