@@ -95,16 +95,23 @@ def collect_garbage(
             snapshot = sizes[record.project_id].get(record.snapshot_id or "")
             if not dry_run:
                 if snapshot is not None:
-                    operations = neon_snapshots.delete_snapshot(
-                        service.client, target.key, target.project_id, snapshot.id
-                    )
-                    service.client.wait_for_operations(target.key, target.project_id, operations)
+                    _delete_snapshot(service, target, snapshot.id)
                 service.store.delete(record.id)
             collected.append(
                 Collected(record, reason, snapshot.full_size if snapshot else None,
                           snapshot is not None)
             )  # fmt: skip
     return GcReport(tuple(collected), dry_run, settled)
+
+
+def _delete_snapshot(service: Checkpoints, target: TenantTarget, snapshot_id: str) -> None:
+    try:
+        operations = neon_snapshots.delete_snapshot(
+            service.client, target.key, target.project_id, snapshot_id
+        )
+    except errors.NotFound:
+        return  # an overlapping gc run deleted it after this one listed it: the goal is met
+    service.client.wait_for_operations(target.key, target.project_id, operations)
 
 
 def settle_creating(

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from reconciler.app import planning
-from reconciler.app.checkpoint_jobs import ScheduleReport, schedule_checkpoints
+from reconciler.app.checkpoint_jobs import ScheduleReport, collect_garbage, schedule_checkpoints
 from reconciler.app.checkpoints import Checkpoints, CreateOptions
 from reconciler.core.model import CheckpointPolicy, DesiredFleet, OwnedTenant
 from reconciler.emulator import Emulator, seed_from_mapping
@@ -172,3 +172,39 @@ def test_schedule_settles_a_record_a_transfer_stranded_in_creating(
     assert settled.status is CheckpointStatus.READY
     assert "cust-00043" not in {c.tenant for c in report.created}  # it has a recent one now
     assert len(neon_snapshots.list_snapshots(client, "paid-key", "p-00043")) == 1
+
+
+class DeleteFirstElsewhere(httpx.BaseTransport):
+    """Lets "another gc run" delete each snapshot just before this run's delete arrives."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.raced = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE" and "/snapshots/" in request.url.path:
+            self.inner.handle_request(request).read()  # the other run's identical delete
+            self.raced += 1
+        return self.inner.handle_request(request)
+
+
+def test_overlapping_gc_runs_tolerate_a_snapshot_the_other_deleted(
+    make_service: Callable[[httpx.BaseTransport | None], Checkpoints],
+    emu: Emulator,
+    clock: FakeClock,
+) -> None:
+    service = make_service(None)
+    older = service.create("cust-00043", CreateOptions(source_rev="abc"))
+    clock.advance(60)
+    newer = service.create("cust-00043", CreateOptions(source_rev="abc"))
+    racing = DeleteFirstElsewhere(httpx.WSGITransport(app=emu))
+    collector = make_service(racing)
+    tenant = collector.desired.tenants["cust-00043"]
+    keep_one = replace(tenant, checkpoints=CheckpointPolicy(keep_last=1))
+    collector.desired = replace(collector.desired, tenants={"cust-00043": keep_one})
+    report = collect_garbage(collector)
+    assert racing.raced == 1
+    assert [(c.checkpoint.id, c.reason) for c in report.collected] == [
+        (older.id, "beyond keep_last 1")
+    ]
+    assert [c.id for c in service.store.list()] == [newer.id]
