@@ -109,14 +109,19 @@ class PostgresLedger(SqlLedger):
         self._waiting = waiting
         self._connection = self._connect()
         try:
-            row = self._connection.execute("SELECT current_schema()").fetchone()
+            row = self._connection.execute(
+                "SELECT COALESCE((SELECT n.nspname FROM pg_class c JOIN pg_namespace n"
+                " ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)), current_schema())",
+                (MIGRATIONS_TABLE,),
+            ).fetchone()
         except psycopg.Error as exc:
             self._connection.close()
             raise self._error("cannot open", exc) from exc
         # Advisory locks are per database already. Migrations run before the ledger's tables
-        # (and perhaps its schema) exist, so their key comes from the schema *resolved* by
-        # the session (the one tables are created in), never from how the URL names it.
-        resolved = schema or (row[0] if row and row[0] else "")
+        # (and perhaps its schema) exist, so their key comes from the schema the session
+        # *resolves* (where the tables are, else where they will be created), never from how
+        # the URL names it.
+        resolved = (row[0] if row and row[0] else None) or schema or ""
         self._migration_key = zlib.crc32(resolved.encode()) & 0x7FFFFFFF
         self._migrate_or_close()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +84,36 @@ def test_differently_written_paths_of_one_sqlite_ledger_contend_for_one_lock(
     ):
         assert_one_lock(absolute, relative)
         assert_one_lock(relative, linked)
+
+
+@pytest.mark.postgres
+def test_concurrent_first_opens_through_differently_written_urls_migrate_once(
+    private_database: str,
+) -> None:
+    joiner = "&" if "?" in private_database else "?"
+    urls = [private_database, f"{private_database}{joiner}schema=public"] * 3
+    opened: list[Ledger] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(len(urls))
+
+    def open_one(url: str) -> None:
+        start.wait(10)
+        try:
+            opened.append(open_ledger(url))
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_one, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert failures == []
+        [version] = {ledger.migration_version() for ledger in opened}
+        assert len(opened) == len(urls)
+        applied = [m.version for m in opened[0].applied_migrations()]
+        assert applied == list(range(1, version + 1))  # each migration recorded once
+    finally:
+        for ledger in opened:
+            ledger.close()
