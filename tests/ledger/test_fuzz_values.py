@@ -92,7 +92,7 @@ def test_fuzzed_ledger_values_read_as_success_or_a_corrupted_ledger_error(
     workdir = tmp_path_factory.mktemp("cases")
 
     @settings(
-        max_examples=60,
+        max_examples=150,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
