@@ -19,7 +19,7 @@ from reconciler.app import planning
 from reconciler.app.checkpoint_jobs import ScheduleReport, collect_garbage, schedule_checkpoints
 from reconciler.app.checkpoints import Checkpoints, CreateOptions
 from reconciler.core.model import CheckpointPolicy, DesiredFleet, OwnedTenant
-from reconciler.emulator import Emulator, seed_from_mapping
+from reconciler.emulator import Emulator
 from reconciler.errors import NotFound
 from reconciler.ledger import Ledger, open_ledger
 from reconciler.ledger.checkpoints import CheckpointStatus
@@ -68,15 +68,8 @@ class HoldSnapshotCreates(httpx.BaseTransport):
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def emu(clock: FakeClock) -> Iterator[Emulator]:
-    emulator = Emulator(None, seed_from_mapping(SEED), clock=clock, sleep=lambda _s: None)
-    yield emulator
-    emulator.close()
+def emulator_seed() -> dict[str, Any]:
+    return SEED
 
 
 @pytest.fixture

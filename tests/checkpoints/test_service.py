@@ -29,7 +29,7 @@ from reconciler.app.environment import Environment, GlobalOptions
 from reconciler.app.source_revision import git_revision
 from reconciler.core.model import CheckpointPolicy, DesiredFleet
 from reconciler.credentials import Credentials
-from reconciler.emulator import Emulator, seed_from_mapping
+from reconciler.emulator import Emulator
 from reconciler.errors import OutcomeUnknown, UnprocessableEntity, UsageError
 from reconciler.ledger import Ledger, open_ledger
 from reconciler.ledger.checkpoints import (
@@ -102,15 +102,8 @@ class TestEnvironment(Environment):
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def emu(clock: FakeClock) -> Iterator[Emulator]:
-    emulator = Emulator(None, seed_from_mapping(SEED), clock=clock, sleep=lambda _s: None)
-    yield emulator
-    emulator.close()
+def emulator_seed() -> dict[str, Any]:
+    return SEED
 
 
 @pytest.fixture

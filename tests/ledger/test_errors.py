@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,24 +60,3 @@ def test_a_zero_byte_ledger_file_is_refused_not_treated_as_new(tmp_path: Path) -
     assert sorted(p.name for p in fresh.parent.iterdir() if p.name.endswith(".new")) == []
     with open_ledger(f"sqlite:///{fresh}") as ledger:
         assert list(ledger.view().tenants) == ["cust-1"]
-
-
-def test_concurrent_first_opens_of_a_new_sqlite_ledger_all_succeed(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.db"
-    opened: list[Ledger] = []
-    failures: list[BaseException] = []
-
-    def open_one() -> None:
-        try:
-            opened.append(open_ledger(f"sqlite:///{path}"))
-        except BaseException as exc:  # reported by the assertion below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for ledger in opened:
-        ledger.close()
-    assert failures == [] and len(opened) == 6
