@@ -108,14 +108,15 @@ class Codec(abc.ABC):
                 name=cell.text("key_name", key_name, empty=False),
                 key_id=cell.integer("key_id", key_id, minimum=0),
                 org_id=cell.text("org_id", org_id, empty=False),
-                project_id=cell.text("project_id", project_id, empty=False),
+                project_id=cell.text("project_id", project_id),
             )
+        # A tenant's project id is "" between its first record and its project's create.
         owned: dict[str, OwnedTenant] = {}
         for name, project_id, org_id, fingerprint, digest, prevent_destroy in tenants:
             cell = self.cells("tenants", f"tenant {name!r}")
             owned[cell.text("tenant", name, empty=False)] = OwnedTenant(
                 tenant=name,
-                project_id=cell.text("project_id", project_id, empty=False),
+                project_id=cell.text("project_id", project_id),
                 org_id=cell.text("org_id", org_id, empty=False),
                 branch_ids=dict(sorted(branch_ids.get(name, {}).items())),
                 keys=dict(sorted(owned_keys.get(name, {}).items())),
