@@ -139,8 +139,8 @@ class PostgresLedger(SqlLedger):
         """
         with self._tx() as tx:
             found = tx.one(
-                "SELECT c.relnamespace::bigint FROM pg_class c"
-                f" WHERE c.oid = to_regclass('{MIGRATIONS_TABLE}')"
+                "SELECT relnamespace::bigint FROM pg_class WHERE oid = to_regclass(?)",
+                (MIGRATIONS_TABLE,),
             )
         if found is None:
             raise LedgerError(f"the ledger {self._display} has no {MIGRATIONS_TABLE} table")
