@@ -50,7 +50,7 @@ class GcReport:
 
     collected: tuple[Collected, ...]
     dry_run: bool
-    #: Checkpoint ids left ``creating`` by a crash: ``ready``, ``discarded`` or why left.
+    #: Checkpoint ids left ``creating`` by a crash: ``ready``, ``discarded`` or ``unsettled: …``.
     settled: Mapping[int, str] = field(default_factory=dict)
 
     @property
@@ -143,7 +143,7 @@ def settle_creating(
             break
         if not read:
             settled[record.id] = (
-                f"left creating: project {record.project_id} not found with the keys of "
+                f"unsettled: project {record.project_id} not found with the keys of "
                 f"{', '.join(tried) or 'no managed org'}"
             )
         elif found is None:

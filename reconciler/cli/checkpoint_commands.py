@@ -256,7 +256,7 @@ def _gc_json(report: GcReport) -> dict[str, Any]:
 
 def _gc_text(report: GcReport) -> str:
     verb = "would be deleted" if report.dry_run else "deleted"
-    lines = [f"settled #{cid} left by an interrupted create: {how}"
+    lines = [f"checkpoint #{cid} left by an interrupted create: {how}"
              for cid, how in report.settled.items()]  # fmt: skip
     lines += [
         f"{verb} #{c.checkpoint.id} {c.checkpoint.tenant} ({c.reason})" for c in report.collected
@@ -317,7 +317,7 @@ def schedule(
         )
     else:
         for cid, how in report.settled.items():
-            click.echo(f"settled #{cid} left by an interrupted create: {how}")
+            click.echo(f"checkpoint #{cid} left by an interrupted create: {how}")
         for name, message in report.failed.items():
             click.echo(f"failed {name}: {message}")
         elsewhere = (
