@@ -16,6 +16,7 @@ with ``raise ... from exc`` so the cause is kept for ``-v``.
     ├── BlockedTenantsError              exit 5: apply finished, blocked tenants left unchanged
     ├── LedgerError                      the ledger cannot be read or written
     │   ├── LedgerMigrationError         a migration failed or the schema is newer than the tool
+    │   ├── LedgerCorruptedError         a stored value neon-fleet could not have written
     │   └── LockHeldError                another apply holds the ledger lock
     ├── SecretSinkError                  a minted key could not be delivered
     └── ApiError                         the Neon API answered with an error or not at all
@@ -157,6 +158,21 @@ class LedgerError(ReconcilerError):
 
 class LedgerMigrationError(LedgerError):
     """Raised when a ledger migration fails or the ledger is newer than this tool."""
+
+
+class LedgerCorruptedError(LedgerError):
+    """Raised when a stored ledger value is not one neon-fleet could have written.
+
+    The message names the ledger, the table, the row and the column (never the value, which
+    may be anything), so the row can be repaired or the ledger restored from a backup.
+    """
+
+    def __init__(self, ledger: str, table: str, row: str, column: str, problem: str) -> None:
+        self.ledger, self.table, self.row, self.column = ledger, table, row, column
+        super().__init__(
+            f"the ledger {ledger} is corrupted: table {table}, row {row}, column {column}: "
+            f"{problem}; repair that row or restore the ledger from a backup"
+        )
 
 
 class LockHeldError(LedgerError):

@@ -8,7 +8,6 @@ live fingerprint moved makes the whole plan stale (exit 3) before any step runs.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ def apply_session(env: Environment, *, lock_timeout: float = 0.0) -> Iterator[Re
     """
     client, credentials, ledger = env.client(), env.credentials(), env.ledger()
     org_ids = [org.id for org in env.fleet.orgs.values()]
-    with ledger.apply_lock(f"{current_actor()} pid {os.getpid()}", timeout=lock_timeout):
+    with ledger.apply_lock(current_actor(), timeout=lock_timeout):
         yield recover(client, credentials, ledger, lambda: list_orgs(client, credentials, org_ids))
 
 

@@ -17,8 +17,10 @@ from datetime import datetime, timedelta
 
 from reconciler import errors
 from reconciler.app.checkpoints import Checkpoints, CreateOptions, TenantTarget
+from reconciler.app.source_revision import MISSING_SOURCE_REV
 from reconciler.core.model import DEFAULT_BRANCH
 from reconciler.ledger.checkpoints import (
+    STALE_CREATING,
     Checkpoint,
     CheckpointStatus,
     is_due,
@@ -29,9 +31,6 @@ from reconciler.neon import snapshots as neon_snapshots
 from reconciler.neon.operations import wait_for_operations
 
 # --------------------------------------------------------------------------- gc
-
-#: How long a record may stay ``creating`` before ``gc`` settles it (a create takes seconds).
-STALE_CREATING = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class GcReport:
 
     collected: tuple[Collected, ...]
     dry_run: bool
-    #: Checkpoint ids left ``creating`` by a crash, settled as ``ready`` or ``discarded``.
+    #: Checkpoint ids left ``creating`` by a crash: ``ready``, ``discarded`` or ``unsettled: …``.
     settled: Mapping[int, str] = field(default_factory=dict)
 
     @property
@@ -75,7 +74,7 @@ def collect_garbage(
     """
     service.require_known(tenant)
     now = service.now()
-    settled = {} if dry_run else _settle_creating(service, service.store.list(tenant), now)
+    settled = {} if dry_run else settle_creating(service, service.store.list(tenant), now)
     by_tenant: dict[str, list[Checkpoint]] = {}
     for record in service.store.list(tenant):
         by_tenant.setdefault(record.tenant, []).append(record)
@@ -96,10 +95,7 @@ def collect_garbage(
             snapshot = sizes[record.project_id].get(record.snapshot_id or "")
             if not dry_run:
                 if snapshot is not None:
-                    operations = neon_snapshots.delete_snapshot(
-                        service.client, target.key, target.project_id, snapshot.id
-                    )
-                    service.client.wait_for_operations(target.key, target.project_id, operations)
+                    _delete_snapshot(service, target, snapshot.id)
                 service.store.delete(record.id)
             collected.append(
                 Collected(record, reason, snapshot.full_size if snapshot else None,
@@ -108,26 +104,72 @@ def collect_garbage(
     return GcReport(tuple(collected), dry_run, settled)
 
 
-def _settle_creating(
+def _delete_snapshot(service: Checkpoints, target: TenantTarget, snapshot_id: str) -> None:
+    try:
+        operations = neon_snapshots.delete_snapshot(
+            service.client, target.key, target.project_id, snapshot_id
+        )
+    except errors.NotFound:
+        return  # an overlapping gc run deleted it after this one listed it: the goal is met
+    service.client.wait_for_operations(target.key, target.project_id, operations)
+
+
+def settle_creating(
     service: Checkpoints, records: Sequence[Checkpoint], now: datetime
 ) -> dict[int, str]:
+    """Settle records a crashed or interrupted create left ``creating`` for too long.
+
+    Each is read back by its unique snapshot name: ``ready`` when the snapshot exists,
+    ``discarded`` when the project was read and it does not. The project may have moved org
+    since (a transfer during the checkpoint), so the orgs it may be in now are tried in turn;
+    a record none of them can read is left for a later run and reported, never guessed.
+    """
     settled: dict[int, str] = {}
     for record in records:
         if record.status is not CheckpointStatus.CREATING:
             continue
         if record.updated_at > now - STALE_CREATING:
             continue  # a create may still be running in another process
-        target = service.target_of(record)
-        found = neon_snapshots.find_snapshot_by_name(
-            service.client, target.key, target.project_id, record.snapshot_name
-        )
-        if found is None:
+        found, read, tried = None, False, []
+        for org_id, key in _candidate_keys(service, record):
+            tried.append(org_id)
+            try:
+                found = neon_snapshots.find_snapshot_by_name(
+                    service.client, key, record.project_id, record.snapshot_name
+                )
+            except (errors.NotFound, errors.Forbidden):
+                continue  # not (or no longer) in this org
+            read = True
+            break
+        if not read:
+            settled[record.id] = (
+                f"unsettled: project {record.project_id} not found with the keys of "
+                f"{', '.join(tried) or 'no managed org'}"
+            )
+        elif found is None:
             service.store.discard(record.id)
             settled[record.id] = "discarded"
         else:
             service.store.mark_ready(record.id, found.id, found.full_size)
             settled[record.id] = "ready"
     return settled
+
+
+def _candidate_keys(service: Checkpoints, record: Checkpoint) -> list[tuple[str, str]]:
+    """(org, key) pairs the record's project may be read with: where the ledger says it is
+    now, where the manifests put its tenant, then where it was when the record was made."""
+    owned = service.env.ledger().tenant(record.tenant)
+    now_in = owned.org_id if owned is not None and owned.project_id == record.project_id else None
+    desired = service.desired.tenants.get(record.tenant)
+    orgs = [now_in, desired.org_id if desired else None, record.org_id]
+    credentials = service.env.credentials()
+    keys: list[tuple[str, str]] = []
+    for org_id in dict.fromkeys(org for org in orgs if org):
+        try:
+            keys.append((org_id, credentials.org_key(org_id)))
+        except errors.UsageError:
+            continue  # an org no longer managed: no key to read with
+    return keys
 
 
 # --------------------------------------------------------------------------- schedule
@@ -145,6 +187,10 @@ class ScheduleReport:
     failed: Mapping[str, str]
     requests: int
     seconds: float
+    #: Due tenants another (overlapping) run checkpointed or is checkpointing.
+    taken_elsewhere: tuple[str, ...] = ()
+    #: Records an interrupted create left ``creating``, settled first (as ``gc`` does).
+    settled: Mapping[int, str] = field(default_factory=dict)
 
 
 def schedule_checkpoints(
@@ -164,14 +210,19 @@ def schedule_checkpoints(
     leaves the rest of the account's budget to other work. ``sleep``/``clock`` pace requests
     and polls (injectable in tests).
     """
+    if not source_rev.strip():
+        raise errors.UsageError(MISSING_SOURCE_REV)
     started = clock()
     before = service.client.stats.snapshot().total_requests
     now = service.now()
+    settled = settle_creating(service, service.store.list(), now)
     last = service.store.latest_settled()
-    periodic = [
-        t for t in service.desired.tenants.values()
+    every = {
+        t.name: timedelta(seconds=t.checkpoints.every_seconds)
+        for t in service.desired.tenants.values()
         if t.checkpoints is not None and t.checkpoints.every_seconds is not None
-    ]  # fmt: skip
+    }
+    periodic = [service.desired.tenants[name] for name in every]
     due = [t for t in periodic if is_due(last.get(t.name), t.checkpoints, now)]
     not_due = tuple(sorted(t.name for t in periodic if t not in due))
     due.sort(key=lambda t: (last.get(t.name) or datetime.min.replace(tzinfo=now.tzinfo), t.name))
@@ -181,7 +232,7 @@ def schedule_checkpoints(
     targets, failed = _schedule_targets(service, [t.name for t in due], pace)
     options = CreateOptions(source_rev=source_rev, origin="schedule")
 
-    def take(target: TenantTarget) -> Checkpoint:
+    def take(target: TenantTarget) -> Checkpoint | None:
         def wait(key: str, project_id: str, operations: Sequence[Operation]) -> None:
             def fetch(operation_id: str) -> Operation:
                 pace()
@@ -189,26 +240,39 @@ def schedule_checkpoints(
 
             wait_for_operations(fetch, operations, timeout=300.0, sleep=sleep, clock=clock)
 
+        def create(branch: tuple[str, str]) -> Checkpoint | None:
+            pace()
+            return service.create_if_due(
+                target.tenant, options, every[target.tenant], target=target, branch=branch,
+                wait=wait,
+            )  # fmt: skip
+
         branch_id = target.branch_ids.get(DEFAULT_BRANCH)
         if branch_id is None:
             pace()
             found = service.root_branch(target, None)
-            return _paced_create(service, target, options, (found.name, found.id), wait, pace)
+            return create((found.name, found.id))
         try:
-            return _paced_create(service, target, options, (DEFAULT_BRANCH, branch_id), wait, pace)
+            return create((DEFAULT_BRANCH, branch_id))
         except errors.NotFound:
             pace()  # the ledger's branch id is stale: look the default branch up once
             found = service.root_branch(target, None)
-            return _paced_create(service, target, options, (found.name, found.id), wait, pace)
+            return create((found.name, found.id))
 
     created: list[Checkpoint] = []
+    elsewhere: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         futures = {pool.submit(take, target): target.tenant for target in targets}
         for future in as_completed(futures):
             try:
-                created.append(future.result())
+                record = future.result()
             except errors.ReconcilerError as exc:
                 failed[futures[future]] = str(exc)
+                continue
+            if record is None:
+                elsewhere.append(futures[future])
+            else:
+                created.append(record)
     created.sort(key=lambda c: c.tenant)
     return ScheduleReport(
         created=tuple(created),
@@ -217,19 +281,9 @@ def schedule_checkpoints(
         failed=dict(sorted(failed.items())),
         requests=service.client.stats.snapshot().total_requests - before,
         seconds=clock() - started,
+        taken_elsewhere=tuple(sorted(elsewhere)),
+        settled=settled,
     )
-
-
-def _paced_create(
-    service: Checkpoints,
-    target: TenantTarget,
-    options: CreateOptions,
-    branch: tuple[str, str],
-    wait: Callable[[str, str, Sequence[Operation]], object],
-    pace: Callable[[], None],
-) -> Checkpoint:
-    pace()
-    return service.create(target.tenant, options, target=target, branch=branch, wait=wait)
 
 
 def _pacer(

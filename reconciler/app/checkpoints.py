@@ -15,15 +15,13 @@ Retention (``gc``) and periodic checkpoints (``schedule``) are in ``checkpoint_j
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from reconciler import errors
+from reconciler.app.checkpoint_hook import run_hook
 from reconciler.app.environment import Environment
 from reconciler.core.model import DesiredFleet
 from reconciler.ledger.checkpoints import (
@@ -38,7 +36,6 @@ from reconciler.neon import snapshots as neon_snapshots
 
 #: Neon's code for a project at its snapshot cap (UNCONFIRMED; the emulator uses it).
 SNAPSHOT_LIMIT_CODES = frozenset({"SNAPSHOTS_LIMIT_EXCEEDED"})
-HOOK_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -82,23 +79,8 @@ class RestoreOutcome:
     checkpoint: Checkpoint
     #: Why the ``(old)`` branch was kept ("" when it was deleted or there is none).
     kept_old_reason: str = ""
-
-
-def git_revision(path: Path) -> str | None:
-    """The current commit of the git repository holding ``path``, or None without one."""
-    where = path if path.is_dir() else path.parent
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    revision = done.stdout.strip()
-    return revision if done.returncode == 0 and revision else None
+    #: The name of the branch the snapshot was restored to (a preview's own branch).
+    restored_branch_name: str = ""
 
 
 class Checkpoints:
@@ -175,29 +157,62 @@ class Checkpoints:
         ``branch`` (name, id) skips the branch lookup (``schedule`` passes the ledger's id);
         ``wait`` replaces the operation polling (``schedule`` paces its polls).
         """
+        target, branch, new = self._prepare(tenant, options, target, branch)
+        return self._take(self.store.begin(new), target, branch, wait)
+
+    def create_if_due(
+        self,
+        tenant: str,
+        options: CreateOptions,
+        every: timedelta,
+        *,
+        target: TenantTarget,
+        branch: tuple[str, str],
+        wait: Callable[[str, str, Sequence[Operation]], object] | None = None,
+    ) -> Checkpoint | None:
+        """``create``, unless another run took (or is taking) a checkpoint within ``every``.
+
+        The record is claimed atomically in the ledger, so overlapping ``schedule`` runs
+        snapshot each tenant once; None when the claim went to another run.
+        """
+        target, branch, new = self._prepare(tenant, options, target, branch)
+        record = self.store.claim(new, every)
+        return None if record is None else self._take(record, target, branch, wait)
+
+    def _prepare(
+        self,
+        tenant: str,
+        options: CreateOptions,
+        target: TenantTarget | None,
+        branch: tuple[str, str] | None,
+    ) -> tuple[TenantTarget, tuple[str, str], NewCheckpoint]:
         target = target or self.target(tenant)
         if branch is None:
             found = self.root_branch(target, options.branch)
             branch = (found.name, found.id)
-        now = self.now()
-        expires = (
-            None
-            if options.expires_in_seconds is None
-            else now + timedelta(seconds=options.expires_in_seconds)
-        )
-        record = self.store.begin(
-            NewCheckpoint(
-                tenant=tenant, project_id=target.project_id, org_id=target.org_id,
-                branch_name=branch[0], branch_id=branch[1], source_rev=options.source_rev,
-                secrets_version=options.secrets_version, deploy_url=options.deploy_url,
-                agent_run_id=options.run_id, meta=dict(options.meta), origin=options.origin,
-                expires_at=expires,
-            )
+        seconds = options.expires_in_seconds
+        expires = None if seconds is None else self.now() + timedelta(seconds=seconds)
+        new = NewCheckpoint(
+            tenant=tenant, project_id=target.project_id, org_id=target.org_id,
+            branch_name=branch[0], branch_id=branch[1], source_rev=options.source_rev,
+            secrets_version=options.secrets_version, deploy_url=options.deploy_url,
+            agent_run_id=options.run_id, meta=dict(options.meta), origin=options.origin,
+            expires_at=expires,
         )  # fmt: skip
+        return target, branch, new
+
+    def _take(
+        self,
+        record: Checkpoint,
+        target: TenantTarget,
+        branch: tuple[str, str],
+        wait: Callable[[str, str, Sequence[Operation]], object] | None,
+    ) -> Checkpoint:
+        """Request the snapshot of a ``creating`` record, wait for Neon, mark it ready."""
         try:
             created = neon_snapshots.create_snapshot(
                 self.client, target.key, target.project_id, branch[1],
-                name=record.snapshot_name, expires_at=_stamp(expires),
+                name=record.snapshot_name, expires_at=_stamp(record.expires_at),
             )  # fmt: skip
             snapshot, operations = created.snapshot, created.operations
         except errors.OutcomeUnknown:
@@ -211,9 +226,9 @@ class Checkpoints:
             snapshot, operations = read_back, ()
         except errors.ApiError as exc:
             self.store.discard(record.id)
-            raise _explained(exc, tenant, target) from exc
+            raise _explained(exc, record.tenant, target) from exc
         # Keep the id before waiting: if the wait fails the record stays ``creating`` with
-        # it, and ``gc`` settles it later by reading the snapshot back.
+        # it, and ``gc`` or the next ``schedule`` settles it by reading the snapshot back.
         self.store.attach_snapshot(record.id, snapshot.id)
         (wait or self._wait)(target.key, target.project_id, operations)
         self.store.mark_ready(record.id, snapshot.id, snapshot.full_size)
@@ -329,7 +344,7 @@ class Checkpoints:
                 record.id, CheckpointStatus.PREVIEWED, restored_branch_id=new_id
             )
             on_step(RestoreStep("done", {"status": CheckpointStatus.PREVIEWED.value}))
-            return RestoreOutcome(self.store.get(record.id))
+            return RestoreOutcome(self.store.get(record.id), "", restored.branch.name)
         self._record_branch(target, record.branch_name, new_id)
         on_step(RestoreStep("ledger", {"branch": record.branch_name, "branch_id": new_id}))
         deleted, reason = self._cleanup(target, current, branches, keep_old)
@@ -342,7 +357,7 @@ class Checkpoints:
             old_branch_id=current.id, old_branch_deleted=deleted,
         )  # fmt: skip
         on_step(RestoreStep("done", {"status": CheckpointStatus.RESTORED.value}))
-        return RestoreOutcome(self.store.get(record.id), reason)
+        return RestoreOutcome(self.store.get(record.id), reason, record.branch_name)
 
     def _record_branch(self, target: TenantTarget, name: str, branch_id: str) -> None:
         ledger = self.env.ledger()
@@ -364,39 +379,6 @@ class Checkpoints:
         if gone is not None:
             self.client.wait_for_operations(target.key, target.project_id, gone[1])
         return True, ""
-
-
-def run_hook(command: str, record: Checkpoint) -> dict[str, Any]:
-    """Run the restore hook with the record as JSON on stdin; raise if it fails.
-
-    Its failure stops the restore before Neon or the ledger is touched.
-    """
-    import json  # local: only restores with a hook need it
-
-    argv = shlex.split(command)
-    if not argv:
-        raise errors.UsageError("the restore hook command is empty")
-    try:
-        done = subprocess.run(
-            argv,
-            input=json.dumps(record.to_json()),
-            capture_output=True,
-            text=True,
-            timeout=HOOK_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise errors.UsageError(
-            f"the restore hook {argv[0]!r} could not run ({exc}); nothing was restored"
-        ) from exc
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
-        raise errors.UsageError(
-            f"the restore hook {argv[0]!r} failed with exit code {done.returncode}"
-            + (f" ({tail[0][:200]})" if tail[0] else "")
-            + f"; checkpoint #{record.id} was not restored and nothing was changed"
-        )
-    return {"exit_code": 0, "output": done.stdout.strip()[-500:]}
 
 
 def _stamp(moment: datetime | None) -> str | None:

@@ -210,7 +210,7 @@ def _adopt(
         tool_version=__version__,
         mode="import",
     )
-    with ledger.apply_lock(f"{current_actor()} pid {os.getpid()} (import)"):
+    with ledger.apply_lock(f"{current_actor()} (import)"):
         run_id = ledger.begin_run(info)
         for manifest in imported:
             started = utc_now()

@@ -19,10 +19,17 @@ import click
 
 from reconciler.app import planning
 from reconciler.app.checkpoint_jobs import GcReport, collect_garbage, schedule_checkpoints
-from reconciler.app.checkpoints import Checkpoints, CreateOptions, RestoreStep, git_revision
+from reconciler.app.checkpoints import (
+    Checkpoints,
+    CreateOptions,
+    RestoreOutcome,
+    RestoreStep,
+)
 from reconciler.app.environment import Environment
+from reconciler.app.source_revision import source_revision
 from reconciler.cli import State, cli, pass_state
 from reconciler.errors import UsageError
+from reconciler.ledger.checkpoints import CheckpointStatus
 from reconciler.manifests.timing import parse_duration
 
 OUTPUT = click.Choice(["text", "json"])
@@ -84,13 +91,8 @@ def create(
     fmt: str,
 ) -> None:
     """Snapshot TENANT's branch, wait for Neon, record the checkpoint; print its id."""
-    revision = source_rev or git_revision(fleet_path)
-    if not revision:
-        raise UsageError(
-            "--source-rev is required: the manifests are not in a git repository with a commit"
-        )
     options = CreateOptions(
-        source_rev=revision,
+        source_rev=source_revision(source_rev, fleet_path),
         secrets_version=secrets_version,
         deploy_url=deploy_url,
         run_id=run_id,
@@ -203,12 +205,26 @@ def restore(
     if fmt == "json":
         click.echo(json.dumps({"step": "record", "checkpoint": record.to_json()}))
     else:
-        kept = outcome.kept_old_reason
-        state.output.note(
-            f"checkpoint #{record.id} {record.status.value}: {record.tenant} branch "
-            f"{record.branch_name} is now {record.restored_branch_id}"
-            + (f"; kept the old branch ({kept})" if kept else "")
+        state.output.note(_restored_text(outcome))
+
+
+def _restored_text(outcome: RestoreOutcome) -> str:
+    """What a restore did, in words: a preview leaves the branch alone and makes its own."""
+    record = outcome.checkpoint
+    if record.status is CheckpointStatus.PREVIEWED:
+        name, branch_id = outcome.restored_branch_name, record.restored_branch_id
+        # Neon names a branch created without a name after its id: do not say it twice.
+        shown = f"{name} ({branch_id})" if name and name != branch_id else str(branch_id)
+        return (
+            f"checkpoint #{record.id} previewed: {record.tenant} preview branch {shown} "
+            f"created from snapshot {record.snapshot_id}; branch {record.branch_name} is unchanged"
         )
+    kept = outcome.kept_old_reason
+    return (
+        f"checkpoint #{record.id} {record.status.value}: {record.tenant} branch "
+        f"{record.branch_name} is now {record.restored_branch_id}"
+        + (f"; kept the old branch ({kept})" if kept else "")
+    )
 
 
 @checkpoint.command()
@@ -240,7 +256,7 @@ def _gc_json(report: GcReport) -> dict[str, Any]:
 
 def _gc_text(report: GcReport) -> str:
     verb = "would be deleted" if report.dry_run else "deleted"
-    lines = [f"settled #{cid} left by an interrupted create: {how}"
+    lines = [f"checkpoint #{cid} left by an interrupted create: {how}"
              for cid, how in report.settled.items()]  # fmt: skip
     lines += [
         f"{verb} #{c.checkpoint.id} {c.checkpoint.tenant} ({c.reason})" for c in report.collected
@@ -260,6 +276,7 @@ def _gc_text(report: GcReport) -> str:
     type=click.FloatRange(min=1),
     help="Request budget of this run (on top of the account-wide limiter).",
 )
+@click.option("--source-rev", help="Source revision (default: the manifests' git HEAD).")
 @click.option("--limit", type=click.IntRange(min=1), help="Most checkpoints to take this run.")
 @click.option("--parallelism", type=click.IntRange(1, 64), help="Concurrent tenants.")
 @_format_option
@@ -268,12 +285,13 @@ def schedule(
     state: State,
     fleet_path: Path,
     max_per_minute: float | None,
+    source_rev: str | None,
     limit: int | None,
     parallelism: int | None,
     fmt: str,
 ) -> None:
     """Checkpoint every tenant whose tier's checkpoints.every has passed (for cron)."""
-    revision = git_revision(fleet_path) or ""
+    revision = source_revision(source_rev, fleet_path)
     with _service(state, fleet_path) as service:
         report = schedule_checkpoints(
             service,
@@ -290,17 +308,26 @@ def schedule(
                     "not_due": list(report.not_due),
                     "deferred": list(report.deferred),
                     "failed": dict(report.failed),
+                    "taken_elsewhere": list(report.taken_elsewhere),
+                    "settled": {str(k): v for k, v in report.settled.items()},
                     "requests": report.requests,
                     "seconds": round(report.seconds, 3),
                 }
             )
         )
     else:
+        for cid, how in report.settled.items():
+            click.echo(f"checkpoint #{cid} left by an interrupted create: {how}")
         for name, message in report.failed.items():
             click.echo(f"failed {name}: {message}")
+        elsewhere = (
+            f", {len(report.taken_elsewhere)} taken by another run"
+            if report.taken_elsewhere
+            else ""
+        )
         click.echo(
             f"{len(report.created)} checkpoint(s) taken, {len(report.not_due)} not due, "
-            f"{len(report.deferred)} deferred, {len(report.failed)} failed "
+            f"{len(report.deferred)} deferred, {len(report.failed)} failed{elsewhere} "
             f"({report.requests} API requests in {report.seconds:.1f}s)"
         )
     if report.failed:

@@ -129,7 +129,8 @@ class Ledger(LedgerReader):
     def apply_lock(self, holder: str, timeout: float = 0.0) -> AbstractContextManager[None]:
         """Hold the exclusive apply lock for the ``with`` block.
 
-        ``holder`` describes this process for others' messages (``user@host pid N``). With
+        ``holder`` describes this process for others' messages (``user@host``, perhaps with
+        what it does); the ledger adds the process id itself, once: ``user@host (pid N)``. With
         ``timeout`` 0 a held lock raises ``LockHeldError`` at once; otherwise the lock is polled
         until acquired or ``timeout`` seconds have passed. The lock dies with the process.
         """

@@ -33,6 +33,10 @@ class CheckpointStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+#: How long a record may stay ``creating`` before it counts as left by a crash (a create takes
+#: seconds); until then another process may still be taking it.
+STALE_CREATING = timedelta(minutes=15)
+
 #: Statuses whose snapshot exists (or existed) and may be restored or collected.
 SETTLED = frozenset(
     {
@@ -144,43 +148,39 @@ class CheckpointStore:
         self._ledger = ledger
 
     def _row(self, row: Sequence[Any]) -> Checkpoint:
-        ledger = self._ledger
         (
             cid, tenant, project_id, org_id, branch_name, branch_id, snapshot_id, snapshot_name,
             source_rev, secrets_version, deploy_url, agent_run_id, meta, origin, status,
             created_at, updated_at, expires_at, error, full_size, restore_started_at,
             restored_at, restored_branch_id, old_branch_id, old_branch_deleted,
         ) = row  # fmt: skip
-
-        def maybe(value: Any) -> datetime | None:
-            return None if value is None else ledger.time_out(value)
-
+        cell = self._ledger.cells("checkpoints", f"id {cid}")
         return Checkpoint(
-            id=int(cid),
-            tenant=tenant,
-            project_id=project_id,
-            org_id=org_id,
-            branch_name=branch_name,
-            branch_id=branch_id,
-            snapshot_id=snapshot_id,
-            snapshot_name=snapshot_name,
-            source_rev=source_rev,
-            secrets_version=secrets_version,
-            deploy_url=deploy_url,
-            agent_run_id=agent_run_id,
-            meta={str(k): str(v) for k, v in ledger.json_out(meta).items()},
-            origin=origin,
-            status=CheckpointStatus(status),
-            created_at=ledger.time_out(created_at),
-            updated_at=ledger.time_out(updated_at),
-            expires_at=maybe(expires_at),
-            error=error,
-            full_size=None if full_size is None else int(full_size),
-            restore_started_at=maybe(restore_started_at),
-            restored_at=maybe(restored_at),
-            restored_branch_id=restored_branch_id,
-            old_branch_id=old_branch_id,
-            old_branch_deleted=None if old_branch_deleted is None else bool(old_branch_deleted),
+            id=cell.integer("id", cid),
+            tenant=cell.text("tenant", tenant, empty=False),
+            project_id=cell.text("project_id", project_id, empty=False),
+            org_id=cell.text("org_id", org_id, empty=False),
+            branch_name=cell.text("branch_name", branch_name),
+            branch_id=cell.text("branch_id", branch_id),
+            snapshot_id=cell.optional_text("snapshot_id", snapshot_id),
+            snapshot_name=cell.text("snapshot_name", snapshot_name),
+            source_rev=cell.text("source_rev", source_rev),
+            secrets_version=cell.optional_text("secrets_version", secrets_version),
+            deploy_url=cell.optional_text("deploy_url", deploy_url),
+            agent_run_id=cell.optional_text("agent_run_id", agent_run_id),
+            meta=cell.strings("meta", meta),
+            origin=cell.text("origin", origin),
+            status=cell.choice("status", status, CheckpointStatus),
+            created_at=cell.time("created_at", created_at),
+            updated_at=cell.time("updated_at", updated_at),
+            expires_at=cell.optional_time("expires_at", expires_at),
+            error=cell.text("error", error),
+            full_size=cell.optional_integer("full_size", full_size),
+            restore_started_at=cell.optional_time("restore_started_at", restore_started_at),
+            restored_at=cell.optional_time("restored_at", restored_at),
+            restored_branch_id=cell.optional_text("restored_branch_id", restored_branch_id),
+            old_branch_id=cell.optional_text("old_branch_id", old_branch_id),
+            old_branch_deleted=cell.optional_flag("old_branch_deleted", old_branch_deleted),
         )
 
     def now(self) -> datetime:
@@ -191,6 +191,30 @@ class CheckpointStore:
 
     def begin(self, new: NewCheckpoint, *, name_prefix: str = "ckpt") -> Checkpoint:
         """Record a checkpoint about to be taken (its snapshot: ``<prefix>-<id>-<tenant>``)."""
+        self._check(new)
+        with self._ledger.transaction(write=True) as tx:
+            return self._insert(tx, new, name_prefix)
+
+    def claim(self, new: NewCheckpoint, every: timedelta) -> Checkpoint | None:
+        """``begin``, unless the tenant has a checkpoint younger than ``every`` or one being
+        created: then None. Check and insert are one transaction that concurrent claims of
+        this ledger wait for, so overlapping ``schedule`` runs never take a tenant twice."""
+        self._check(new)
+        ledger = self._ledger
+        now = ledger.now()
+        taken = sorted(status.value for status in SETTLED | {CheckpointStatus.RESTORING})
+        marks = ", ".join("?" for _ in taken)
+        with ledger.transaction(write=True, exclusive=True) as tx:
+            busy = tx.one(
+                "SELECT id FROM checkpoints WHERE tenant = ? AND ((status IN"
+                f" ({marks}) AND created_at > ?) OR (status = ? AND updated_at > ?))",
+                (new.tenant, *taken, ledger.time_in(now - every),
+                 CheckpointStatus.CREATING.value, ledger.time_in(now - STALE_CREATING)),
+            )  # fmt: skip
+            return None if busy is not None else self._insert(tx, new, "ckpt")
+
+    @staticmethod
+    def _check(new: NewCheckpoint) -> None:
         free_form = {
             "source_rev": new.source_rev,
             "secrets_version": new.secrets_version,
@@ -199,28 +223,29 @@ class CheckpointStore:
             "meta": dict(new.meta),
         }
         reject_secrets(free_form, "checkpoint")
+
+    def _insert(self, tx: Tx, new: NewCheckpoint, name_prefix: str) -> Checkpoint:
         ledger = self._ledger
         now = ledger.time_in(ledger.now())
-        with ledger.transaction(write=True) as tx:
-            row = tx.one(
-                "INSERT INTO checkpoints (tenant, project_id, org_id, branch_name, branch_id,"
-                " snapshot_name, source_rev, secrets_version, deploy_url, agent_run_id, meta,"
-                " origin, status, created_at, updated_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    new.tenant, new.project_id, new.org_id, new.branch_name, new.branch_id,
-                    new.source_rev, new.secrets_version, new.deploy_url, new.agent_run_id,
-                    ledger.json_in(dict(new.meta)), new.origin, CheckpointStatus.CREATING.value,
-                    now, now, None if new.expires_at is None else ledger.time_in(new.expires_at),
-                ),
-            )  # fmt: skip
-            assert row is not None  # RETURNING always yields the new row
-            checkpoint_id = int(row[0])
-            tx.execute(
-                "UPDATE checkpoints SET snapshot_name = ? WHERE id = ?",
-                (f"{name_prefix}-{checkpoint_id}-{new.tenant}"[:256], checkpoint_id),
-            )
-            return self._get(tx, checkpoint_id)
+        row = tx.one(
+            "INSERT INTO checkpoints (tenant, project_id, org_id, branch_name, branch_id,"
+            " snapshot_name, source_rev, secrets_version, deploy_url, agent_run_id, meta,"
+            " origin, status, created_at, updated_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                new.tenant, new.project_id, new.org_id, new.branch_name, new.branch_id,
+                new.source_rev, new.secrets_version, new.deploy_url, new.agent_run_id,
+                ledger.json_in(dict(new.meta)), new.origin, CheckpointStatus.CREATING.value,
+                now, now, None if new.expires_at is None else ledger.time_in(new.expires_at),
+            ),
+        )  # fmt: skip
+        assert row is not None  # RETURNING always yields the new row
+        checkpoint_id = int(row[0])
+        tx.execute(
+            "UPDATE checkpoints SET snapshot_name = ? WHERE id = ?",
+            (f"{name_prefix}-{checkpoint_id}-{new.tenant}"[:256], checkpoint_id),
+        )
+        return self._get(tx, checkpoint_id)
 
     def mark_ready(self, checkpoint_id: int, snapshot_id: str, full_size: int | None) -> None:
         """The snapshot exists and its operations finished."""
@@ -327,7 +352,12 @@ class CheckpointStore:
                 f" WHERE status IN ({marks}) GROUP BY tenant",
                 statuses,
             )
-        return {str(tenant): self._ledger.time_out(at) for tenant, at in rows}
+        return {
+            str(tenant): self._ledger.cells("checkpoints", f"tenant {tenant!r}").time(
+                "created_at", at
+            )
+            for tenant, at in rows
+        }
 
 
 def retention_candidates(

@@ -105,7 +105,7 @@ class DriftStore:
         ledger = self._ledger
         stamp = ledger.time_in(moment)
         open_rows = tx.all("SELECT item_id, first_seen FROM drift_items WHERE resolved_at IS NULL")
-        open_since = {str(item_id): ledger.time_out(first) for item_id, first in open_rows}
+        open_since = self._first_seen(open_rows)
         current = {s.item_id: s for s in sightings}
         since: dict[str, datetime] = {}
         for item_id, sighting in sorted(current.items()):
@@ -142,7 +142,13 @@ class DriftStore:
                 "SELECT item_id, first_seen FROM drift_items WHERE resolved_at IS NULL"
                 " ORDER BY item_id"
             )
-        return {str(item_id): ledger.time_out(first) for item_id, first in found}
+        return self._first_seen(found)
+
+    def _first_seen(self, rows: Sequence[Sequence[Any]]) -> dict[str, datetime]:
+        return {
+            str(item_id): self._ledger.cells("drift_items", f"{item_id!r}").time("first_seen", at)
+            for item_id, at in rows
+        }
 
     def reports(self, limit: int = 20) -> list[StoredReport]:
         """The latest reports, newest first."""
@@ -155,10 +161,19 @@ class DriftStore:
                 " ORDER BY id DESC LIMIT ?",
                 (int(limit),),
             )
-        return [
-            StoredReport(int(rid), ledger.time_out(at), str(fleet), int(count), ledger.json_out(s))
-            for rid, at, fleet, count, s in found
-        ]
+        reports: list[StoredReport] = []
+        for rid, at, fleet, count, summary in found:
+            cell = ledger.cells("drift_reports", f"id {rid}")
+            reports.append(
+                StoredReport(
+                    cell.integer("id", rid),
+                    cell.time("created_at", at),
+                    cell.text("fleet", fleet),
+                    cell.integer("item_count", count, minimum=0),
+                    cell.json_object("summary", summary),
+                )
+            )
+        return reports
 
     def document(self, report_id: int) -> Mapping[str, Any]:
         """The stored JSON document of one report; ``LedgerError`` when there is none."""
@@ -167,5 +182,4 @@ class DriftStore:
             found = tx.one("SELECT document FROM drift_reports WHERE id = ?", (report_id,))
         if found is None:
             raise LedgerError(f"the ledger has no drift report #{report_id}")
-        stored: Mapping[str, Any] = ledger.json_out(found[0])
-        return stored
+        return ledger.cells("drift_reports", f"id {report_id}").json_object("document", found[0])

@@ -9,11 +9,14 @@ Locks: migrations run under ``pg_advisory_xact_lock`` so concurrent first opens 
 migration twice. The apply lock is ``pg_try_advisory_lock`` on a dedicated connection held for
 the lock's duration: PostgreSQL releases it when that session ends, including when the process
 holding it is killed. An ``apply_lock`` row names the holder for the refused apply's message;
-it is joined with ``pg_locks`` so a stale row of a dead holder is never reported.
+it is joined with ``pg_locks`` so a stale row of a dead holder is never reported. Both keys
+come from the schema the session resolves, never from the URL's text, so two URLs that reach
+the same tables (``/db`` and ``/db?schema=public``) share one lock.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zlib
@@ -23,21 +26,41 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import psycopg
+from psycopg.abc import Buffer
+from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.json import Jsonb
+from psycopg.types.string import TextLoader
 
 from reconciler.errors import LedgerError
 from reconciler.ledger.guard import redact_text
 from reconciler.ledger.locking import UNKNOWN_HOLDER, Waiting, describe_since, poll
-from reconciler.ledger.migrations import Migration
+from reconciler.ledger.migrations import MIGRATIONS_TABLE, Migration
 from reconciler.ledger.rows import dump_json
 from reconciler.ledger.sql import Row, SqlLedger, Tx
 
 #: First halves of the two-part advisory lock keys ("NF" + purpose); the second half is derived
-#: from the database and schema, so fleets in different schemas never block each other.
+#: from the schema the ledger lives in (see ``_ledger_identity``), so fleets in different
+#: schemas never block each other and differently written URLs of one ledger always do.
 MIGRATION_LOCK_SPACE = 0x4E460001
 APPLY_LOCK_SPACE = 0x4E460002
+EXCLUSIVE_TX_SPACE = 0x4E460003
 #: Schema names we accept: lower case (so quoting never changes them) and at most 63 bytes.
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class _UnreadableTime(str):
+    """A ``timestamptz`` Python cannot hold (``infinity``, year 10000 …), kept as its text."""
+
+
+class _LenientTimestamptzLoader(TimestamptzLoader):
+    """Loads ``timestamptz`` as psycopg does, but an out-of-range value as ``_UnreadableTime``
+    so that ``time_out`` reports the cell instead of the fetch failing."""
+
+    def load(self, data: Buffer) -> datetime | _UnreadableTime:  # type: ignore[override]
+        try:
+            return super().load(data)
+        except psycopg.DataError:
+            return _UnreadableTime(bytes(data).decode(errors="replace"))
 
 
 class _PostgresTx:
@@ -87,15 +110,43 @@ class PostgresLedger(SqlLedger):
         self._connection = self._connect()
         try:
             row = self._connection.execute(
-                "SELECT current_database(), current_setting('search_path')"
+                "SELECT COALESCE((SELECT n.nspname FROM pg_class c JOIN pg_namespace n"
+                " ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)), current_schema())",
+                (MIGRATIONS_TABLE,),
             ).fetchone()
         except psycopg.Error as exc:
             self._connection.close()
             raise self._error("cannot open", exc) from exc
-        assert row is not None
-        # The key half that scopes both advisory locks to this database and schema.
-        self._scope_key = zlib.crc32(f"{row[0]}/{schema or row[1]}".encode()) & 0x7FFFFFFF
+        # Advisory locks are per database already. Migrations run before the ledger's tables
+        # (and perhaps its schema) exist, so their key comes from the schema the session
+        # *resolves* (where the tables are, else where they will be created), never from how
+        # the URL names it.
+        resolved = (row[0] if row and row[0] else None) or schema or ""
+        self._migration_key = zlib.crc32(resolved.encode()) & 0x7FFFFFFF
         self._migrate_or_close()
+        try:
+            self._apply_key = self._ledger_identity()
+        except BaseException:
+            self.close()
+            raise
+
+    def _ledger_identity(self) -> int:
+        """The apply lock's key: the OID of the schema that holds this ledger's tables.
+
+        Any two URLs that reach the same tables (``/db`` and ``/db?schema=public``, a
+        ``search_path`` option, another host name of the server) reach the same schema, so
+        they contend for one lock; ledgers in other schemas never collide with it.
+        """
+        with self._tx() as tx:
+            found = tx.one(
+                "SELECT relnamespace::bigint FROM pg_class WHERE oid = to_regclass(?)",
+                (MIGRATIONS_TABLE,),
+            )
+        if found is None:
+            raise LedgerError(f"the ledger {self._display} has no {MIGRATIONS_TABLE} table")
+        oid = int(found[0])
+        # pg_try_advisory_lock(int4, int4): an OID is unsigned, so fold it into int4's range.
+        return oid - (1 << 32) if oid >= 1 << 31 else oid
 
     def describe(self) -> str:
         return self._display
@@ -109,6 +160,10 @@ class PostgresLedger(SqlLedger):
             connection = psycopg.connect(self._conninfo, autocommit=True)
         except psycopg.Error as exc:
             raise self._error("cannot connect to", exc) from exc
+        # Stored values are decoded by ``time_out``/``json_out`` (checked by ``Cells``), not
+        # while fetching, where a bad one would fail the whole query without naming its cell.
+        connection.adapters.register_loader("jsonb", TextLoader)
+        connection.adapters.register_loader("timestamptz", _LenientTimestamptzLoader)
         if self._schema is not None:
             try:
                 connection.execute("SELECT set_config('search_path', %s, false)", (self._schema,))
@@ -131,9 +186,15 @@ class PostgresLedger(SqlLedger):
             raise self._error("cannot use", exc) from exc
 
     def _before_migrations(self, tx: Tx) -> None:
-        tx.execute("SELECT pg_advisory_xact_lock(?, ?)", (MIGRATION_LOCK_SPACE, self._scope_key))
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(?, ?)", (MIGRATION_LOCK_SPACE, self._migration_key)
+        )
         if self._schema is not None:
             tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
+
+    def _serialise(self, tx: Tx) -> None:
+        # READ COMMITTED lets two check-then-insert transactions both see "nothing there".
+        tx.execute("SELECT pg_advisory_xact_lock(?, ?)", (EXCLUSIVE_TX_SPACE, self._apply_key))
 
     def apply_lock(self, holder: str, timeout: float = 0.0) -> AbstractContextManager[None]:
         return self._advisory_lock(holder, self._waiting(timeout))
@@ -156,7 +217,7 @@ class PostgresLedger(SqlLedger):
                 try:
                     session.execute("DELETE FROM apply_lock WHERE backend_pid = pg_backend_pid()")
                     session.execute(
-                        "SELECT pg_advisory_unlock(%s, %s)", (APPLY_LOCK_SPACE, self._scope_key)
+                        "SELECT pg_advisory_unlock(%s, %s)", (APPLY_LOCK_SPACE, self._apply_key)
                     )
                 except psycopg.Error as exc:
                     raise self._error("cannot release the apply lock of", exc) from exc
@@ -166,7 +227,7 @@ class PostgresLedger(SqlLedger):
     def _try_lock(self, session: psycopg.Connection[Any], holder: str) -> bool:
         with session.transaction():
             row = session.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (APPLY_LOCK_SPACE, self._scope_key)
+                "SELECT pg_try_advisory_lock(%s, %s)", (APPLY_LOCK_SPACE, self._apply_key)
             ).fetchone()
             if row is None or not row[0]:
                 return False
@@ -186,7 +247,8 @@ class PostgresLedger(SqlLedger):
             " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
             " AND l.classid::bigint = %s AND l.objid::bigint = %s"
             " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            (APPLY_LOCK_SPACE, self._scope_key),
+            # pg_locks shows the key's 32 bits unsigned.
+            (APPLY_LOCK_SPACE, self._apply_key & 0xFFFFFFFF),
         ).fetchone()
         if row is None:
             return UNKNOWN_HOLDER
@@ -207,8 +269,9 @@ class PostgresLedger(SqlLedger):
         return value
 
     def time_out(self, value: Any) -> datetime:
-        moment: datetime = value
-        return moment.astimezone(UTC)
+        if not isinstance(value, datetime):
+            raise TypeError(f"not a time Python can hold: {value!r}")
+        return value.astimezone(UTC)
 
     def json_in(self, value: Any) -> Any:
         # Dumped here rather than by psycopg so a bad value fails the same way on both backends.
@@ -216,7 +279,7 @@ class PostgresLedger(SqlLedger):
         return Jsonb(value, dumps=lambda _: text)
 
     def json_out(self, value: Any) -> Any:
-        return value
+        return json.loads(value) if isinstance(value, str) else value
 
     def bool_in(self, value: bool) -> Any:
         return bool(value)

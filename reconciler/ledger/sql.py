@@ -21,11 +21,17 @@ from typing import Any, ClassVar, Protocol
 
 from reconciler.core.model import LedgerView, OwnedTenant
 from reconciler.core.plan import Action
-from reconciler.errors import LedgerError, LedgerMigrationError
+from reconciler.errors import LedgerCorruptedError, LedgerError, LedgerMigrationError
 from reconciler.ledger import rows
 from reconciler.ledger.base import Ledger
 from reconciler.ledger.guard import is_secret_name, redact_text, reject_secrets
-from reconciler.ledger.migrations import MIGRATIONS_TABLE, Migration, check_numbering, discover
+from reconciler.ledger.migrations import (
+    MIGRATIONS_TABLE,
+    Migration,
+    applied_from_rows,
+    check_numbering,
+    discover,
+)
 from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
@@ -110,13 +116,27 @@ class SqlLedger(Ledger, rows.Codec):
     def _now(self) -> datetime:
         return self._clock()
 
-    def transaction(self, *, write: bool = False) -> AbstractContextManager[Tx]:
+    def transaction(
+        self, *, write: bool = False, exclusive: bool = False
+    ) -> AbstractContextManager[Tx]:
         """One transaction, for the feature stores of this package (checkpoints, usage, drift).
 
         They keep their own tables (added by numbered migrations) and use the same connection,
         lock and value conversions (``time_in``/``json_in``…), so every backend gets them.
+        ``exclusive`` write transactions of one ledger run one at a time across processes, for
+        a check-then-insert that must not interleave (a checkpoint claim).
         """
-        return self._tx(write=write)
+        return self._exclusive_tx() if exclusive else self._tx(write=write)
+
+    @contextmanager
+    def _exclusive_tx(self) -> Iterator[Tx]:
+        with self._tx(write=True) as tx:
+            self._serialise(tx)
+            yield tx
+
+    @abc.abstractmethod
+    def _serialise(self, tx: Tx) -> None:
+        """Make ``tx`` wait for, and then exclude, other exclusive transactions of this ledger."""
 
     def now(self) -> datetime:
         """The ledger's clock (injectable in tests)."""
@@ -155,16 +175,15 @@ class SqlLedger(Ledger, rows.Codec):
                         " VALUES (?, ?, ?)",
                         (applying.version, applying.name, self.time_in(self._now())),
                     )
-        except LedgerMigrationError:
+        except (LedgerMigrationError, LedgerCorruptedError):
             raise
         except LedgerError as exc:
             what = f"migration {applying.version} ({applying.name})" if applying else "migrating"
             raise LedgerMigrationError(f"ledger {self.describe()}: {what} failed: {exc}") from exc
 
-    @staticmethod
-    def _version(tx: Tx) -> int:
-        row = tx.one(f"SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}")
-        return int(row[0]) if row else 0
+    def _version(self, tx: Tx) -> int:
+        applied = self._applied(tx)
+        return applied[-1].version if applied else 0
 
     # ------------------------------------------------------------------ reads
 
@@ -172,10 +191,14 @@ class SqlLedger(Ledger, rows.Codec):
         with self._tx() as tx:
             tenants = self._load_tenants(tx, None)
             pending = tx.all(
-                "SELECT DISTINCT tenant FROM intents WHERE resolved_at IS NULL AND action = ?",
+                "SELECT id, tenant FROM intents WHERE resolved_at IS NULL AND action = ?",
                 (Action.CREATE_PROJECT.value,),
             )
-        return LedgerView(tenants=tenants, pending_creates=frozenset(r[0] for r in pending))
+        creates = frozenset(
+            self.cells("intents", f"id {intent_id}").text("tenant", tenant, empty=False)
+            for intent_id, tenant in pending
+        )
+        return LedgerView(tenants=tenants, pending_creates=creates)
 
     def tenant(self, name: str) -> OwnedTenant | None:
         with self._tx() as tx:
@@ -213,7 +236,7 @@ class SqlLedger(Ledger, rows.Codec):
                 f"SELECT {rows.STEP_COLUMNS} FROM run_steps WHERE run_id = ? ORDER BY id",
                 (run_id,),
             )
-        return self.run_from(found, tuple(self.step_from(row) for row in steps))
+        return self.run_from(found, tuple(self.step_from(row, run_id) for row in steps))
 
     def deleted_tenants(self, limit: int = 20) -> list[DeletedTenant]:
         _check_limit(limit)
@@ -227,7 +250,7 @@ class SqlLedger(Ledger, rows.Codec):
     def get_meta(self, key: str) -> str | None:
         with self._tx() as tx:
             found = tx.one("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if found is None else str(found[0])
+        return None if found is None else self.cells("meta", f"key {key!r}").text("value", found[0])
 
     def migration_version(self) -> int:
         with self._tx() as tx:
@@ -235,10 +258,11 @@ class SqlLedger(Ledger, rows.Codec):
 
     def applied_migrations(self) -> list[AppliedMigration]:
         with self._tx() as tx:
-            found = tx.all(
-                f"SELECT version, name, applied_at FROM {MIGRATIONS_TABLE} ORDER BY version"
-            )
-        return [AppliedMigration(int(v), str(n), self.time_out(at)) for v, n, at in found]
+            return self._applied(tx)
+
+    def _applied(self, tx: Tx) -> list[AppliedMigration]:
+        found = tx.all(f"SELECT version, name, applied_at FROM {MIGRATIONS_TABLE}")
+        return applied_from_rows(found, self.cells, self._migrations)
 
     # ------------------------------------------------------------------ writes
 

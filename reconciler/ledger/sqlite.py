@@ -13,7 +13,10 @@ The apply lock is a ``flock`` on ``<db path>.lock`` (see ``reconciler.ledger.loc
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +33,8 @@ from reconciler.ledger.sql import Row, SqlLedger, Tx
 
 #: How long a write waits for another process's write transaction, in milliseconds.
 BUSY_TIMEOUT_MS = 10_000
+#: ``link`` errors of file systems without hard links (the copy fallback is used there).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV})
 
 
 class _SqliteTx:
@@ -53,6 +58,65 @@ class _SqliteTx:
         return list(self._connection.execute(sql, params).fetchall())
 
 
+def _create_or_check(path: Path) -> None:
+    """Create a new ledger file atomically, or refuse an existing one that is empty.
+
+    ``sqlite3.connect`` creates a zero-byte file and fills it only later, so a crash in between,
+    or a file truncated by hand, would look like a fresh ledger and every tenant it owned would
+    be adopted again. A new ledger is therefore built under a temporary name (already in WAL
+    mode, so it is never empty) and hard-linked into place, which fails if another process got
+    there first. An empty file at the path was never made by a neon-fleet that did this.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        _create_atomically(path)
+        return
+    except OSError as exc:
+        raise LedgerError(f"cannot open the ledger sqlite:///{path}: {exc}") from exc
+    if size == 0:
+        raise LedgerError(
+            f"the ledger file {path} is empty (0 bytes), so it is not a ledger neon-fleet "
+            "created: treating it as new would forget every tenant it owned. Restore it from a "
+            "backup, or delete it to start a new ledger"
+        )
+
+
+def _create_atomically(path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    try:
+        connection = sqlite3.connect(str(temporary), isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")  # writes the header: never empty
+        finally:
+            connection.close()
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process created it first: open theirs
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            _copy_exclusively(temporary, path)
+    except (sqlite3.Error, OSError) as exc:
+        raise LedgerError(f"cannot create the ledger sqlite:///{path}: {exc}") from exc
+    finally:
+        for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def _copy_exclusively(source: Path, path: Path) -> None:
+    """Where hard links are not supported: create ``path`` exclusively and copy into it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as target:
+        target.write(source.read_bytes())
+        target.flush()
+        os.fsync(target.fileno())
+
+
 class SqliteLedger(SqlLedger):
     """A ledger in one SQLite file (or in memory when ``path`` is None, for tests and demos)."""
 
@@ -74,6 +138,7 @@ class SqliteLedger(SqlLedger):
         try:
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                _create_or_check(path)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves (the sqlite3 module's
             # implicit transactions would not cover DDL and reads the way we need).
             self._connection = sqlite3.connect(
@@ -137,6 +202,9 @@ class SqliteLedger(SqlLedger):
     def _before_migrations(self, tx: Tx) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already excludes every other writer."""
 
+    def _serialise(self, tx: Tx) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already excludes every other writer."""
+
     def apply_lock(self, holder: str, timeout: float = 0.0) -> AbstractContextManager[None]:
         waiting = self._waiting(timeout)
         if self._memory_lock is not None:
@@ -159,12 +227,19 @@ class SqliteLedger(SqlLedger):
         return value.astimezone(UTC).isoformat(timespec="microseconds")
 
     def time_out(self, value: Any) -> datetime:
-        return datetime.fromisoformat(str(value)).astimezone(UTC)
+        if not isinstance(value, str):
+            raise TypeError("a SQLite ledger stores times as ISO 8601 text")
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:  # ``time_in`` always writes the offset
+            raise ValueError("a ledger time without a UTC offset")
+        return moment.astimezone(UTC)
 
     def json_in(self, value: Any) -> Any:
         return dump_json(value)
 
     def json_out(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise TypeError("a SQLite ledger stores JSON as text")
         return json.loads(value)
 
     def bool_in(self, value: bool) -> Any:

@@ -97,19 +97,21 @@ class UsageStore:
             params.extend(wanted)
         with ledger.transaction() as tx:
             found = tx.all(sql + " ORDER BY timeframe_start, project_id, metric", params)
-        return [
-            UsageSample(
-                project_id=str(row[0]),
-                metric=str(row[1]),
-                granularity=str(row[2]),
-                timeframe_start=ledger.time_out(row[3]),
-                timeframe_end=ledger.time_out(row[4]),
-                value=int(row[5]),
-                org_id=str(row[6]),
-                tenant=None if row[7] is None else str(row[7]),
-            )
-            for row in found
-        ]
+        return [self._sample(row) for row in found]
+
+    def _sample(self, row: Sequence[object]) -> UsageSample:
+        project_id, metric, granularity, start, end, value, org_id, tenant = row
+        cell = self._ledger.cells("usage_samples", f"{project_id!r} {metric!r} at {start!r}")
+        return UsageSample(
+            project_id=cell.text("project_id", project_id),
+            metric=cell.text("metric", metric),
+            granularity=cell.text("granularity", granularity),
+            timeframe_start=cell.time("timeframe_start", start),
+            timeframe_end=cell.time("timeframe_end", end),
+            value=cell.integer("value", value),
+            org_id=cell.text("org_id", org_id),
+            tenant=cell.optional_text("tenant", tenant),
+        )
 
     def known_tenants(self, org_id: str) -> dict[str, str]:
         """Project id → tenant as recorded by earlier syncs of ``org_id``."""
@@ -135,7 +137,11 @@ class UsageStore:
                 "SELECT synced_until FROM usage_sync WHERE org_id = ? AND granularity = ?",
                 (org_id, granularity),
             )
-        return None if row is None else ledger.time_out(row[0])
+        return None if row is None else self._mark(org_id, granularity, row[0])
+
+    def _mark(self, org_id: str, granularity: str, value: object) -> datetime:
+        cell = self._ledger.cells("usage_sync", f"{org_id!r} {granularity!r}")
+        return cell.time("synced_until", value)
 
     def mark_synced(self, org_id: str, granularity: str, until: datetime) -> datetime:
         """Record that everything before ``until`` is final; never moves a mark back.
@@ -148,7 +154,7 @@ class UsageStore:
                 "SELECT synced_until FROM usage_sync WHERE org_id = ? AND granularity = ?",
                 (org_id, granularity),
             )
-            current = None if row is None else ledger.time_out(row[0])
+            current = None if row is None else self._mark(org_id, granularity, row[0])
             if current is not None and current >= until:
                 return current
             tx.execute(

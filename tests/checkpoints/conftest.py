@@ -84,8 +84,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def emu(clock: FakeClock) -> Iterator[Emulator]:
-    emulator = Emulator(None, seed_from_mapping(SEED), clock=clock, sleep=lambda _s: None)
+def emulator_seed() -> dict[str, Any]:
+    """The emulator's seed; a test module overrides this fixture to seed its own orgs."""
+    return SEED
+
+
+@pytest.fixture
+def emu(clock: FakeClock, emulator_seed: dict[str, Any]) -> Iterator[Emulator]:
+    emulator = Emulator(None, seed_from_mapping(emulator_seed), clock=clock, sleep=lambda _s: None)
     yield emulator
     emulator.close()
 

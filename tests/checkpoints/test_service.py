@@ -18,18 +18,18 @@ import httpx
 import pytest
 
 from reconciler.app import planning
+from reconciler.app.checkpoint_hook import run_hook
 from reconciler.app.checkpoint_jobs import collect_garbage, schedule_checkpoints
 from reconciler.app.checkpoints import (
     Checkpoints,
     CreateOptions,
     RestoreStep,
-    git_revision,
-    run_hook,
 )
 from reconciler.app.environment import Environment, GlobalOptions
+from reconciler.app.source_revision import git_revision
 from reconciler.core.model import CheckpointPolicy, DesiredFleet
 from reconciler.credentials import Credentials
-from reconciler.emulator import Emulator, seed_from_mapping
+from reconciler.emulator import Emulator
 from reconciler.errors import OutcomeUnknown, UnprocessableEntity, UsageError
 from reconciler.ledger import Ledger, open_ledger
 from reconciler.ledger.checkpoints import (
@@ -102,15 +102,8 @@ class TestEnvironment(Environment):
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def emu(clock: FakeClock) -> Iterator[Emulator]:
-    emulator = Emulator(None, seed_from_mapping(SEED), clock=clock, sleep=lambda _s: None)
-    yield emulator
-    emulator.close()
+def emulator_seed() -> dict[str, Any]:
+    return SEED
 
 
 @pytest.fixture
@@ -264,10 +257,10 @@ def test_schedule_skips_tenants_without_projects(service: Checkpoints, clock: Fa
     }
     service.desired = replace(desired, tenants=tenants)
     paced: dict[str, Any] = {"sleep": clock.advance, "clock": clock, "max_per_minute": 600.0}
-    report = schedule_checkpoints(service, source_rev="", parallelism=2, **paced)
+    report = schedule_checkpoints(service, source_rev="abc", parallelism=2, **paced)
     assert sorted(c.tenant for c in report.created) == ["cust-00042", "cust-00043"]
     assert list(report.failed) == ["cust-00100"]  # no project in the emulator
-    again = schedule_checkpoints(service, source_rev="", parallelism=2, limit=1, **paced)
+    again = schedule_checkpoints(service, source_rev="abc", parallelism=2, limit=1, **paced)
     assert again.created == () and again.not_due == ("cust-00042", "cust-00043")
     assert again.deferred == ()
 

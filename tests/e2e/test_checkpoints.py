@@ -217,7 +217,7 @@ def test_schedule_across_200_tenants_keeps_the_budget_and_is_idempotent(tmp_path
         env = environment(loop)
         before = emulator.stats()
         run = ["checkpoint", "schedule", "-f", "fleet", "--max-per-minute", "660",
-               "--format", "json"]  # fmt: skip
+               "--source-rev", "4f2a9c1", "--format", "json"]  # fmt: skip
         first = json.loads(ok(run, work, env).out)
         stats = emulator.stats()
         snapshot_route = ("POST", "/projects/{project_id}/branches/{branch_id}/snapshot")

@@ -45,3 +45,18 @@ def test_a_dropped_postgres_session_fails_one_call_then_reconnects(ledger_url: s
         with pytest.raises(LedgerError, match="cannot use the ledger"):
             ledger.view()
         assert list(ledger.view().tenants) == ["cust-1"]
+
+
+def test_a_zero_byte_ledger_file_is_refused_not_treated_as_new(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    path.touch()  # truncated by hand, or left by a crash of an older neon-fleet
+    with pytest.raises(LedgerError) as caught:
+        open_ledger(f"sqlite:///{path}")
+    assert str(path) in str(caught.value) and "empty (0 bytes)" in str(caught.value)
+    assert path.stat().st_size == 0  # nothing was written into it
+    fresh = tmp_path / "new" / "ledger.db"
+    with open_ledger(f"sqlite:///{fresh}") as ledger:  # a new ledger is still created
+        ledger.upsert_tenant(OwnedTenant("cust-1", "proj-1", "org-1"))
+    assert sorted(p.name for p in fresh.parent.iterdir() if p.name.endswith(".new")) == []
+    with open_ledger(f"sqlite:///{fresh}") as ledger:
+        assert list(ledger.view().tenants) == ["cust-1"]

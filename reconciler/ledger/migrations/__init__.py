@@ -12,10 +12,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.errors import LedgerMigrationError
+from reconciler.ledger.cells import Cells
+from reconciler.ledger.records import AppliedMigration
 
 _MODULE_NAME = re.compile(r"^v(\d{4})_([a-z0-9_]+)$")
 
@@ -70,3 +73,38 @@ def check_numbering(migrations: Sequence[Migration]) -> None:
         raise LedgerMigrationError(
             f"ledger migrations are not numbered 1..{len(versions)} without gaps: {versions}"
         )
+
+
+def applied_from_rows(
+    rows: Sequence[Sequence[Any]],
+    cells: Callable[[str, str], Cells],
+    migrations: Sequence[Migration],
+) -> list[AppliedMigration]:
+    """The rows of ``schema_migrations``, checked: versions run 1..n, each named as we name it.
+
+    ``LedgerCorruptedError`` for a bad cell, a gap, or a known version under another name:
+    counting such a ledger's version from ``MAX(version)`` would skip or re-run migrations.
+    """
+    applied: list[AppliedMigration] = []
+    for version, name, applied_at in rows:
+        cell = cells(MIGRATIONS_TABLE, f"version {version}")
+        applied.append(
+            AppliedMigration(
+                cell.integer("version", version, minimum=1),
+                cell.text("name", name),
+                cell.time("applied_at", applied_at),
+            )
+        )
+    applied.sort(key=lambda migration: migration.version)
+    known = {migration.version: migration.name for migration in migrations}
+    for position, migration in enumerate(applied, start=1):
+        cell = cells(MIGRATIONS_TABLE, f"version {migration.version}")
+        if migration.version != position:
+            raise cell.corrupted(
+                "version", f"migration {position} is missing (versions must run 1, 2, 3 …)"
+            )
+        if known.get(migration.version, migration.name) != migration.name:
+            raise cell.corrupted(
+                "name", f"migration {migration.version} is {known[migration.version]!r}"
+            )
+    return applied
