@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler import errors
-from reconciler.app.checkpoint_hook import run_hook
+from reconciler.app.checkpoint_hook import key_variables, run_hook
 from reconciler.app.environment import Environment
 from reconciler.core.model import DesiredFleet
 from reconciler.ledger.checkpoints import (
@@ -288,7 +288,8 @@ class Checkpoints:
             )
         )
         if hook:
-            on_step(RestoreStep("hook", {"command": hook, **run_hook(hook, record)}))
+            ran = run_hook(hook, record, key_variables=key_variables(self.desired.fleet))
+            on_step(RestoreStep("hook", {"command": hook, **ran}))
         self.store.begin_restore(record.id)
         try:
             return self._restore(record, target, preview, keep_old, on_step)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from reconciler.app import planning
-from reconciler.app.checkpoint_hook import run_hook
+from reconciler.app.checkpoint_hook import key_variables, run_hook
 from reconciler.app.checkpoint_jobs import collect_garbage, schedule_checkpoints
 from reconciler.app.checkpoints import (
     Checkpoints,
@@ -39,6 +39,7 @@ from reconciler.ledger.checkpoints import (
     is_due,
     retention_candidates,
 )
+from reconciler.manifests import load_fleet
 from reconciler.neon import NeonClient, RateLimiter
 from reconciler.neon import snapshots as neon_snapshots
 from tests.checkpoints.conftest import ContractTransport, FakeClock
@@ -337,3 +338,22 @@ def test_gc_settles_records_a_crashed_create_left(service: Checkpoints, clock: F
     assert report.settled == {before.id: "discarded", after.id: "ready"}
     [kept] = service.list()
     assert kept.id == after.id and kept.status is CheckpointStatus.READY and kept.snapshot_id
+
+
+def test_restore_hook_does_not_see_the_fleets_neon_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEON_FREE_ORG_KEY", "org-free-secret")
+    monkeypatch.setenv("NEON_PERSONAL_KEY", "personal-secret")
+    monkeypatch.setenv("DEPLOY_TOKEN", "deploy-token")
+    show = (
+        f"{sys.executable} -c 'import os; "
+        'print(sorted(k for k in ("NEON_FREE_ORG_KEY", "NEON_PERSONAL_KEY", "DEPLOY_TOKEN") '
+        "if k in os.environ))'"
+    )
+    ran = run_hook(show, record(7, 0), key_variables=["NEON_FREE_ORG_KEY", "NEON_PERSONAL_KEY"])
+    assert ran["output"] == "['DEPLOY_TOKEN']"  # the caller's own token passes, Neon keys do not
+
+
+def test_key_variables_name_every_org_key_and_the_personal_key() -> None:
+    fleet = load_fleet(EXAMPLE).fleet
+    expected = {org.api_key_env for org in fleet.orgs.values()} | {fleet.personal_api_key_env}
+    assert set(key_variables(fleet)) == expected and None not in expected
