@@ -140,11 +140,10 @@ def _plan_create(
     }
     if tenant.history_retention_seconds is not None:
         after["history_retention_seconds"] = tenant.history_retention_seconds.value
-    hipaa: tuple[FieldChange, ...] = ()
     if tenant.hipaa:
+        # A create reports every field of ``after`` (server-managed ones included, as it does
+        # for org_id and region_id), so hipaa needs only its origin, not a second change.
         after["hipaa"] = True
-        # "hipaa" is outside the generic diff (SERVER_MANAGED_FIELDS): reported explicitly.
-        hipaa = (FieldChange("hipaa", None, True, f"tenant {tenant.name}"),)
     sid = step_id(tenant.name, Action.CREATE_PROJECT)
     out.steps.append(
         Step(
@@ -154,7 +153,7 @@ def _plan_create(
             before=None,
             after=after,
             reason=reason,
-            changes=field_changes(None, after, _origins(tenant)) + hipaa,
+            changes=field_changes(None, after, _origins(tenant)),
         )
     )
     return sid
@@ -260,6 +259,8 @@ def _origins(tenant: DesiredTenant) -> dict[str, str]:
     origins.update({f"default_endpoint_settings.{k}": v.origin for k, v in tenant.compute.items()})
     if tenant.history_retention_seconds is not None:
         origins["history_retention_seconds"] = tenant.history_retention_seconds.origin
+    if tenant.hipaa is not None:
+        origins["hipaa"] = f"tenant {tenant.name}"
     return origins
 
 
