@@ -17,11 +17,10 @@ Speed notes (10,000 tenants must load in well under two seconds of CPU):
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -37,6 +36,14 @@ _RESOLVED: dict[tuple[str, Any], str] = {}
 _RESOLVED_MAX = 200_000
 #: Manifests nest a handful of levels; anything near this is a self-referencing alias.
 _MAX_DEPTH = 64
+#: Alias caps per document. YAML aliases share one node, so a few hundred bytes of nested
+#: anchors ("billion laughs") describe billions of values; converting them to data is what
+#: grows without bound. Manifests use a handful of aliases (a shared quota block), so these
+#: caps are far above any real use and far below what hurts (100,000 values is a few MB).
+MAX_ALIAS_USES = 1_000
+MAX_ALIAS_VALUES = 100_000
+#: Python refuses to convert integers longer than this (``sys.get_int_max_str_digits``).
+_MAX_INT_DIGITS = 4300
 
 
 class _MarkedLoader(_BaseLoader):  # type: ignore[valid-type,misc]
@@ -146,53 +153,41 @@ def _child(node: Node, part: str | int) -> tuple[Node, Node] | None:
     return None
 
 
-# --------------------------------------------------------------------------- discovery
-
-
-def discover(root: Path) -> tuple[list[Path], list[Problem]]:
-    """The manifest files under ``root`` (a file or a directory), sorted, and path problems.
-
-    Directories are searched recursively for ``*.yaml`` and ``*.yml``; hidden files and
-    directories (such as ``.fleet/``) are skipped.
-    """
-    if not root.exists():
-        return [], [Problem(str(root), 1, 1, "", "no such file or directory")]
-    if root.is_file():
-        return [root], []
-    files = sorted(
-        (p for p in _walk(root) if p.suffix in (".yaml", ".yml")),
-        key=lambda p: p.relative_to(root).parts,
-    )
-    if not files:
-        return [], [Problem(str(root), 1, 1, "", "no manifests found (no *.yaml or *.yml files)")]
-    return files, []
-
-
-def _walk(directory: Path) -> Iterator[Path]:
-    with os.scandir(directory) as entries:  # scandir caches the file type: no stat per file
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                yield from _walk(Path(entry.path))
-            elif entry.is_file():
-                yield Path(entry.path)
-
-
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem], bool]:
-    """Read every non-empty YAML document of one file: (documents, problems, complete).
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """What one manifest file held, and what was wrong with it."""
+
+    documents: list[SourceDocument]
+    problems: list[Problem]
+    #: False when the file could not be read to its end (references may point into the rest).
+    complete: bool
+    #: (line, column) of values that could not be read and became null: later stages would
+    #: only repeat those as "got null", so the loader reports nothing else there.
+    unreadable: frozenset[tuple[int, int]] = frozenset()
+
+
+def parse_file(path: Path) -> ParsedFile:
+    """Read every non-empty YAML document of one file.
 
     A syntax error stops the file (YAML cannot resynchronise) but earlier documents are kept;
     ``complete`` is False then, and when the file cannot be read at all.
     """
     display = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(display, 1, 1, "", f"cannot read file: {exc}")], False
+        raw = path.read_bytes()
+    except OSError as exc:
+        problem = Problem(display, 1, 1, "", f"cannot read file: {exc.strerror or exc}")
+        return ParsedFile([], [problem], complete=False)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        head = raw[: exc.start]
+        line, column = head.count(b"\n") + 1, exc.start - (head.rfind(b"\n") + 1) + 1
+        message = f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot start a character"
+        return ParsedFile([], [Problem(display, line, column, "", message)], complete=False)
     documents: list[SourceDocument] = []
     problems: list[Problem] = []
     source = SourceText(text)
@@ -204,10 +199,13 @@ def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem], bool]:
         while loader.check_node():
             node = loader.get_node()
             if not _is_empty(node):
-                data = converter.convert(node, 0)
+                data = converter.document(node)
                 line = node.start_mark.line + 1
                 documents.append(SourceDocument(display, index, line, data, source))
             index += 1
+    except AliasBomb as exc:
+        problems.append(exc.problem)
+        complete = False
     except yaml.MarkedYAMLError as exc:
         problems.append(_yaml_problem(display, exc))
         complete = False
@@ -224,7 +222,7 @@ def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem], bool]:
     finally:
         loader.dispose()
     problems.extend(converter.problems)
-    return documents, problems, complete
+    return ParsedFile(documents, problems, complete, frozenset(converter.unreadable))
 
 
 def _is_empty(node: Node) -> bool:
@@ -244,32 +242,103 @@ def _yaml_problem(display: str, exc: yaml.MarkedYAMLError) -> Problem:
     return Problem(display, line, column, "", f"invalid YAML: {reason}")
 
 
+class AliasBomb(Exception):
+    """Raised when a document's aliases expand past the caps; carries the located problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
 class _Converter:
     """Turns a node tree into plain data, reporting duplicate and non-string keys.
 
     Timestamps stay strings (the schema expects RFC 3339 text, and digests need text). The
     field path is kept on one mutable stack and only formatted when a problem is reported.
+
+    A collection node met a second time in one document is an alias use (the composer hands
+    out the anchored node again); uses and the values they expand to are counted and capped
+    (``MAX_ALIAS_USES``, ``MAX_ALIAS_VALUES``), which stops an alias bomb before it grows.
     """
 
     def __init__(self, display: str) -> None:
         self.display = display
         self.problems: list[Problem] = []
         self._path: list[str | int] = []
+        #: (line, column) of values replaced by null because they could not be read.
+        self.unreadable: set[tuple[int, int]] = set()
+        self._seen: set[int] = set()
+        self._alias_uses = 0
+        self._alias_values = 0
+        self._expanding = 0
+        #: (line, column) of the key holding the value being converted, and of the outermost
+        #: alias use being expanded: the place a user can find and fix.
+        self._key_mark: tuple[int, int] = (1, 1)
+        self._alias_at: tuple[int, int] = (1, 1)
+        self._alias_field = ""
+        self._alias_anchor = 1
+
+    def document(self, node: Node) -> Any:
+        """Convert the root node of one document (anchors never cross documents)."""
+        self._seen.clear()  # node ids of an earlier document may be reused by this one
+        self._alias_uses = self._alias_values = self._expanding = 0
+        self._key_mark = (node.start_mark.line + 1, node.start_mark.column + 1)
+        return self.convert(node, 0)
 
     def convert(self, node: Node, depth: int) -> Any:
+        if self._expanding:
+            self._alias_values += 1
+            if self._alias_values > MAX_ALIAS_VALUES:
+                self._bomb(f"expand to more than {MAX_ALIAS_VALUES:,} values")
         if isinstance(node, ScalarNode):
-            tag = node.tag
-            if tag in (_STR, _TIMESTAMP):
-                return node.value
-            constructor = _SCALAR_CONSTRUCTOR.yaml_constructors.get(tag)
-            if constructor is None:
-                return self._report(node, f"unsupported YAML tag {tag}")
-            value = constructor(_SCALAR_CONSTRUCTOR, node)
-            if isinstance(value, float) and not math.isfinite(value):
-                return node.value  # .inf/.nan: keep the text so the schema rejects it plainly
-            return value
+            return self._scalar(node)
         if depth > _MAX_DEPTH:  # only a self-referencing alias nests this deep
-            return self._report(node, "YAML nested too deeply (a recursive alias?)")
+            return self._unreadable(node, "YAML nested too deeply (a recursive alias?)")
+        if id(node) in self._seen:
+            self._alias_uses += 1
+            if self._alias_uses > MAX_ALIAS_USES:
+                self._bomb(f"are used more than {MAX_ALIAS_USES:,} times")
+            if not self._expanding:
+                self._alias_at, self._alias_field = self._key_mark, format_field(self._path)
+                self._alias_anchor = node.start_mark.line + 1
+            self._expanding += 1
+            try:
+                return self._collection(node, depth)
+            finally:
+                self._expanding -= 1
+        self._seen.add(id(node))
+        return self._collection(node, depth)
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        if tag in (_STR, _TIMESTAMP):
+            return node.value
+        constructor = _SCALAR_CONSTRUCTOR.yaml_constructors.get(tag)
+        if constructor is None:
+            return self._unreadable(node, f"unsupported YAML tag {tag}")
+        digits = sum(c.isdigit() for c in node.value) if len(node.value) > _MAX_INT_DIGITS else 0
+        if digits > _MAX_INT_DIGITS:
+            # Python refuses such integers (and float() would only give inf): say it plainly.
+            return self._unreadable(node, f"a number of {digits:,} digits is too long")
+        try:
+            value = constructor(_SCALAR_CONSTRUCTOR, node)
+        except (ValueError, yaml.YAMLError) as exc:  # e.g. !!binary that is not base64
+            reason = getattr(exc, "problem", None) or str(exc)
+            kind = tag.rsplit(":", 1)[-1]
+            return self._unreadable(node, f"cannot read the {kind} value: {reason}")
+        if isinstance(value, float) and not math.isfinite(value):
+            return node.value  # .inf/.nan: keep the text so the schema rejects it plainly
+        return value
+
+    def _bomb(self, what: str) -> NoReturn:
+        line, column = self._alias_at
+        message = (
+            f"YAML aliases {what} (an alias bomb?); this alias starts the expansion, "
+            f"its anchor is on line {self._alias_anchor}"
+        )
+        raise AliasBomb(Problem(self.display, line, column, self._alias_field, message))
+
+    def _collection(self, node: Node, depth: int) -> Any:
         if isinstance(node, MappingNode):
             return self._mapping(node, depth + 1)
         if isinstance(node, SequenceNode):
@@ -280,7 +349,7 @@ class _Converter:
                 items.append(self.convert(item, depth + 1))
                 path.pop()
             return items
-        return self._report(node, f"unsupported YAML node {node.tag}")
+        return self._unreadable(node, f"unsupported YAML node {node.tag}")
 
     def _mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -296,6 +365,7 @@ class _Converter:
                 self._report(key_node, f"mapping keys must be strings, not {key!r}")
                 continue
             path.append(key)
+            self._key_mark = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in first_lines:
                 first = first_lines[key]
                 self._report(key_node, f"duplicate key; first given on line {first}")
@@ -315,6 +385,11 @@ class _Converter:
             else:
                 self._report(source, "a merge key (<<) needs a mapping or list of mappings")
         return merged
+
+    def _unreadable(self, node: Node, message: str) -> None:
+        """Report a value that cannot be read; it becomes null in the data."""
+        self.unreadable.add((node.start_mark.line + 1, node.start_mark.column + 1))
+        return self._report(node, message)
 
     def _report(self, node: Node, message: str) -> None:
         mark = node.start_mark
