@@ -20,6 +20,8 @@ Rules, in the order they are applied:
   because Neon's PATCH should get the whole object; ``changes`` lists only differing fields.
 * ``update_endpoint``: one step per observed endpoint whose managed compute values differ.
   Endpoints not observed (``None``) are not compared and a warning says so.
+* Quota and compute keys the tenant's tier leaves unmanaged but an earlier tier set (see
+  ``released``) are planned back to Neon's defaults, or kept with a warning.
 * ``lifecycle.ignore_changes`` paths (manifest paths: ``name``, ``region``, ``pg_version``,
   ``org``, ``quota.<key>``, ``compute.<key>``, ``history_retention_seconds``, ``branches...``,
   ``api_keys...``) are left as they are live.
@@ -39,6 +41,7 @@ from reconciler.core.matching import MatchKind, ProjectMatch, match_project
 from reconciler.core.model import COMPUTE_KEYS, DesiredTenant, LiveProject
 from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, TransferRequest, step_id
 from reconciler.core.plan import Action, FieldChange, Step
+from reconciler.core.released import with_released_settings
 from reconciler.core.views import endpoint_view, project_view
 
 _RESTART_NOTE = "changing autoscaling limits or suspend timeout restarts the compute"
@@ -81,6 +84,9 @@ def plan_declared_tenant(ctx: PlanContext, tenant: DesiredTenant) -> TenantOutco
     if project is None:
         base = _plan_create(ctx, tenant, match, out)
     else:
+        # Keys an earlier tier set and this one leaves unmanaged go back to Neon's defaults.
+        tenant, kept = with_released_settings(ctx.desired.tiers, tenant, project)
+        out.warnings.extend(kept)
         base = _plan_adopt(ctx, tenant, match, project, out)
         _plan_placement(ctx, tenant, project, base, out)
         _plan_update_project(tenant, project, base, out)
