@@ -44,6 +44,8 @@ MAX_ALIAS_USES = 1_000
 MAX_ALIAS_VALUES = 100_000
 #: Python refuses to convert integers longer than this (``sys.get_int_max_str_digits``).
 _MAX_INT_DIGITS = 4300
+#: Integers this wide have more than ``_MAX_INT_DIGITS`` decimal digits.
+_MAX_INT_BITS = int(_MAX_INT_DIGITS / math.log10(2))
 
 
 class _MarkedLoader(_BaseLoader):  # type: ignore[valid-type,misc]
@@ -328,6 +330,11 @@ class _Converter:
             return self._unreadable(node, f"cannot read the {kind} value: {reason}")
         if isinstance(value, float) and not math.isfinite(value):
             return node.value  # .inf/.nan: keep the text so the schema rejects it plainly
+        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            # Written in hex, octal or base 60, it was readable; shown in decimal (as every
+            # message and digest would), it is not.
+            digits = int(value.bit_length() * math.log10(2)) + 1
+            return self._unreadable(node, f"a number of about {digits:,} digits is too long")
         return value
 
     def _bomb(self, what: str) -> NoReturn:

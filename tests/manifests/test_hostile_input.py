@@ -118,3 +118,14 @@ def test_a_symlink_loop_named_on_the_command_line_is_an_error(tmp_path):
     result = run_in_process(["validate", str(tmp_path / "loop.yaml")])
     assert result.code == 1 and "Traceback" not in result.text
     assert f"{tmp_path / 'loop.yaml'}:1:1: symlink leads nowhere" in result.err
+
+
+def test_integer_over_4300_digits_written_in_hex_is_an_error_not_a_traceback(tmp_path):
+    # Readable as hex, but every message or digest would show it in decimal (found by fuzzing).
+    tenant = "apiVersion: neon-fleet/v1\nkind: Tenant\nmetadata: {name: cust-1}\nspec:\n"
+    tenant += "  tier: free\n  pg_version: 0x" + "f" * 5000 + "\n"
+    (tmp_path / "fleet.yaml").write_text(FLEET + "---\n" + TIER + "---\n" + tenant)
+    result = run_in_process(["validate", str(tmp_path)])
+    assert result.code == 1 and "Traceback" not in result.text
+    where = f"{tmp_path / 'fleet.yaml'}:22:15: spec.pg_version:"
+    assert f"{where} a number of about 6,021 digits is too long" in result.err.splitlines()
