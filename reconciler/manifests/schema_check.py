@@ -24,7 +24,8 @@ from jsonschema import Draft202012Validator, ValidationError
 from reconciler.errors import Problem
 from reconciler.manifests import fastcheck
 from reconciler.manifests.wording import describe, unknown
-from reconciler.manifests.yaml_source import FieldPath, SourceDocument
+from reconciler.manifests.yaml_data import FieldPath
+from reconciler.manifests.yaml_source import SourceDocument
 
 API_VERSION = "neon-fleet/v1"
 SCHEMA_FILES: Mapping[str, str] = {

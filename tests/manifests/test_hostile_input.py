@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.errors import ManifestError
 from reconciler.manifests import load_fleet
-from reconciler.manifests.yaml_source import MAX_ALIAS_USES, MAX_ALIAS_VALUES
+from reconciler.manifests.yaml_data import MAX_ALIAS_USES, MAX_ALIAS_VALUES
 from tests.manifests.conftest import FLEET, TIER
 from tests.support.cli import run_in_process
 
