@@ -23,8 +23,10 @@ def discover(root: Path) -> tuple[list[Path], list[Problem]]:
     """The manifest files under ``root`` (a file or a directory), sorted, and path problems."""
     if not root.exists():
         return [], [Problem(str(root), 1, 1, "", _missing(root))]
-    if not root.is_dir():
+    if root.is_file():
         return [root], []
+    if not root.is_dir():  # a FIFO or a device: reading it could block for ever
+        return [], [Problem(str(root), 1, 1, "", "not a regular file or a directory")]
     problems: list[Problem] = []
     found = list(_walk(root, set(), problems))
     files = sorted(found, key=lambda p: p.relative_to(root).parts)

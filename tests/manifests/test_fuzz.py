@@ -68,6 +68,12 @@ def _symlink_loop(directory: Path) -> Path:
     return root
 
 
+def _fifo(directory: Path) -> Path:
+    path = directory / "fleet.yaml"
+    os.mkfifo(path)  # nothing ever writes to it: reading would block for ever
+    return path
+
+
 def _nested(depth: int, flow: bool) -> str:
     if flow:
         return "spec: " + "[" * depth + "]" * depth + "\n"
@@ -120,6 +126,7 @@ CORPUS: dict[str, Callable[[Path], Path]] = {
     "empty-file": _text(""),
     "comments-only": _text("# nothing here\n# at all\n"),
     "symlink-loop": _symlink_loop,
+    "fifo-named-as-manifest": _fifo,
 }
 
 
