@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import os
 import string
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from hypothesis import strategies as st
 from reconciler.errors import ManifestError
 from reconciler.manifests import load_fleet
 from tests.manifests.conftest import FLEET, TIER
-from tests.manifests.test_hostile_input import laughs
+from tests.manifests.test_hostile_input import laughs, traced
 from tests.support.cli import Result, run_in_process
 
 #: Peak Python allocation allowed for validating any corpus case (bombs included).
@@ -147,12 +146,7 @@ def _validate(target: Path) -> Result:
 @pytest.mark.parametrize("name", sorted(CORPUS))
 def test_hostile_manifest_is_a_clean_error_in_bounded_memory(name: str, tmp_path: Path) -> None:
     target = CORPUS[name](tmp_path)
-    tracemalloc.start()
-    try:
-        result = _validate(target)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    result, peak = traced(lambda: _validate(target))
     assert peak < MEMORY_CAP, f"{name}: peak {peak / 2**20:.1f} MiB"
     assert result.code == (0 if name in VALID else 1), result
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -15,6 +17,7 @@ from reconciler.manifests.yaml_data import MAX_ALIAS_USES, MAX_ALIAS_VALUES
 from tests.manifests.conftest import FLEET, TIER
 from tests.support.cli import run_in_process
 
+T = TypeVar("T")
 #: Peak Python allocation allowed while rejecting a bomb (the caps keep it to a few MB).
 BOMB_MEMORY_CAP = 20 * 1024 * 1024
 
@@ -28,6 +31,17 @@ def laughs(levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def traced(call: Callable[[], T]) -> tuple[T, int]:
+    """``call()``'s result and the peak of Python allocations (bytes) while it ran."""
+    tracemalloc.start()
+    try:
+        result = call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
 def problems_of(path: Path) -> list[str]:
     with pytest.raises(ManifestError) as caught:
         load_fleet(path)
@@ -39,12 +53,7 @@ def test_alias_bomb_is_capped_and_reported_with_file_and_line(tmp_path):
     # regression this guards), big enough to pass both caps.
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(laughs(6))
-    tracemalloc.start()
-    try:
-        problems = problems_of(bomb)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    problems, peak = traced(lambda: problems_of(bomb))
     [problem] = [p for p in problems if "alias" in p]
     assert problem.startswith(f"{bomb}:")
     line = int(problem.split(":")[1])
@@ -69,12 +78,7 @@ def test_alias_expansion_is_capped_by_total_size_too(tmp_path):
 def test_a_342_byte_alias_bomb_fails_validate_quickly_in_bounded_memory(tmp_path):
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(laughs(9))
-    tracemalloc.start()
-    try:
-        result = run_in_process(["validate", str(bomb)])
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    result, peak = traced(lambda: run_in_process(["validate", str(bomb)]))
     assert result.code == 1
     assert "Traceback" not in result.text
     assert result.err.startswith("Error:")
