@@ -85,7 +85,8 @@ def plan_declared_tenant(ctx: PlanContext, tenant: DesiredTenant) -> TenantOutco
         base = _plan_create(ctx, tenant, match, out)
     else:
         # Keys an earlier tier set and this one leaves unmanaged go back to Neon's defaults.
-        tenant, kept = with_released_settings(ctx.desired.tiers, tenant, project)
+        moving = project.org_id != tenant.org_id
+        tenant, kept = with_released_settings(ctx.desired.tiers, tenant, project, moving=moving)
         out.warnings.extend(kept)
         base = _plan_adopt(ctx, tenant, match, project, out)
         _plan_placement(ctx, tenant, project, base, out)

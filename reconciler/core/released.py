@@ -14,7 +14,9 @@ planned back to Neon's default, with an origin that says so:
 * ``suspend_timeout_seconds``: ``0`` (Neon's default, 300 s), on the project's defaults and on
   its computes, like any compute setting;
 * autoscaling limits have no fixed Neon default (it depends on the org's plan): they are kept,
-  and a warning names the value, the tier it came from and what to do.
+  and when the project is moving to the tier's org in this plan, a warning names the value,
+  the tier it came from and what to do. (Only then: ``0.25`` CU, say, is also what Neon
+  itself sets, and warning about it on every plan would be noise.)
 
 Working from live values and manifests only keeps the rule pure and crash-safe: a transfer
 that landed while its quota update failed is still recognised on the next plan. Values set by
@@ -45,9 +47,12 @@ COMPUTE_DEFAULTS: Mapping[str, int] = {"suspend_timeout_seconds": 0}
 
 
 def with_released_settings(
-    tiers: Mapping[str, TierSpec], tenant: DesiredTenant, project: LiveProject
+    tiers: Mapping[str, TierSpec], tenant: DesiredTenant, project: LiveProject, *, moving: bool
 ) -> tuple[DesiredTenant, list[str]]:
-    """``tenant`` with its released keys set to Neon's defaults, and warnings for kept ones."""
+    """``tenant`` with its released keys set to Neon's defaults, and warnings for kept ones.
+
+    ``moving`` says the plan transfers the project to the tenant's org (a tier change).
+    """
     quota = dict(tenant.quota)
     compute = dict(tenant.compute)
     warnings: list[str] = []
@@ -66,7 +71,7 @@ def with_released_settings(
             continue
         if default is not None:
             compute[key] = Sourced(default, _reset_origin(tenant, source, "0 = 300 s"))
-        else:
+        elif moving:
             warnings.append(
                 f"{tenant.name}: compute.{key} stays {live}, the value tier {source} sets; tier "
                 f"{tenant.tier} does not manage it and Neon has no fixed default for it: set "

@@ -154,3 +154,10 @@ def test_example_fleet_upgrade_converges_without_the_free_transfer_cap(tmp_path)
     assert project.quota is not None and project.quota["data_transfer_bytes"] == 0
     again = build_plan(after, live, ledger, f.options(targets=("cust-00043",)))
     assert not again.steps
+
+
+def test_a_kept_autoscaling_limit_is_warned_about_only_when_the_project_moves():
+    # After the move the kept limit is the tenant's state; repeating the warning on every
+    # plan would be noise (0.25 CU is also what Neon itself sets).
+    project = f.live_project_for(free_tenant(), org_id=f.ORG_PAID)
+    assert not plan_for(paid_tenant(), project).warnings
