@@ -12,7 +12,8 @@ planned back to Neon's default, with an origin that says so:
 
 * quota keys: ``0`` (unlimited, Neon's default for every quota key);
 * ``suspend_timeout_seconds``: ``0`` (Neon's default, 300 s), on the project's defaults and on
-  its computes, like any compute setting;
+  its computes, like any compute setting; a live ``300`` is that default already, and is not
+  reset (changing it would only restart the computes);
 * autoscaling limits have no fixed Neon default (it depends on the org's plan): they are kept,
   and when the project is moving to the tier's org in this plan, a warning names the value,
   the tier it came from and what to do. (Only then: ``0.25`` CU, say, is also what Neon
@@ -42,8 +43,12 @@ from reconciler.core.model import (
 
 #: Neon's default for every quota key: 0 means unlimited.
 QUOTA_DEFAULT = 0
-#: Neon's defaults for the compute keys that have one (0 = the default suspend timeout, 300 s).
+#: Neon's defaults for the compute keys that have one: 0 is the default suspend timeout, 300 s.
 COMPUTE_DEFAULTS: Mapping[str, int] = {"suspend_timeout_seconds": 0}
+#: Live values that already mean Neon's default, so there is nothing to reset.
+_SAME_AS_DEFAULT: Mapping[str, frozenset[float]] = {
+    "suspend_timeout_seconds": frozenset({0, 300}),
+}
 
 
 def with_released_settings(
@@ -59,14 +64,14 @@ def with_released_settings(
     ignore = tenant.lifecycle.ignore_changes
     for key in QUOTA_KEYS:
         used = project.quota.get(key) if project.quota is not None else None
-        source = _left_by(tiers, tenant, "quota", key, used, QUOTA_DEFAULT)
+        source = _left_by(tiers, tenant, "quota", key, used, frozenset({QUOTA_DEFAULT}))
         if source is not None and not is_ignored(f"quota.{key}", ignore):
             quota[key] = Sourced(QUOTA_DEFAULT, _reset_origin(tenant, source, "0 = unlimited"))
     settings = project.default_endpoint_settings
     for key in COMPUTE_KEYS:
         live = settings.get(key) if settings is not None else None
         default = COMPUTE_DEFAULTS.get(key)
-        source = _left_by(tiers, tenant, "compute", key, live, default)
+        source = _left_by(tiers, tenant, "compute", key, live, _SAME_AS_DEFAULT.get(key, _NONE))
         if source is None or is_ignored(f"compute.{key}", ignore):
             continue
         if default is not None:
@@ -88,17 +93,21 @@ def _left_by(
     block: str,
     key: str,
     live: float | int | None,
-    default: int | None,
+    defaults: frozenset[float],
 ) -> str | None:
-    """The tier whose value ``live`` is, when the tenant does not manage ``key``; else None."""
+    """The tier whose value ``live`` is, when the tenant does not manage ``key`` and ``live``
+    is not already Neon's default; else None."""
     managed = tenant.quota if block == "quota" else tenant.compute
-    if key in managed or live is None or live == default:
+    if key in managed or live is None or live in defaults:
         return None
     for name in sorted(tiers):
         values: Mapping[str, float | int] = getattr(tiers[name], block)
         if name != tenant.tier and values.get(key) == live:
             return name
     return None
+
+
+_NONE: frozenset[float] = frozenset()
 
 
 def _reset_origin(tenant: DesiredTenant, source: str, meaning: str) -> str:

@@ -17,7 +17,12 @@ from tests.core.factories import NOW
 from tests.core.simulate import apply_plan
 
 CAP = 5368709120  # free's data transfer cap: 5 GiB
-FREE = replace(f.TIERS["free"], quota={**f.TIERS["free"].quota, "data_transfer_bytes": CAP})
+SUSPEND = 60  # free computes suspend after a minute
+FREE = replace(
+    f.TIERS["free"],
+    quota={**f.TIERS["free"].quota, "data_transfer_bytes": CAP},
+    compute={**f.TIERS["free"].compute, "suspend_timeout_seconds": SUSPEND},
+)
 #: paid leaves data transfer, the suspend timeout and the max CU unmanaged.
 PAID = replace(f.TIERS["paid"], compute={"autoscaling_limit_min_cu": 0.25})
 TIERS = {"free": FREE, "paid": PAID}
@@ -28,7 +33,12 @@ RESET = (
 
 
 def free_tenant() -> DesiredTenant:
-    return f.tenant("cust-1", "free", quota={"data_transfer_bytes": CAP})
+    return f.tenant(
+        "cust-1",
+        "free",
+        quota={"data_transfer_bytes": CAP},
+        compute={"suspend_timeout_seconds": SUSPEND},
+    )
 
 
 def paid_tenant(ignore_changes: tuple[str, ...] = ()) -> DesiredTenant:
@@ -73,7 +83,7 @@ def test_suspend_timeout_resets_everywhere_and_the_max_cu_is_kept_with_a_warning
     plan = plan_for(paid_tenant(), f.live_project_for(free_tenant()))
     update = step(plan, Action.UPDATE_PROJECT)
     suspend = "default_endpoint_settings.suspend_timeout_seconds"
-    assert FieldChange(suspend, 300, 0, f"{RESET} (0 = 300 s)") in update.changes
+    assert FieldChange(suspend, SUSPEND, 0, f"{RESET} (0 = 300 s)") in update.changes
     assert not [c for c in update.changes if c.path.endswith("autoscaling_limit_max_cu")]
     endpoint = step(plan, Action.UPDATE_ENDPOINT)
     assert endpoint.after is not None and endpoint.after["suspend_timeout_seconds"] == 0
@@ -161,3 +171,14 @@ def test_a_kept_autoscaling_limit_is_warned_about_only_when_the_project_moves():
     # plan would be noise (0.25 CU is also what Neon itself sets).
     project = f.live_project_for(free_tenant(), org_id=f.ORG_PAID)
     assert not plan_for(paid_tenant(), project).warnings
+
+
+def test_a_suspend_timeout_of_300_is_already_neons_default_and_not_reset():
+    # 0 means 300 s: "resetting" 300 would change nothing but restart the computes.
+    tiers = {**TIERS, "free": replace(FREE, compute=f.TIERS["free"].compute)}
+    fleet = f.desired(paid_tenant())
+    fleet = DesiredFleet(fleet.fleet, tiers, fleet.tenants, fleet.digest)
+    project = f.live_project_for(f.tenant("cust-1", "free"), org_id=f.ORG_PAID)
+    plan = build_plan(fleet, f.live(project), f.ledger(f.owned(free_tenant())), f.options())
+    assert not [c for s in plan.steps for c in s.changes if "suspend" in c.path]
+    assert not [s for s in plan.steps if s.action is Action.UPDATE_ENDPOINT]
