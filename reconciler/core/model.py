@@ -8,7 +8,9 @@ Pure (standard library only) and frozen. Three families:
 
 Quota values are tri-state, and that is deliberate: a key *absent* from a desired quota is not
 managed (its live value is left alone), ``0`` means unlimited (Neon's convention), and a positive
-number is a cap. Live quotas are normalised so a key Neon does not report reads as ``0``.
+number is a cap. Live quotas are normalised so a key Neon does not report reads as ``0``. (A live
+value that another tier of the fleet sets is an earlier tier's leftover: ``core.released``
+plans it back to Neon's default.)
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ Rules, in the order they are applied:
   because Neon's PATCH should get the whole object; ``changes`` lists only differing fields.
 * ``update_endpoint``: one step per observed endpoint whose managed compute values differ.
   Endpoints not observed (``None``) are not compared and a warning says so.
+* Quota and compute keys the tenant's tier leaves unmanaged but an earlier tier set (see
+  ``released``) are planned back to Neon's defaults, or kept with a warning.
 * ``lifecycle.ignore_changes`` paths (manifest paths: ``name``, ``region``, ``pg_version``,
   ``org``, ``quota.<key>``, ``compute.<key>``, ``history_retention_seconds``, ``branches...``,
   ``api_keys...``) are left as they are live.
@@ -39,6 +41,7 @@ from reconciler.core.matching import MatchKind, ProjectMatch, match_project
 from reconciler.core.model import COMPUTE_KEYS, DesiredTenant, LiveProject
 from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, TransferRequest, step_id
 from reconciler.core.plan import Action, FieldChange, Step
+from reconciler.core.released import with_released_settings
 from reconciler.core.views import endpoint_view, project_view
 
 _RESTART_NOTE = "changing autoscaling limits or suspend timeout restarts the compute"
@@ -81,6 +84,10 @@ def plan_declared_tenant(ctx: PlanContext, tenant: DesiredTenant) -> TenantOutco
     if project is None:
         base = _plan_create(ctx, tenant, match, out)
     else:
+        # Keys an earlier tier set and this one leaves unmanaged go back to Neon's defaults.
+        moving = project.org_id != tenant.org_id
+        tenant, kept = with_released_settings(ctx.desired.tiers, tenant, project, moving=moving)
+        out.warnings.extend(kept)
         base = _plan_adopt(ctx, tenant, match, project, out)
         _plan_placement(ctx, tenant, project, base, out)
         _plan_update_project(tenant, project, base, out)
@@ -140,11 +147,10 @@ def _plan_create(
     }
     if tenant.history_retention_seconds is not None:
         after["history_retention_seconds"] = tenant.history_retention_seconds.value
-    hipaa: tuple[FieldChange, ...] = ()
     if tenant.hipaa:
+        # A create reports every field of ``after`` (server-managed ones included, as it does
+        # for org_id and region_id), so hipaa needs only its origin, not a second change.
         after["hipaa"] = True
-        # "hipaa" is outside the generic diff (SERVER_MANAGED_FIELDS): reported explicitly.
-        hipaa = (FieldChange("hipaa", None, True, f"tenant {tenant.name}"),)
     sid = step_id(tenant.name, Action.CREATE_PROJECT)
     out.steps.append(
         Step(
@@ -154,7 +160,7 @@ def _plan_create(
             before=None,
             after=after,
             reason=reason,
-            changes=field_changes(None, after, _origins(tenant)) + hipaa,
+            changes=field_changes(None, after, _origins(tenant)),
         )
     )
     return sid
@@ -260,6 +266,8 @@ def _origins(tenant: DesiredTenant) -> dict[str, str]:
     origins.update({f"default_endpoint_settings.{k}": v.origin for k, v in tenant.compute.items()})
     if tenant.history_retention_seconds is not None:
         origins["history_retention_seconds"] = tenant.history_retention_seconds.origin
+    if tenant.hipaa is not None:
+        origins["hipaa"] = f"tenant {tenant.name}"
     return origins
 
 

@@ -1,7 +1,8 @@
 """Manifests: load YAML files, validate them (JSON Schema, then semantics) and build the
 effective ``DesiredFleet`` with the origin of every value.
 
-Modules: ``yaml_source`` (files, YAML and node marks), ``schema_check`` (per-kind JSON Schema,
+Modules: ``discovery`` (which files), ``yaml_source`` (YAML documents and node marks),
+``yaml_data`` (nodes to data, limits on hostile input), ``schema_check`` (per-kind JSON Schema,
 with ``fastcheck`` as the quick path), ``catalog`` (kinds and identities), ``checks`` and
 ``branches`` (semantic rules), ``templates`` (project names), ``timing`` (durations and
 timestamps), ``effective`` (Fleet defaults ← Tier ← Tenant, digests), ``loader`` (the entry).

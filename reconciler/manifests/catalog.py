@@ -1,27 +1,30 @@
 """Sort parsed documents by kind, validate each against its schema, and apply identity rules.
 
-Identity rules: exactly one Fleet, unique Tier names, unique Tenant names. Documents that fail
-their schema are kept out of later semantic checks, but their names are still remembered so a
+Identity rules: exactly one Fleet, unique Tier names, unique Tenant names. A document that fails
+its schema takes part in the semantic checks with its readable part only (the keys holding a
+violation left out, see ``schema_check.schema_report``), so one run reports both kinds of
+problems; when nothing readable is left it is kept out, but its name is still remembered so a
 typo in a Tier does not also produce an "unknown tier" problem for every tenant using it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler.errors import Problem
-from reconciler.manifests.schema_check import envelope, schema_problems
+from reconciler.manifests.schema_check import envelope, schema_report
 from reconciler.manifests.yaml_source import SourceDocument
 
 
 @dataclass
 class Catalog:
-    """Schema-valid documents by kind, and what is known about the invalid ones."""
+    """Readable documents by kind (schema-valid, or their valid part), and what is known about
+    the others."""
 
     #: Every Fleet document, valid or not (for the exactly-one rule).
     fleet_documents: list[SourceDocument] = field(default_factory=list)
-    #: The single Fleet when there is exactly one and it is schema-valid.
+    #: The single Fleet when there is exactly one and it is readable.
     fleet: SourceDocument | None = None
     tiers: dict[str, SourceDocument] = field(default_factory=dict)
     tenants: dict[str, SourceDocument] = field(default_factory=dict)
@@ -44,12 +47,13 @@ def build_catalog(
         if kind is None:
             problems.extend(envelope_problems)
             continue
-        own = schema_problems(doc, kind)
+        own, readable = schema_report(doc, kind)
         problems.extend(own)
+        usable = None if readable is None else replace(doc, data=readable)
         if kind == "Fleet":
             catalog.fleet_documents.append(doc)
-            if not own:
-                valid_fleets.append(doc)
+            if usable is not None:
+                valid_fleets.append(usable)
             continue
         name = _name(doc)
         if name is None:  # the schema problems already say why
@@ -64,8 +68,8 @@ def build_catalog(
             problems.append(doc.problem(("metadata", "name"), message))
             continue
         first_seen[kind, name] = doc
-        if not own:
-            (catalog.tiers if kind == "Tier" else catalog.tenants)[name] = doc
+        if usable is not None:
+            (catalog.tiers if kind == "Tier" else catalog.tenants)[name] = usable
     problems.extend(_fleet_count(catalog.fleet_documents))
     if len(catalog.fleet_documents) == 1 and valid_fleets:
         catalog.fleet = valid_fleets[0]

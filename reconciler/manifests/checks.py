@@ -1,9 +1,9 @@
 """Semantic checks across schema-valid documents: references, ranges and derived names.
 
 The schema has already checked each document on its own; here documents meet each other:
-tiers name orgs, tenants name tiers, the Fleet's ``project_name`` template renders every
-tenant's project name (valid and unique), and effective compute limits (Tier ← Tenant) must
-make sense together.
+tiers name orgs, tenants name tiers, regions must be Neon's (``core.regions``), the Fleet's
+``project_name`` template renders every tenant's project name (valid and unique), and
+effective compute limits (Tier ← Tenant) must make sense together.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.core.model import IGNORABLE_PATHS
+from reconciler.core.regions import NEON_REGIONS
 from reconciler.errors import Problem
 from reconciler.manifests.branches import branch_problems
 from reconciler.manifests.catalog import Catalog
@@ -41,6 +42,7 @@ def semantic_problems(catalog: Catalog, now: datetime) -> list[Problem]:
         orgs = spec["orgs"]
         problems.extend(_org_id_problems(fleet, spec["orgs"]))
         problems.extend(_secret_sink_problems(fleet, spec.get("secrets")))
+        problems.extend(region_problems(fleet, ("spec", "defaults", "region")))
         template = spec.get("project_name", DEFAULT_TEMPLATE)
         reason = template_problem(str(template))
         if reason is not None:
@@ -64,6 +66,16 @@ def semantic_problems(catalog: Catalog, now: datetime) -> list[Problem]:
         if template is not None:
             problems.extend(_project_name_problems(tenant, name, template, project_names))
     return problems
+
+
+def region_problems(doc: SourceDocument, field: tuple[str, ...]) -> list[Problem]:
+    """A problem when the region at ``field`` (if set) is not one of Neon's regions."""
+    value: Any = doc.data
+    for part in field:
+        value = value.get(part) if isinstance(value, dict) else None
+    if not isinstance(value, str) or value in NEON_REGIONS:
+        return []
+    return [doc.problem(field, unknown("Neon region", value, NEON_REGIONS))]
 
 
 def _org_id_problems(fleet: SourceDocument, orgs: Mapping[str, Any]) -> list[Problem]:
@@ -122,7 +134,7 @@ def compute_range_problem(
 def _tenant_problems(tenant: SourceDocument, catalog: Catalog, now: datetime) -> list[Problem]:
     spec = tenant.data["spec"]
     tier_name = spec["tier"]
-    problems: list[Problem] = []
+    problems = region_problems(tenant, ("spec", "region"))
     if catalog.complete and tier_name not in catalog.tier_names:
         problems.append(
             tenant.problem(("spec", "tier"), unknown("tier", tier_name, catalog.tier_names))

@@ -16,8 +16,9 @@ from reconciler.core.model import DesiredFleet
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.catalog import build_catalog
 from reconciler.manifests.checks import semantic_problems
+from reconciler.manifests.discovery import discover
 from reconciler.manifests.effective import build_desired
-from reconciler.manifests.yaml_source import SourceDocument, discover, parse_file
+from reconciler.manifests.yaml_source import SourceDocument, parse_file
 
 
 def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet:
@@ -35,23 +36,26 @@ def load_fleet(path: str | Path, *, now: datetime | None = None) -> DesiredFleet
     with _gc_paused():
         files, problems = discover(root)
         documents: list[SourceDocument] = []
+        #: Where YAML values could not be read (see ParsedFile.unreadable).
+        unreadable: set[tuple[str, int, int]] = set()
         complete = True
         for file in files:
-            found, file_problems, whole = parse_file(file)
-            if root.is_dir() and whole and not _declares_kind(found):
+            parsed = parse_file(file)
+            if root.is_dir() and parsed.complete and not _declares_kind(parsed.documents):
                 # Not a manifest (a CI pipeline, a values file) found while walking a directory:
                 # skip it. A file named explicitly is always read.
                 continue
-            documents.extend(found)
-            problems.extend(file_problems)
-            complete = complete and whole
+            documents.extend(parsed.documents)
+            problems.extend(parsed.problems)
+            unreadable.update((str(file), line, column) for line, column in parsed.unreadable)
+            complete = complete and parsed.complete
         if files:
             catalog, catalog_problems = build_catalog(documents, complete=complete)
-            problems.extend(catalog_problems)
+            problems.extend(_outside(catalog_problems, unreadable))
             if not catalog.fleet_documents and complete:
                 message = "no Fleet manifest found; exactly one kind: Fleet is required"
                 problems.append(Problem(str(root), 1, 1, "", message))
-            problems.extend(semantic_problems(catalog, moment))
+            problems.extend(_outside(semantic_problems(catalog, moment), unreadable))
         if problems:
             raise ManifestError(_ordered(problems))
         return build_desired(catalog)
@@ -67,6 +71,10 @@ def _declares_kind(documents: list[SourceDocument]) -> bool:
         isinstance(d.data, dict) and any(str(k).lower() in _MANIFEST_KEYS for k in d.data)
         for d in documents
     )
+
+
+def _outside(problems: list[Problem], places: set[tuple[str, int, int]]) -> list[Problem]:
+    return [p for p in problems if (p.path, p.line, p.column) not in places]
 
 
 def _as_utc(moment: datetime) -> datetime:

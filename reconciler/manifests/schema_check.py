@@ -24,7 +24,8 @@ from jsonschema import Draft202012Validator, ValidationError
 from reconciler.errors import Problem
 from reconciler.manifests import fastcheck
 from reconciler.manifests.wording import describe, unknown
-from reconciler.manifests.yaml_source import FieldPath, SourceDocument
+from reconciler.manifests.yaml_data import FieldPath
+from reconciler.manifests.yaml_source import SourceDocument
 
 API_VERSION = "neon-fleet/v1"
 SCHEMA_FILES: Mapping[str, str] = {
@@ -91,15 +92,45 @@ def envelope(doc: SourceDocument) -> tuple[str | None, list[Problem]]:
     return str(kind), []
 
 
-def schema_problems(doc: SourceDocument, kind: str) -> list[Problem]:
-    """Every schema violation of ``doc`` as located problems (empty when valid)."""
+def schema_report(doc: SourceDocument, kind: str) -> tuple[list[Problem], Any | None]:
+    """Every schema violation of ``doc`` as located problems, and the document's readable part.
+
+    The readable part is ``doc.data`` itself when it is valid. Otherwise it is a copy without
+    each top-level key and each ``spec`` key that holds a violation, when that copy is
+    schema-valid (so semantic checks can still run on the rest); or None when what is left is
+    not a valid document (a required key is missing or wrong). Whole ``spec`` keys are dropped,
+    not single list items or mapping entries, so nothing that refers into a broken part (a
+    branch's parent, an org alias) is checked against half of it.
+    """
     if _fast(kind)(doc.data):
-        return []
+        return [], doc.data
+    problems, fields = _located_problems(doc, kind)
+    return problems, _readable_part(doc.data, fields, kind)
+
+
+def _readable_part(data: Any, fields: list[FieldPath], kind: str) -> Any | None:
+    readable = dict(data)
+    spec = dict(readable["spec"]) if isinstance(readable.get("spec"), dict) else None
+    for field in fields:
+        if field[:1] == ("spec",) and len(field) >= 2 and spec is not None:
+            spec.pop(str(field[1]), None)
+        elif field and field[0] != "spec":
+            readable.pop(str(field[0]), None)
+        else:  # the document or its whole spec is at fault: nothing is readable
+            return None
+    if spec is not None:
+        readable["spec"] = spec
+    return readable if _fast(kind)(readable) else None
+
+
+def _located_problems(doc: SourceDocument, kind: str) -> tuple[list[Problem], list[FieldPath]]:
+    """Located problems of an invalid document, and the field path of each."""
     errors = list(_all_errors(_validator(kind), doc.data))
     keywords: dict[FieldPath, set[str]] = {}
     for error in errors:
         keywords.setdefault(tuple(error.absolute_path), set()).add(str(error.validator))
     problems: list[Problem] = []
+    fields: list[FieldPath] = []
     seen: set[tuple[FieldPath, str]] = set()
     for error in errors:
         if _overshadowed(str(error.validator), keywords[tuple(error.absolute_path)]):
@@ -108,7 +139,8 @@ def schema_problems(doc: SourceDocument, kind: str) -> list[Problem]:
             if (field, message) not in seen:
                 seen.add((field, message))
                 problems.append(doc.problem(field, message, at_key=at_key))
-    return problems
+                fields.append(field)
+    return problems, fields
 
 
 def _overshadowed(keyword: str, siblings: set[str]) -> bool:

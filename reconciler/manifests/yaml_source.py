@@ -1,4 +1,4 @@
-"""Find manifest files and read them into YAML documents that can say where each value was.
+"""Read manifest files into YAML documents that can say where each value was.
 
 A document keeps its plain data and a handle on its file's text. When a check needs to report a
 problem, ``SourceDocument.locate`` composes the file's YAML nodes again (once per file) and walks
@@ -11,14 +11,13 @@ Speed notes (10,000 tenants must load in well under two seconds of CPU):
 * libyaml's C parser is used when PyYAML was built with it;
 * the implicit-tag resolver is memoised: manifests repeat the same keys and values endlessly,
   and PyYAML's resolver runs a regular expression per scalar;
-* nodes are converted to data by a small walker instead of PyYAML's generic constructor.
+* nodes are converted to data by a small walker (``yaml_data``, which also holds the limits
+  on hostile input) instead of PyYAML's generic constructor.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,16 +26,11 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.errors import Problem
+from reconciler.manifests.yaml_data import AliasBomb, NodeConverter, format_field
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STR = "tag:yaml.org,2002:str"
-_MERGE = "tag:yaml.org,2002:merge"
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_SCALAR_CONSTRUCTOR = yaml.SafeLoader("")  # only its scalar construct_* methods are used
 _RESOLVED: dict[tuple[str, Any], str] = {}
 _RESOLVED_MAX = 200_000
-#: Manifests nest a handful of levels; anything near this is a self-referencing alias.
-_MAX_DEPTH = 64
 
 
 class _MarkedLoader(_BaseLoader):  # type: ignore[valid-type,misc]
@@ -54,20 +48,6 @@ class _MarkedLoader(_BaseLoader):  # type: ignore[valid-type,misc]
             return tag
         resolved: str = super().resolve(kind, value, implicit)
         return resolved
-
-
-FieldPath = tuple[str | int, ...]
-
-
-def format_field(path: Sequence[str | int]) -> str:
-    """Render a field path the way messages show it: ``spec.branches[1].name``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
 
 
 class SourceText:
@@ -146,57 +126,45 @@ def _child(node: Node, part: str | int) -> tuple[Node, Node] | None:
     return None
 
 
-# --------------------------------------------------------------------------- discovery
-
-
-def discover(root: Path) -> tuple[list[Path], list[Problem]]:
-    """The manifest files under ``root`` (a file or a directory), sorted, and path problems.
-
-    Directories are searched recursively for ``*.yaml`` and ``*.yml``; hidden files and
-    directories (such as ``.fleet/``) are skipped.
-    """
-    if not root.exists():
-        return [], [Problem(str(root), 1, 1, "", "no such file or directory")]
-    if root.is_file():
-        return [root], []
-    files = sorted(
-        (p for p in _walk(root) if p.suffix in (".yaml", ".yml")),
-        key=lambda p: p.relative_to(root).parts,
-    )
-    if not files:
-        return [], [Problem(str(root), 1, 1, "", "no manifests found (no *.yaml or *.yml files)")]
-    return files, []
-
-
-def _walk(directory: Path) -> Iterator[Path]:
-    with os.scandir(directory) as entries:  # scandir caches the file type: no stat per file
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                yield from _walk(Path(entry.path))
-            elif entry.is_file():
-                yield Path(entry.path)
-
-
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem], bool]:
-    """Read every non-empty YAML document of one file: (documents, problems, complete).
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """What one manifest file held, and what was wrong with it."""
+
+    documents: list[SourceDocument]
+    problems: list[Problem]
+    #: False when the file could not be read to its end (references may point into the rest).
+    complete: bool
+    #: (line, column) of values that could not be read and became null: later stages would
+    #: only repeat those as "got null", so the loader reports nothing else there.
+    unreadable: frozenset[tuple[int, int]] = frozenset()
+
+
+def parse_file(path: Path) -> ParsedFile:
+    """Read every non-empty YAML document of one file.
 
     A syntax error stops the file (YAML cannot resynchronise) but earlier documents are kept;
     ``complete`` is False then, and when the file cannot be read at all.
     """
     display = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(display, 1, 1, "", f"cannot read file: {exc}")], False
+        raw = path.read_bytes()
+    except OSError as exc:
+        problem = Problem(display, 1, 1, "", f"cannot read file: {exc.strerror or exc}")
+        return ParsedFile([], [problem], complete=False)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        head = raw[: exc.start]
+        line, column = head.count(b"\n") + 1, exc.start - (head.rfind(b"\n") + 1) + 1
+        message = f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot start a character"
+        return ParsedFile([], [Problem(display, line, column, "", message)], complete=False)
     documents: list[SourceDocument] = []
     problems: list[Problem] = []
     source = SourceText(text)
-    converter = _Converter(display)
+    converter = NodeConverter(display)
     complete = True
     loader = _MarkedLoader(text)
     try:
@@ -204,10 +172,13 @@ def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem], bool]:
         while loader.check_node():
             node = loader.get_node()
             if not _is_empty(node):
-                data = converter.convert(node, 0)
+                data = converter.document(node)
                 line = node.start_mark.line + 1
                 documents.append(SourceDocument(display, index, line, data, source))
             index += 1
+    except AliasBomb as exc:
+        problems.append(exc.problem)
+        complete = False
     except yaml.MarkedYAMLError as exc:
         problems.append(_yaml_problem(display, exc))
         complete = False
@@ -224,7 +195,7 @@ def parse_file(path: Path) -> tuple[list[SourceDocument], list[Problem], bool]:
     finally:
         loader.dispose()
     problems.extend(converter.problems)
-    return documents, problems, complete
+    return ParsedFile(documents, problems, complete, frozenset(converter.unreadable))
 
 
 def _is_empty(node: Node) -> bool:
@@ -242,82 +213,3 @@ def _yaml_problem(display: str, exc: yaml.MarkedYAMLError) -> Problem:
             where = f" started at line {context.line + 1}, column {context.column + 1}"
         reason = f"{exc.problem} ({exc.context}{where})"
     return Problem(display, line, column, "", f"invalid YAML: {reason}")
-
-
-class _Converter:
-    """Turns a node tree into plain data, reporting duplicate and non-string keys.
-
-    Timestamps stay strings (the schema expects RFC 3339 text, and digests need text). The
-    field path is kept on one mutable stack and only formatted when a problem is reported.
-    """
-
-    def __init__(self, display: str) -> None:
-        self.display = display
-        self.problems: list[Problem] = []
-        self._path: list[str | int] = []
-
-    def convert(self, node: Node, depth: int) -> Any:
-        if isinstance(node, ScalarNode):
-            tag = node.tag
-            if tag in (_STR, _TIMESTAMP):
-                return node.value
-            constructor = _SCALAR_CONSTRUCTOR.yaml_constructors.get(tag)
-            if constructor is None:
-                return self._report(node, f"unsupported YAML tag {tag}")
-            value = constructor(_SCALAR_CONSTRUCTOR, node)
-            if isinstance(value, float) and not math.isfinite(value):
-                return node.value  # .inf/.nan: keep the text so the schema rejects it plainly
-            return value
-        if depth > _MAX_DEPTH:  # only a self-referencing alias nests this deep
-            return self._report(node, "YAML nested too deeply (a recursive alias?)")
-        if isinstance(node, MappingNode):
-            return self._mapping(node, depth + 1)
-        if isinstance(node, SequenceNode):
-            path = self._path
-            items = []
-            for i, item in enumerate(node.value):
-                path.append(i)
-                items.append(self.convert(item, depth + 1))
-                path.pop()
-            return items
-        return self._report(node, f"unsupported YAML node {node.tag}")
-
-    def _mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        merged: dict[str, Any] | None = None
-        first_lines: dict[str, int] = {}
-        path = self._path
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merged = {**(merged or {}), **self._merge_source(value_node, depth)}
-                continue
-            key = self.convert(key_node, depth)
-            if not isinstance(key, str):
-                self._report(key_node, f"mapping keys must be strings, not {key!r}")
-                continue
-            path.append(key)
-            if key in first_lines:
-                first = first_lines[key]
-                self._report(key_node, f"duplicate key; first given on line {first}")
-            else:
-                first_lines[key] = key_node.start_mark.line + 1
-            result[key] = self.convert(value_node, depth)
-            path.pop()
-        return {**merged, **result} if merged else result
-
-    def _merge_source(self, node: Node, depth: int) -> dict[str, Any]:
-        sources = node.value if isinstance(node, SequenceNode) else [node]
-        merged: dict[str, Any] = {}
-        for source in reversed(sources):  # earlier sources win, as YAML's merge key says
-            value = self.convert(source, depth)
-            if isinstance(value, dict):
-                merged.update(value)
-            else:
-                self._report(source, "a merge key (<<) needs a mapping or list of mappings")
-        return merged
-
-    def _report(self, node: Node, message: str) -> None:
-        mark = node.start_mark
-        field = format_field(self._path)
-        self.problems.append(Problem(self.display, mark.line + 1, mark.column + 1, field, message))
-        return None

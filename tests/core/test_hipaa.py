@@ -36,3 +36,12 @@ def test_turning_hipaa_off_is_a_blocker_and_ignore_changes_silences_it():
     ignoring = replace(t, lifecycle=replace(t.lifecycle, ignore_changes=("hipaa",)))
     plan = build_plan(f.desired(ignoring), live, f.ledger(f.owned(t)), f.options())
     assert not plan.steps and not plan.blockers
+
+
+def test_hipaa_is_listed_once_in_a_create_plan():
+    t = replace(f.tenant("h"), hipaa=True)
+    plan = build_plan(f.desired(t), f.live(), f.ledger(), f.options())
+    [create] = [s for s in plan.steps if s.action is Action.CREATE_PROJECT]
+    hipaa = [c for c in create.changes if c.path == "hipaa"]
+    assert hipaa == [FieldChange("hipaa", None, True, "tenant h")]
+    assert all(c.origin for c in create.changes), create.changes

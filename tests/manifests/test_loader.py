@@ -196,4 +196,4 @@ def test_the_garbage_collector_state_is_restored(write_fleet, enabled):
 def test_unreadable_bytes_are_a_problem(tmp_path):
     (tmp_path / "fleet.yaml").write_bytes(b"\xff\xfe\x00bad")
     (found,) = problems_of(tmp_path)
-    assert "fleet.yaml:1:1: cannot read file" in found
+    assert "fleet.yaml:1:1: not UTF-8 text: byte 0xff cannot start a character" in found
