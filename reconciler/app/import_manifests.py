@@ -36,6 +36,7 @@ from reconciler.core.model import (
     TierSpec,
 )
 from reconciler.core.naming import api_key_name, api_key_prefix, is_old_branch
+from reconciler.core.released import COMPUTE_DEFAULTS, leftover_of
 from reconciler.manifests import API_VERSION
 
 #: Tenant names (``metadata.name``): see ``schemas/tenant.schema.json``.
@@ -92,19 +93,41 @@ def sanitized_tenant(project_name: str, project_id: str) -> str:
 def choose_tier(
     tiers: Sequence[TierSpec], quota: Mapping[str, int], compute: Mapping[str, float | int]
 ) -> TierChoice:
-    """The tier needing the fewest overrides (ties by name) and those overrides."""
+    """The tier needing the fewest overrides (ties by name) and those overrides.
+
+    A value the tier leaves unmanaged but that equals another tier's is an override too: the
+    planner would otherwise take it for that tier's leftover and reset it (``core.released``).
+    """
+    by_name = {tier.name: tier for tier in tiers}
     choices = []
     for tier in sorted(tiers, key=lambda t: t.name):
         quota_overrides = {
-            k: quota[k] for k in QUOTA_KEYS if k in tier.quota and tier.quota[k] != quota[k]
+            k: quota[k]
+            for k in QUOTA_KEYS
+            if (
+                tier.quota[k] != quota[k]
+                if k in tier.quota
+                else _leftover(by_name, tier, "quota", k, quota.get(k))
+            )
         }
         compute_overrides = {
             k: compute[k]
             for k in COMPUTE_KEYS
-            if k in tier.compute and k in compute and tier.compute[k] != compute[k]
+            if k in compute
+            and (
+                tier.compute[k] != compute[k]
+                if k in tier.compute
+                else k in COMPUTE_DEFAULTS and _leftover(by_name, tier, "compute", k, compute[k])
+            )
         }
         choices.append(TierChoice(tier.name, quota_overrides, compute_overrides))
     return min(choices, key=lambda c: c.override_count)
+
+
+def _leftover(
+    tiers: Mapping[str, TierSpec], tier: TierSpec, block: str, key: str, live: float | None
+) -> bool:
+    return leftover_of(tiers, tier.name, block, key, live) is not None
 
 
 def build_manifest(

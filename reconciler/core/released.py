@@ -45,6 +45,7 @@ from reconciler.core.model import (
 QUOTA_DEFAULT = 0
 #: Neon's defaults for the compute keys that have one: 0 is the default suspend timeout, 300 s.
 COMPUTE_DEFAULTS: Mapping[str, int] = {"suspend_timeout_seconds": 0}
+_NONE: frozenset[float] = frozenset()
 #: Live values that already mean Neon's default, so there is nothing to reset.
 _SAME_AS_DEFAULT: Mapping[str, frozenset[float]] = {
     "suspend_timeout_seconds": frozenset({0, 300}),
@@ -64,14 +65,14 @@ def with_released_settings(
     ignore = tenant.lifecycle.ignore_changes
     for key in QUOTA_KEYS:
         used = project.quota.get(key) if project.quota is not None else None
-        source = _left_by(tiers, tenant, "quota", key, used, frozenset({QUOTA_DEFAULT}))
+        source = None if key in quota else leftover_of(tiers, tenant.tier, "quota", key, used)
         if source is not None and not is_ignored(f"quota.{key}", ignore):
             quota[key] = Sourced(QUOTA_DEFAULT, _reset_origin(tenant, source, "0 = unlimited"))
     settings = project.default_endpoint_settings
     for key in COMPUTE_KEYS:
         live = settings.get(key) if settings is not None else None
         default = COMPUTE_DEFAULTS.get(key)
-        source = _left_by(tiers, tenant, "compute", key, live, _SAME_AS_DEFAULT.get(key, _NONE))
+        source = None if key in compute else leftover_of(tiers, tenant.tier, "compute", key, live)
         if source is None or is_ignored(f"compute.{key}", ignore):
             continue
         if default is not None:
@@ -87,27 +88,23 @@ def with_released_settings(
     return replace(tenant, quota=quota, compute=compute), warnings
 
 
-def _left_by(
-    tiers: Mapping[str, TierSpec],
-    tenant: DesiredTenant,
-    block: str,
-    key: str,
-    live: float | int | None,
-    defaults: frozenset[float],
+def leftover_of(
+    tiers: Mapping[str, TierSpec], tier: str, block: str, key: str, live: float | int | None
 ) -> str | None:
-    """The tier whose value ``live`` is, when the tenant does not manage ``key`` and ``live``
-    is not already Neon's default; else None."""
-    managed = tenant.quota if block == "quota" else tenant.compute
-    if key in managed or live is None or live in defaults:
+    """The other tier whose value ``live`` is, for a ``block`` key that ``tier`` leaves
+    unmanaged, when ``live`` is not already Neon's default; else None.
+
+    ``fleet import`` asks too: an imported project whose value would be taken for a leftover
+    gets it as an override, so the first plan after an import stays empty.
+    """
+    defaults = frozenset({QUOTA_DEFAULT}) if block == "quota" else _SAME_AS_DEFAULT.get(key, _NONE)
+    if live is None or live in defaults:
         return None
     for name in sorted(tiers):
         values: Mapping[str, float | int] = getattr(tiers[name], block)
-        if name != tenant.tier and values.get(key) == live:
+        if name != tier and values.get(key) == live:
             return name
     return None
-
-
-_NONE: frozenset[float] = frozenset()
 
 
 def _reset_origin(tenant: DesiredTenant, source: str, meaning: str) -> str:

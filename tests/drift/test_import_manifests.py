@@ -59,6 +59,20 @@ def test_the_exact_tier_needs_no_override_and_the_closest_gets_explicit_ones():
     )
 
 
+def test_an_unmanaged_value_equal_to_another_tiers_is_imported_as_an_override():
+    # pro leaves compute_time_seconds unmanaged; the project's value is free's, which the
+    # planner would take for free's leftover and reset unless the manifest pins it.
+    pro = replace(PAID, quota={"logical_size_bytes": PAID.quota["logical_size_bytes"]})
+    quota = {
+        "compute_time_seconds": FREE.quota["compute_time_seconds"],
+        "logical_size_bytes": PAID.quota["logical_size_bytes"],
+    }
+    choice = choose_tier([pro, FREE], quota, dict(PAID.compute))
+    assert (choice.tier, dict(choice.quota)) == ("paid", {"compute_time_seconds": 18000})
+    unrelated = choose_tier([pro, FREE], {**quota, "compute_time_seconds": 7}, dict(PAID.compute))
+    assert (unrelated.tier, dict(unrelated.quota)) == ("paid", {})  # a value no tier sets
+
+
 def test_manifest_reproduces_placement_and_binds_names_outside_the_template():
     project = replace(
         live_project_for(tenant("x")),
