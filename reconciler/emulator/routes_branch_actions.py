@@ -5,10 +5,12 @@
 ``branches restore`` adds ``source_lsn`` or ``source_timestamp``. The restored branch keeps its
 id, name and computes (each restarts); with ``preserve_under_name`` its previous state is kept
 as a new branch of that name, which takes over the branch's children and becomes the restored
-branch's parent (neonctl reads ``parent_id`` after such a restore as the backup branch).
+branch's parent ("The backup becomes the parent of your original branch", Neon docs
+guides/branch-restore; neonctl too reads ``parent_id`` after such a restore as the backup).
 
 UNCONFIRMED for Neon and chosen conservatively (documented in SEED.md): that the restored
-branch's ``parent_id`` becomes the source branch when nothing is preserved, that restores of a
+branch's ``parent_id`` becomes the source branch when nothing is preserved, that a
+``source_timestamp`` before the source branch's creation is 400, that restores of a
 protected branch are allowed only with ``preserve_under_name``, the operation actions
 (``create_timeline`` then a restart of each compute), that ``set_as_default`` schedules no
 operation, that an unset snapshot schedule reads as ``{"schedule": []}``, and that schedules
@@ -85,7 +87,7 @@ def restore_branch(conn: sqlite3.Connection, req: Request) -> Response:
     if lsn is not None and (not isinstance(lsn, str) or "/" not in lsn):
         raise HttpError(400, "source_lsn must be an LSN such as 0/1DE2850")
     if at is not None:
-        _check_point_in_time(project, at, req.now)
+        _check_point_in_time(project, source, at, req.now)
     if preserve is not None and (not isinstance(preserve, str) or not 1 <= len(preserve) <= 256):
         raise HttpError(400, "preserve_under_name must be a string of 1 to 256 characters")
     has_children = conn.execute(
@@ -133,7 +135,7 @@ def restore_branch(conn: sqlite3.Connection, req: Request) -> Response:
     return Response(200, {"branch": branch_json(conn, updated, req.now), "operations": ops})
 
 
-def _check_point_in_time(project: sqlite3.Row, value: Any, now: float) -> None:
+def _check_point_in_time(project: sqlite3.Row, source: sqlite3.Row, value: Any, now: float) -> None:
     try:
         at = ids.parse_timestamp(value) if isinstance(value, str) else None
     except ValueError:
@@ -144,6 +146,9 @@ def _check_point_in_time(project: sqlite3.Row, value: Any, now: float) -> None:
         )
     if not now - float(project["history_retention_seconds"]) <= at <= now:
         raise HttpError(400, "source_timestamp must lie within the project's restore window")
+    if at < ids.parse_timestamp(source["created_at"]):
+        # The source has no history before it was created (UNCONFIRMED which error Neon gives).
+        raise HttpError(400, "source_timestamp is before the source branch was created")
 
 
 def _preserve(conn: sqlite3.Connection, req: Request, branch: sqlite3.Row, name: str) -> str:

@@ -216,6 +216,13 @@ def test_neonctl_session_on_the_emulator(session: NeonctlSession) -> None:
         "--hour", "3")  # fmt: skip
     schedule = run("snapshots", "schedule", "get", *pid, "--branch", "main")
     assert schedule == [{"frequency": "daily", "hour": 3}]
+    point = f"^self@{restored['restored_branch']['created_at']}"  # main's first moment
+    restored_main = run("branches", "restore", "main", point, "--preserve-under-name", "main-old",
+                        *pid)  # fmt: skip
+    assert restored_main["restored_branch"]["name"] == "main"
+    backup = restored_main["backup_branch"]
+    assert backup["name"] == "main-old"
+    assert restored_main["restored_branch"]["parent_id"] == backup["id"]
 
     enabled = run("neon-auth", "enable", *pid, "--branch", "main")
     assert enabled["auth_provider"] == "better_auth" and enabled["secret_server_key"]

@@ -76,7 +76,7 @@ def test_restore_from_itself_needs_a_point_in_time_and_preserve_under_name(
     child = _child(client, clock, project, "child")
     url = f"/projects/{project}/branches/{main['id']}/restore"
     assert client.post(url, json={"source_branch_id": main["id"]}).status_code == 400
-    at = ids.timestamp(clock.now - 60)
+    at = main["created_at"]  # the earliest point of its history
     no_preserve = client.post(url, json={"source_branch_id": main["id"], "source_timestamp": at})
     assert no_preserve.status_code == 400
     taken = client.post(
@@ -119,6 +119,9 @@ def test_restore_rejects_points_outside_the_window_and_bad_bodies(client_for, cl
         ).status_code
         == 400
     )
+    before_main = ids.timestamp(ids.parse_timestamp(main["created_at"]) - 1)
+    early = {"source_branch_id": main["id"], "source_timestamp": before_main}
+    assert client.post(url, json=early).status_code == 400
     both = {"source_branch_id": main["id"], "source_lsn": "0/1", "source_timestamp": too_old}
     assert client.post(url, json=both).status_code == 400
     assert client.post(url, json={}).status_code == 400
