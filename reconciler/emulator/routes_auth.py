@@ -43,8 +43,7 @@ def _integration(conn: sqlite3.Connection, project_id: str, branch_id: str) -> s
 
 def enable_auth(conn: sqlite3.Connection, req: Request) -> Response:
     """POST /projects/{project_id}/branches/{branch_id}/auth → 201."""
-    project = req.principal.visible_project(conn, req.params["project_id"])
-    branch = snapshots.branch_row(conn, project["id"], req.params["branch_id"])
+    project, branch = snapshots.project_and_branch(conn, req)
     body = req.body_object()
     provider = body.get("auth_provider")
     if provider != _PROVIDER:
@@ -89,8 +88,7 @@ def enable_auth(conn: sqlite3.Connection, req: Request) -> Response:
 
 def get_auth(conn: sqlite3.Connection, req: Request) -> Response:
     """GET /projects/{project_id}/branches/{branch_id}/auth → 200 (no keys: they are shown once)."""
-    project = req.principal.visible_project(conn, req.params["project_id"])
-    branch = snapshots.branch_row(conn, project["id"], req.params["branch_id"])
+    project, branch = snapshots.project_and_branch(conn, req)
     row = _integration(conn, project["id"], branch["id"])
     base_url = _base_url(branch["id"], project["region_id"], row["db_name"])
     body: dict[str, Any] = {
@@ -109,8 +107,7 @@ def get_auth(conn: sqlite3.Connection, req: Request) -> Response:
 
 def disable_auth(conn: sqlite3.Connection, req: Request) -> Response:
     """DELETE /projects/{project_id}/branches/{branch_id}/auth ``{delete_data?}`` → 200."""
-    project = req.principal.visible_project(conn, req.params["project_id"])
-    branch = snapshots.branch_row(conn, project["id"], req.params["branch_id"])
+    project, branch = snapshots.project_and_branch(conn, req)
     body = req.body_object(required=False)
     if not isinstance(body.get("delete_data", False), bool):
         raise HttpError(400, "delete_data must be a boolean")
@@ -123,8 +120,7 @@ def disable_auth(conn: sqlite3.Connection, req: Request) -> Response:
 
 def create_auth_user(conn: sqlite3.Connection, req: Request) -> Response:
     """POST /projects/{project_id}/branches/{branch_id}/auth/users ``{email, name?}`` → 201."""
-    project = req.principal.visible_project(conn, req.params["project_id"])
-    branch = snapshots.branch_row(conn, project["id"], req.params["branch_id"])
+    project, branch = snapshots.project_and_branch(conn, req)
     _integration(conn, project["id"], branch["id"])
     body = req.body_object()
     email, name = body.get("email"), body.get("name")
@@ -150,8 +146,7 @@ def create_auth_user(conn: sqlite3.Connection, req: Request) -> Response:
 
 def delete_auth_user(conn: sqlite3.Connection, req: Request) -> Response:
     """DELETE /projects/{project_id}/branches/{branch_id}/auth/users/{auth_user_id} → 204."""
-    project = req.principal.visible_project(conn, req.params["project_id"])
-    branch = snapshots.branch_row(conn, project["id"], req.params["branch_id"])
+    project, branch = snapshots.project_and_branch(conn, req)
     _integration(conn, project["id"], branch["id"])
     deleted = conn.execute(
         "DELETE FROM neon_auth_users WHERE branch_id = ? AND id = ?",

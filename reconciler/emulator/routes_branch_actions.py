@@ -39,8 +39,7 @@ Steps = list[tuple[str, str | None, str | None]]
 
 def set_as_default(conn: sqlite3.Connection, req: Request) -> Response:
     """POST /projects/{project_id}/branches/{branch_id}/set_as_default → 200 BranchOperations."""
-    project = req.principal.visible_project(conn, req.params["project_id"])
-    branch = snapshots.branch_row(conn, project["id"], req.params["branch_id"])
+    project, branch = snapshots.project_and_branch(conn, req)
     operations.ensure_unlocked(conn, project["id"], req.now)
     if branch["expires_at"]:
         # Neon refuses an expiration on the default branch; UNCONFIRMED which answer it gives.
@@ -72,8 +71,7 @@ def branch_json(conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> dict[
 
 def restore_branch(conn: sqlite3.Connection, req: Request) -> Response:
     """POST /projects/{project_id}/branches/{branch_id}/restore → 200 ``BranchOperations``."""
-    project = req.principal.visible_project(conn, req.params["project_id"])
-    branch = snapshots.branch_row(conn, project["id"], req.params["branch_id"])
+    project, branch = snapshots.project_and_branch(conn, req)
     body = req.body_object()
     source_id = body.get("source_branch_id")
     if not isinstance(source_id, str) or not source_id:
@@ -165,8 +163,7 @@ def _preserve(conn: sqlite3.Connection, req: Request, branch: sqlite3.Row, name:
 
 def get_backup_schedule(conn: sqlite3.Connection, req: Request) -> Response:
     """GET /projects/{project_id}/branches/{branch_id}/backup_schedule → 200 ``BackupSchedule``."""
-    project = req.principal.visible_project(conn, req.params["project_id"])
-    branch = snapshots.branch_row(conn, project["id"], req.params["branch_id"])
+    _, branch = snapshots.project_and_branch(conn, req)
     row = conn.execute(
         "SELECT schedule FROM backup_schedules WHERE branch_id = ?", (branch["id"],)
     ).fetchone()
@@ -175,8 +172,7 @@ def get_backup_schedule(conn: sqlite3.Connection, req: Request) -> Response:
 
 def set_backup_schedule(conn: sqlite3.Connection, req: Request) -> Response:
     """PUT /projects/{project_id}/branches/{branch_id}/backup_schedule {schedule} → 200 ``{}``."""
-    project = req.principal.visible_project(conn, req.params["project_id"])
-    branch = snapshots.branch_row(conn, project["id"], req.params["branch_id"])
+    project, branch = snapshots.project_and_branch(conn, req)
     if branch["parent_id"] is not None:
         raise HttpError(
             400,

@@ -108,6 +108,12 @@ def branch_row(conn: sqlite3.Connection, project_id: str, branch_id: str) -> sql
     return row
 
 
+def project_and_branch(conn: sqlite3.Connection, req: Request) -> tuple[sqlite3.Row, sqlite3.Row]:
+    """The visible project and the branch named by the route's ``{project_id}/{branch_id}``."""
+    project = req.principal.visible_project(conn, req.params["project_id"])
+    return project, branch_row(conn, project["id"], req.params["branch_id"])
+
+
 def restored_branch_json(
     conn: sqlite3.Connection, branch_id: str, project_id: str, now: float
 ) -> dict[str, Any]:

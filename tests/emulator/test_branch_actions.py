@@ -79,23 +79,10 @@ def test_restore_from_itself_needs_a_point_in_time_and_preserve_under_name(
     at = main["created_at"]  # the earliest point of its history
     no_preserve = client.post(url, json={"source_branch_id": main["id"], "source_timestamp": at})
     assert no_preserve.status_code == 400
-    taken = client.post(
-        url,
-        json={
-            "source_branch_id": main["id"],
-            "source_timestamp": at,
-            "preserve_under_name": "child",
-        },
-    )
+    point = {"source_branch_id": main["id"], "source_timestamp": at}
+    taken = client.post(url, json={**point, "preserve_under_name": "child"})
     assert taken.status_code == 409
-    done = client.post(
-        url,
-        json={
-            "source_branch_id": main["id"],
-            "source_timestamp": at,
-            "preserve_under_name": "kept",
-        },
-    )
+    done = client.post(url, json={**point, "preserve_under_name": "kept"})
     assert done.status_code == 200, done.text
     restored = done.json()["branch"]
     assert restored["id"] == main["id"] and restored["name"] == main["name"] and restored["default"]
