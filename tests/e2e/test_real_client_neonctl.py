@@ -270,7 +270,9 @@ def test_neonctl_session_needing_h9_routes(session: NeonctlSession) -> None:
     print(session.figure())
     assert not session.failures(), f"{session.figure()}; failing: {session.failures()}"
     assert me and me.get("id")
-    assert project["id"] in {p["id"] for p in listed}
+    # Two sections in neonctl's JSON: the key's projects and those shared with the user.
+    assert project["id"] in {p["id"] for p in listed["projects"]}
+    assert listed["shared_with_you"] == []
     assert compute and compute["host"].startswith("ep-")
     assert database and "appdb" in {d["name"] for d in databases}
     assert role and "app_user" in {r["name"] for r in roles}
