@@ -244,6 +244,8 @@ def delete_branch(conn: sqlite3.Connection, req: Request) -> Response:
     steps.append(("delete_timeline", row["id"], None))
     conn.execute("DELETE FROM endpoints WHERE branch_id = ?", (row["id"],))
     conn.execute("DELETE FROM branches WHERE id = ?", (row["id"],))
+    for table in ("branch_resets", "backup_schedules", "neon_auth", "neon_auth_users"):
+        conn.execute(f"DELETE FROM {table} WHERE branch_id = ?", (row["id"],))
     ops = operations.schedule(conn, project["id"], steps, req.now, req.limits.operation_duration_ms)
     return Response(200, {"branch": views.branch_json(row, req.now), "operations": ops})
 

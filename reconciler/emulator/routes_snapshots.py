@@ -1,12 +1,13 @@
-"""Snapshots (all Beta on Neon): create, list, rename, delete, restore and finalize_restore.
+"""Snapshots (all Beta on Neon): create, list, update, delete, restore and finalize_restore.
 
 Shapes follow the OpenAPI document: create takes its options in the query string (a JSON body
 is accepted too, see ``snapshots.snapshot_options``) and answers 200 ``{snapshot,
-operations}``; list answers ``{snapshots}`` without pagination; rename ``{snapshot}``; delete
-202 ``{operations}``; restore 200 ``{branch, endpoints, operations}``; finalize 200
-``{operations}``. Snapshots are taken only from root branches (400 otherwise), and the seeded
-per-org ``snapshot_limit`` and ``root_branch_limit`` are enforced (422); an org without them has
-no cap. Expired snapshots (``expires_at`` passed) disappear, as Neon deletes them.
+operations}``; list answers ``{snapshots}`` without pagination; update (``name``,
+``expires_at``) ``{snapshot}``; delete 202 ``{operations}``; restore 200 ``{branch,
+endpoints, operations}``; finalize 200 ``{operations}``. Snapshots are taken only from root
+branches (400 otherwise), and the seeded per-org ``snapshot_limit`` and ``root_branch_limit``
+are enforced (422); an org without them has no cap. Expired snapshots (``expires_at`` passed)
+disappear, as Neon deletes them.
 """
 
 from __future__ import annotations
@@ -95,8 +96,13 @@ def list_snapshots(conn: sqlite3.Connection, req: Request) -> Response:
     return Response(200, {"snapshots": [snapshots.snapshot_json(r, req.now) for r in rows]})
 
 
-def rename_snapshot(conn: sqlite3.Connection, req: Request) -> Response:
-    """PATCH /projects/{project_id}/snapshots/{snapshot_id}: ``{snapshot: {name}}``."""
+def update_snapshot(conn: sqlite3.Connection, req: Request) -> Response:
+    """PATCH /projects/{project_id}/snapshots/{snapshot_id}: ``{snapshot: {name?, expires_at?}}``.
+
+    ``expires_at``: a timestamp sets it, ``null`` clears it, absent leaves it. The OpenAPI
+    document lists only ``name``; neonctl 5.0.1 (``snapshots update --expires-at`` and
+    ``--clear-expiration``) sends ``expires_at`` as well, so Neon takes it.
+    """
     project = req.principal.visible_project(conn, req.params["project_id"])
     snapshots.purge_expired(conn, project["id"], req.now)
     row = _snapshot(conn, project["id"], req.params["snapshot_id"])
@@ -104,7 +110,17 @@ def rename_snapshot(conn: sqlite3.Connection, req: Request) -> Response:
     name = spec.get("name", row["name"])
     if not isinstance(name, str) or not name:
         raise HttpError(400, "snapshot.name must be a non-empty string")
-    conn.execute("UPDATE snapshots SET name = ? WHERE id = ?", (name, row["id"]))
+    expires_at, expires_epoch = row["expires_at"], row["expires_epoch"]
+    if "expires_at" in spec:
+        raw = spec["expires_at"]
+        expires_epoch = None if raw is None else _timestamp(raw, "snapshot.expires_at")
+        if expires_epoch is not None and expires_epoch <= req.now:
+            raise HttpError(400, "snapshot.expires_at must be in the future")
+        expires_at = None if expires_epoch is None else ids.timestamp(expires_epoch)
+    conn.execute(
+        "UPDATE snapshots SET name = ?, expires_at = ?, expires_epoch = ? WHERE id = ?",
+        (name, expires_at, expires_epoch, row["id"]),
+    )
     updated = _snapshot(conn, project["id"], row["id"])
     return Response(200, {"snapshot": snapshots.snapshot_json(updated, req.now)})
 
@@ -166,7 +182,7 @@ def finalize_restore(conn: sqlite3.Connection, req: Request) -> Response:
 ROUTES = (
     Route("POST", "/projects/{project_id}/branches/{branch_id}/snapshot", create_snapshot),
     Route("GET", "/projects/{project_id}/snapshots", list_snapshots),
-    Route("PATCH", "/projects/{project_id}/snapshots/{snapshot_id}", rename_snapshot),
+    Route("PATCH", "/projects/{project_id}/snapshots/{snapshot_id}", update_snapshot),
     Route("DELETE", "/projects/{project_id}/snapshots/{snapshot_id}", delete_snapshot),
     Route("POST", "/projects/{project_id}/snapshots/{snapshot_id}/restore", restore_snapshot),
     Route("POST", "/projects/{project_id}/branches/{branch_id}/finalize_restore", finalize_restore),

@@ -108,6 +108,12 @@ def branch_row(conn: sqlite3.Connection, project_id: str, branch_id: str) -> sql
     return row
 
 
+def project_and_branch(conn: sqlite3.Connection, req: Request) -> tuple[sqlite3.Row, sqlite3.Row]:
+    """The visible project and the branch named by the route's ``{project_id}/{branch_id}``."""
+    project = req.principal.visible_project(conn, req.params["project_id"])
+    return project, branch_row(conn, project["id"], req.params["branch_id"])
+
+
 def restored_branch_json(
     conn: sqlite3.Connection, branch_id: str, project_id: str, now: float
 ) -> dict[str, Any]:
@@ -154,7 +160,7 @@ def restore(
         old_name = None
         new_name = name
         if name is not None:
-            _check_free_name(conn, project["id"], name)
+            check_free_name(conn, project["id"], name)
     # Without a name the branch is named after its id (as Neon names unnamed branches).
     branch_id = provision.insert_branch(
         conn, project["id"], new_name, None, req.now, req.now + duration
@@ -257,7 +263,7 @@ def _old_name(conn: sqlite3.Connection, project_id: str, current: str, chosen: A
     if chosen is not None:
         if not isinstance(chosen, str) or not 1 <= len(chosen) <= 256:
             raise HttpError(400, "name must be a string of 1 to 256 characters")
-        _check_free_name(conn, project_id, chosen)
+        check_free_name(conn, project_id, chosen)
         return chosen
     candidate, number = f"{current} (old)", 1
     while _name_taken(conn, project_id, candidate):
@@ -273,7 +279,8 @@ def _name_taken(conn: sqlite3.Connection, project_id: str, name: str) -> bool:
     return found is not None
 
 
-def _check_free_name(conn: sqlite3.Connection, project_id: str, name: str) -> None:
+def check_free_name(conn: sqlite3.Connection, project_id: str, name: str) -> None:
+    """409 when the project already has a branch named ``name``."""
     if _name_taken(conn, project_id, name):
         raise HttpError(409, f"a branch named {name!r} already exists in this project")
 

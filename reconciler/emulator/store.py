@@ -71,6 +71,16 @@ CREATE INDEX IF NOT EXISTS snapshots_by_project ON snapshots (project_id, create
 CREATE TABLE IF NOT EXISTS branch_restores (
     branch_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, snapshot_id TEXT NOT NULL,
     target_branch_id TEXT NOT NULL, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS branch_resets (
+    branch_id TEXT PRIMARY KEY, last_reset_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS backup_schedules (
+    branch_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, schedule TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS neon_auth (
+    branch_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, provider TEXT NOT NULL,
+    provider_project_id TEXT NOT NULL, db_name TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS neon_auth_users (
+    id TEXT PRIMARY KEY, branch_id TEXT NOT NULL, email TEXT NOT NULL, name TEXT NOT NULL,
+    UNIQUE (branch_id, email));
 """
 
 
