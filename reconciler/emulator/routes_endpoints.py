@@ -133,7 +133,15 @@ def start_endpoint(conn: sqlite3.Connection, req: Request) -> Response:
     row = _existing(conn, project, req.params["endpoint_id"])
     operations.ensure_unlocked(conn, project["id"], req.now)
     ops = _schedule(conn, req, row, ("start_compute",))
-    _activate(conn, row, req.now + req.limits.operation_duration_ms / 1000)
+    started = req.now + req.limits.operation_duration_ms / 1000
+    if views.endpoint_json(row, project["region_id"], req.now)["current_state"] == "active":
+        # already running: it stays active, and its suspend timeout starts again
+        conn.execute(
+            "UPDATE endpoints SET active_until = ? WHERE id = ?",
+            (started + _awake_seconds(int(row["suspend_timeout_seconds"])), row["id"]),
+        )
+    else:
+        _activate(conn, row, started)
     return Response(200, _answer(conn, project, row["id"], ops, req.now))
 
 

@@ -128,3 +128,12 @@ def test_endpoint_routes_respect_key_scope_and_the_lock(client_for, project):
     client = client_for("org-paid-key")
     assert client.post(f"{url}/suspend").status_code == 200
     assert client.post(f"{url}/start").status_code == 423  # the suspend is still running
+
+
+def test_starting_an_active_compute_keeps_it_active(client_for, clock, project):
+    client = client_for("org-paid-key")
+    url = f"/projects/{project['project']['id']}/endpoints/{project['endpoints'][0]['id']}"
+    client.post(f"{url}/start")
+    clock.advance(1)
+    again = client.post(f"{url}/start").json()["endpoint"]
+    assert again["current_state"] == "active" and "pending_state" not in again
