@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.emulator import ids
 from reconciler.emulator.web import HttpError
@@ -55,43 +56,31 @@ def _owner(conn: sqlite3.Connection, branch: sqlite3.Row) -> tuple[str, str]:
     return "project", str(branch["project_id"])
 
 
+_SELECT = {
+    ("roles", "branch"): "SELECT name, password, created_at, updated_at FROM branch_roles "
+    "WHERE branch_id = ? ORDER BY name",
+    ("roles", "project"): "SELECT name, password, created_at, created_at AS updated_at "
+    "FROM roles WHERE project_id = ? ORDER BY name",
+    ("databases", "branch"): "SELECT id, name, owner_name, created_at, updated_at "
+    "FROM branch_databases WHERE branch_id = ? ORDER BY id",
+    ("databases", "project"): "SELECT id, name, owner_name, created_at, created_at AS updated_at "
+    "FROM databases WHERE project_id = ? ORDER BY id",
+}
+
+
+def _select(conn: sqlite3.Connection, branch: sqlite3.Row, what: str) -> list[dict[str, Any]]:
+    kind, owner = _owner(conn, branch)
+    return [dict(row) for row in conn.execute(_SELECT[(what, kind)], (owner,))]
+
+
 def roles(conn: sqlite3.Connection, branch: sqlite3.Row) -> list[Role]:
     """The roles of ``branch``, by name."""
-    kind, owner = _owner(conn, branch)
-    if kind == "branch":
-        rows = conn.execute(
-            "SELECT name, password, created_at, updated_at FROM branch_roles "
-            "WHERE branch_id = ? ORDER BY name",
-            (owner,),
-        )
-    else:
-        rows = conn.execute(
-            "SELECT name, password, created_at, created_at AS updated_at FROM roles "
-            "WHERE project_id = ? ORDER BY name",
-            (owner,),
-        )
-    return [Role(r["name"], r["password"], r["created_at"], r["updated_at"]) for r in rows]
+    return [Role(**row) for row in _select(conn, branch, "roles")]
 
 
 def databases(conn: sqlite3.Connection, branch: sqlite3.Row) -> list[Database]:
     """The databases of ``branch``, by id (creation order)."""
-    kind, owner = _owner(conn, branch)
-    if kind == "branch":
-        rows = conn.execute(
-            "SELECT id, name, owner_name, created_at, updated_at FROM branch_databases "
-            "WHERE branch_id = ? ORDER BY id",
-            (owner,),
-        )
-    else:
-        rows = conn.execute(
-            "SELECT id, name, owner_name, created_at, created_at AS updated_at FROM databases "
-            "WHERE project_id = ? ORDER BY id",
-            (owner,),
-        )
-    return [
-        Database(r["id"], r["name"], r["owner_name"], r["created_at"], r["updated_at"])
-        for r in rows
-    ]
+    return [Database(**row) for row in _select(conn, branch, "databases")]
 
 
 def role(conn: sqlite3.Connection, branch: sqlite3.Row, name: str) -> Role:
@@ -119,21 +108,28 @@ def _copy(conn: sqlite3.Connection, target: sqlite3.Row, source: sqlite3.Row) ->
         (target["id"], target["project_id"]),
     )
     for found in source_roles:
-        conn.execute(
-            "INSERT INTO branch_roles (project_id, branch_id, name, password, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                target["project_id"], target["id"], found.name, found.password,
-                found.created_at, found.updated_at,
-            ),
-        )  # fmt: skip
+        _put_role(conn, target, found)
     for db in source_databases:
-        conn.execute(
-            "INSERT INTO branch_databases (project_id, branch_id, name, owner_name, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (target["project_id"], target["id"], db.name, db.owner_name, db.created_at,
-             db.updated_at),
-        )  # fmt: skip
+        _put_database(conn, target, db.name, db.owner_name, db.created_at, db.updated_at)
+
+
+def _put_role(conn: sqlite3.Connection, branch: sqlite3.Row, role: Role) -> None:
+    conn.execute(
+        "INSERT INTO branch_roles (project_id, branch_id, name, password, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (branch["project_id"], branch["id"], role.name, role.password, role.created_at,
+         role.updated_at),
+    )  # fmt: skip
+
+
+def _put_database(
+    conn: sqlite3.Connection, branch: sqlite3.Row, name: str, owner: str, created: str, updated: str
+) -> None:
+    conn.execute(
+        "INSERT INTO branch_databases (project_id, branch_id, name, owner_name, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (branch["project_id"], branch["id"], name, owner, created, updated),
+    )
 
 
 def _is_copied(conn: sqlite3.Connection, branch_id: str) -> bool:
@@ -151,26 +147,10 @@ def prepare_write(conn: sqlite3.Connection, branch: sqlite3.Row) -> None:
         _copy(conn, branch, branch)
 
 
-def start_catalog(
-    conn: sqlite3.Connection, project_id: str, branch_id: str, role_name: str, database: str
-) -> None:
-    """Give a new project's default branch its owner role (fresh password) and database."""
-    stamp = conn.execute("SELECT created_at FROM branches WHERE id = ?", (branch_id,)).fetchone()
-    created = stamp["created_at"]
-    conn.execute(
-        "INSERT INTO branch_catalogs (branch_id, project_id) VALUES (?, ?)", (branch_id, project_id)
-    )
-    conn.execute(
-        "INSERT INTO branch_roles (project_id, branch_id, name, password, created_at, updated_at) "
-        "SELECT project_id, ?, name, password, created_at, created_at FROM roles "
-        "WHERE project_id = ? AND name = ?",
-        (branch_id, project_id, role_name),
-    )
-    conn.execute(
-        "INSERT INTO branch_databases (project_id, branch_id, name, owner_name, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (project_id, branch_id, database, role_name, created, created),
-    )
+def start_catalog(conn: sqlite3.Connection, branch_id: str) -> None:
+    """Give a new project's default branch its own catalog: the owner role and database."""
+    branch = conn.execute("SELECT * FROM branches WHERE id = ?", (branch_id,)).fetchone()
+    _copy(conn, branch, branch)  # not copied yet, so it reads the project's rows
 
 
 def add_role(
@@ -181,11 +161,7 @@ def add_role(
         raise HttpError(409, f"role {name!r} already exists on branch {branch['id']}")
     prepare_write(conn, branch)
     stamp = ids.timestamp(now)
-    conn.execute(
-        "INSERT INTO branch_roles (project_id, branch_id, name, password, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (branch["project_id"], branch["id"], name, ids.password() if login else None, stamp, stamp),
-    )
+    _put_role(conn, branch, Role(name, ids.password() if login else None, stamp, stamp))
     return role(conn, branch, name)
 
 
@@ -223,11 +199,7 @@ def add_database(
         raise HttpError(409, f"database {name!r} already exists on branch {branch['id']}")
     prepare_write(conn, branch)
     stamp = ids.timestamp(now)
-    conn.execute(
-        "INSERT INTO branch_databases (project_id, branch_id, name, owner_name, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (branch["project_id"], branch["id"], name, owner, stamp, stamp),
-    )
+    _put_database(conn, branch, name, owner, stamp, stamp)
     return database(conn, branch, name)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from reconciler.emulator import snapshots
 from reconciler.emulator.web import HttpError, Request
 
 
@@ -12,14 +13,8 @@ def project(conn: sqlite3.Connection, req: Request) -> sqlite3.Row:
     return req.principal.visible_project(conn, req.params["project_id"])
 
 
-def branch(conn: sqlite3.Connection, project_id: str, branch_id: str) -> sqlite3.Row:
-    """Branch ``branch_id`` of the project; 404 when the project has no such branch."""
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM branches WHERE id = ? AND project_id = ?", (branch_id, project_id)
-    ).fetchone()
-    if row is None:
-        raise HttpError(404, f"branch {branch_id} not found")
-    return row
+#: Branch ``branch_id`` of the project; 404 when the project has no such branch.
+branch = snapshots.branch_row
 
 
 def default_branch(conn: sqlite3.Connection, project_id: str) -> sqlite3.Row:

@@ -86,7 +86,7 @@ def create_project(
         "INSERT INTO databases (project_id, name, owner_name, created_at) VALUES (?, ?, ?, ?)",
         (project_id, new.database_name, role, stamp),
     )
-    catalog.start_catalog(conn, project_id, branch_id, role, new.database_name)
+    catalog.start_catalog(conn, branch_id)
     return project_id
 
 

@@ -11,11 +11,13 @@ Names already taken answer 409 (neonctl's telemetry names Neon's "database alrea
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from reconciler.emulator import catalog, lookup, operations, views
 from reconciler.emulator.web import HttpError, Request, Response, Route
 
+_Item = TypeVar("_Item", catalog.Role, catalog.Database)
 #: Postgres truncates identifiers beyond 63 bytes; Neon refuses them (RoleCreateRequest says so).
 _MAX_NAME_BYTES = 63
 
@@ -88,16 +90,28 @@ def update_database(conn: sqlite3.Connection, req: Request) -> Response:
     )
 
 
-def delete_database(conn: sqlite3.Connection, req: Request) -> Response:
-    """DELETE .../databases/{database_name}: 200 {database, operations}; 204 when absent."""
+def _drop(
+    conn: sqlite3.Connection,
+    req: Request,
+    key: str,
+    present: Callable[[sqlite3.Connection, sqlite3.Row], Sequence[_Item]],
+    drop: Callable[[sqlite3.Connection, sqlite3.Row, str], _Item],
+    render: Callable[[_Item, str], dict[str, Any]],
+) -> Response:
+    """Delete the path's database or role: 200 {key, operations}; 204 when the branch lacks it."""
     branch = _branch(conn, req)
-    name = req.params["database_name"]
-    if all(db.name != name for db in catalog.databases(conn, branch)):
+    name = req.params[f"{key}_name"]
+    if all(item.name != name for item in present(conn, branch)):
         return Response(204)
     ops = catalog_change_operations(conn, req, branch)
-    dropped = catalog.drop_database(conn, branch, name)
-    return Response(
-        200, {"database": views.database_json(dropped, branch["id"]), "operations": ops}
+    dropped = drop(conn, branch, name)
+    return Response(200, {key: render(dropped, branch["id"]), "operations": ops})
+
+
+def delete_database(conn: sqlite3.Connection, req: Request) -> Response:
+    """DELETE .../databases/{database_name}: 200 {database, operations}; 204 when absent."""
+    return _drop(
+        conn, req, "database", catalog.databases, catalog.drop_database, views.database_json
     )
 
 
@@ -105,8 +119,7 @@ def list_roles(conn: sqlite3.Connection, req: Request) -> Response:
     """GET .../roles (no passwords, as on Neon)."""
     branch = _branch(conn, req)
     found = catalog.roles(conn, branch)
-    body = [views.role_json(r, branch["id"], with_password=False) for r in found]
-    return Response(200, {"roles": body})
+    return Response(200, {"roles": [_role_without_password(r, branch["id"]) for r in found]})
 
 
 def create_role(conn: sqlite3.Connection, req: Request) -> Response:
@@ -133,21 +146,16 @@ def get_role(conn: sqlite3.Connection, req: Request) -> Response:
     """GET .../roles/{role_name} (no password)."""
     branch = _branch(conn, req)
     found = catalog.role(conn, branch, req.params["role_name"])
-    return Response(200, {"role": views.role_json(found, branch["id"], with_password=False)})
+    return Response(200, {"role": _role_without_password(found, branch["id"])})
+
+
+def _role_without_password(role: catalog.Role, branch_id: str) -> dict[str, Any]:
+    return views.role_json(role, branch_id, with_password=False)
 
 
 def delete_role(conn: sqlite3.Connection, req: Request) -> Response:
     """DELETE .../roles/{role_name}: 200 {role, operations}; 204 when absent."""
-    branch = _branch(conn, req)
-    name = req.params["role_name"]
-    if all(r.name != name for r in catalog.roles(conn, branch)):
-        return Response(204)
-    ops = catalog_change_operations(conn, req, branch)
-    dropped = catalog.drop_role(conn, branch, name)
-    return Response(
-        200,
-        {"role": views.role_json(dropped, branch["id"], with_password=False), "operations": ops},
-    )
+    return _drop(conn, req, "role", catalog.roles, catalog.drop_role, _role_without_password)
 
 
 def reveal_password(conn: sqlite3.Connection, req: Request) -> Response:

@@ -127,15 +127,28 @@ def delete_endpoint(conn: sqlite3.Connection, req: Request) -> Response:
     return Response(200, {"endpoint": body, "operations": ops})
 
 
-def start_endpoint(conn: sqlite3.Connection, req: Request) -> Response:
-    """POST .../endpoints/{endpoint_id}/start → {endpoint, [start_compute]}."""
+def _run_action(
+    conn: sqlite3.Connection,
+    req: Request,
+    actions: tuple[str, ...],
+    *,
+    only_if_active: bool = False,
+) -> tuple[sqlite3.Row, sqlite3.Row, list[dict[str, Any]], bool]:
+    """Schedule ``actions`` on the path's compute: (project, endpoint, operations, was active)."""
     project = lookup.project(conn, req)
     row = _existing(conn, project, req.params["endpoint_id"])
     operations.ensure_unlocked(conn, project["id"], req.now)
-    ops = _schedule(conn, req, row, ("start_compute",))
+    active = views.endpoint_json(row, project["region_id"], req.now)["current_state"] == "active"
+    if only_if_active and not active:
+        raise HttpError(409, f"endpoint {row['id']} is not active; start it instead")
+    return project, row, _schedule(conn, req, row, actions), active
+
+
+def start_endpoint(conn: sqlite3.Connection, req: Request) -> Response:
+    """POST .../endpoints/{endpoint_id}/start → {endpoint, [start_compute]}."""
+    project, row, ops, active = _run_action(conn, req, ("start_compute",))
     started = req.now + req.limits.operation_duration_ms / 1000
-    if views.endpoint_json(row, project["region_id"], req.now)["current_state"] == "active":
-        # already running: it stays active, and its suspend timeout starts again
+    if active:  # already running: it stays active, and its suspend timeout starts again
         conn.execute(
             "UPDATE endpoints SET active_until = ? WHERE id = ?",
             (started + _awake_seconds(int(row["suspend_timeout_seconds"])), row["id"]),
@@ -147,12 +160,9 @@ def start_endpoint(conn: sqlite3.Connection, req: Request) -> Response:
 
 def suspend_endpoint(conn: sqlite3.Connection, req: Request) -> Response:
     """POST .../endpoints/{endpoint_id}/suspend → {endpoint, [suspend_compute]}."""
-    project = lookup.project(conn, req)
-    row = _existing(conn, project, req.params["endpoint_id"])
-    operations.ensure_unlocked(conn, project["id"], req.now)
-    ops = _schedule(conn, req, row, ("suspend_compute",))
+    project, row, ops, active = _run_action(conn, req, ("suspend_compute",))
     done = req.now + req.limits.operation_duration_ms / 1000
-    if views.endpoint_json(row, project["region_id"], req.now)["current_state"] == "active":
+    if active:
         conn.execute(
             "UPDATE endpoints SET active_until = ?, suspended_at = ? WHERE id = ?",
             (done, ids.timestamp(done), row["id"]),
@@ -162,12 +172,9 @@ def suspend_endpoint(conn: sqlite3.Connection, req: Request) -> Response:
 
 def restart_endpoint(conn: sqlite3.Connection, req: Request) -> Response:
     """POST .../endpoints/{endpoint_id}/restart → {endpoint, [suspend_compute, start_compute]}."""
-    project = lookup.project(conn, req)
-    row = _existing(conn, project, req.params["endpoint_id"])
-    operations.ensure_unlocked(conn, project["id"], req.now)
-    if views.endpoint_json(row, project["region_id"], req.now)["current_state"] != "active":
-        raise HttpError(409, f"endpoint {row['id']} is not active; start it instead")
-    ops = _schedule(conn, req, row, ("suspend_compute", "start_compute"))
+    project, row, ops, _active = _run_action(
+        conn, req, ("suspend_compute", "start_compute"), only_if_active=True
+    )
     _activate(conn, row, req.now + 2 * req.limits.operation_duration_ms / 1000)
     return Response(200, _answer(conn, project, row["id"], ops, req.now))
 

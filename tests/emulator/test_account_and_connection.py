@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def project(client_for, clock) -> dict[str, Any]:
-    created = client_for("org-paid-key").post("/projects", json={"project": {"name": "acct"}})
-    assert created.status_code == 201
-    clock.advance(2)
-    body: dict[str, Any] = created.json()
-    return body
 
 
 def test_users_me_answers_the_personal_keys_user(client_for):

@@ -9,14 +9,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def project(client_for, clock) -> dict[str, Any]:
-    created = client_for("org-paid-key").post("/projects", json={"project": {"name": "cat"}})
-    clock.advance(2)
-    body: dict[str, Any] = created.json()
-    return body
-
-
 def _base(project: dict[str, Any], branch_id: str | None = None) -> str:
     return f"/projects/{project['project']['id']}/branches/{branch_id or project['branch']['id']}"
 

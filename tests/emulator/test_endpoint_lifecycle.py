@@ -9,14 +9,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def project(client_for, clock) -> dict[str, Any]:
-    created = client_for("org-paid-key").post("/projects", json={"project": {"name": "eps"}})
-    clock.advance(2)
-    body: dict[str, Any] = created.json()
-    return body
-
-
 def _branch(client, clock, project: dict[str, Any], name: str) -> str:
     answer = client.post(
         f"/projects/{project['project']['id']}/branches", json={"branch": {"name": name}}
