@@ -41,8 +41,7 @@ def catalog_change_operations(
     steps: list[tuple[str, str | None, str | None]] = []
     for endpoint in lookup.branch_endpoints(conn, branch["id"]):
         steps.append(("apply_config", branch["id"], endpoint["id"]))
-        state = views.endpoint_json(endpoint, "", req.now)["current_state"]
-        if state != "active":
+        if not views.is_active(endpoint, req.now):
             steps.append(("suspend_compute", branch["id"], endpoint["id"]))
     return operations.schedule(
         conn, branch["project_id"], steps, req.now, req.limits.operation_duration_ms

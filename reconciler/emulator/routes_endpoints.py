@@ -138,7 +138,7 @@ def _run_action(
     project = lookup.project(conn, req)
     row = _existing(conn, project, req.params["endpoint_id"])
     operations.ensure_unlocked(conn, project["id"], req.now)
-    active = views.endpoint_json(row, project["region_id"], req.now)["current_state"] == "active"
+    active = views.is_active(row, req.now)
     if only_if_active and not active:
         raise HttpError(409, f"endpoint {row['id']} is not active; start it instead")
     return project, row, _schedule(conn, req, row, actions), active

@@ -173,6 +173,11 @@ def endpoint_json(row: sqlite3.Row, region_id: str, now: float) -> dict[str, Any
     return body
 
 
+def is_active(row: sqlite3.Row, now: float) -> bool:
+    """Whether a stored compute is ``active`` at ``now`` (its start finished, not suspended)."""
+    return _run_state(row, now)[0] == "active"
+
+
 def _run_state(row: sqlite3.Row, now: float) -> tuple[str, str | None]:
     """``(current_state, pending_state)`` of a compute from its stored active window."""
     until = row["active_until"]
