@@ -114,6 +114,10 @@ def delete_database(conn: sqlite3.Connection, req: Request) -> Response:
     )
 
 
+def _role_without_password(role: catalog.Role, branch_id: str) -> dict[str, Any]:
+    return views.role_json(role, branch_id, with_password=False)
+
+
 def list_roles(conn: sqlite3.Connection, req: Request) -> Response:
     """GET .../roles (no passwords, as on Neon)."""
     branch = _branch(conn, req)
@@ -146,10 +150,6 @@ def get_role(conn: sqlite3.Connection, req: Request) -> Response:
     branch = _branch(conn, req)
     found = catalog.role(conn, branch, req.params["role_name"])
     return Response(200, {"role": _role_without_password(found, branch["id"])})
-
-
-def _role_without_password(role: catalog.Role, branch_id: str) -> dict[str, Any]:
-    return views.role_json(role, branch_id, with_password=False)
 
 
 def delete_role(conn: sqlite3.Connection, req: Request) -> Response:

@@ -74,6 +74,10 @@ def test_connection_uri_direct_and_pooled_use_neons_host_scheme(client_for, proj
                 "pooled": "False"},
     )  # fmt: skip
     assert explicit.json()["uri"] == direct.json()["uri"]
+    base = f"/projects/{project_id}/branches/{project['branch']['id']}"
+    reset = client.post(f"{base}/roles/neondb_owner/reset_password").json()["role"]["password"]
+    after_reset = client.get(f"/projects/{project_id}/connection_uri", params=query).json()["uri"]
+    assert f"neondb_owner:{reset}@" in after_reset and reset != role["password"]
 
 
 @pytest.mark.parametrize(
