@@ -63,14 +63,6 @@ CREATE TABLE IF NOT EXISTS operations (
     branch_id TEXT, endpoint_id TEXT, action TEXT NOT NULL,
     started_at REAL NOT NULL, finish_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS operations_by_project ON operations (project_id, finish_at);
-CREATE TABLE IF NOT EXISTS snapshots (
-    id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, source_branch_id TEXT,
-    lsn TEXT, timestamp TEXT, created_at TEXT NOT NULL, expires_at TEXT, expires_epoch REAL,
-    full_size INTEGER, manual INTEGER NOT NULL, ready_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS snapshots_by_project ON snapshots (project_id, created_at);
-CREATE TABLE IF NOT EXISTS branch_restores (
-    branch_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, snapshot_id TEXT NOT NULL,
-    target_branch_id TEXT NOT NULL, status TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS branch_catalogs (branch_id TEXT PRIMARY KEY, project_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS branch_catalogs_by_project ON branch_catalogs (project_id);
 CREATE TABLE IF NOT EXISTS branch_roles (
@@ -84,6 +76,14 @@ CREATE TABLE IF NOT EXISTS project_permissions (
     id TEXT PRIMARY KEY, project_id TEXT NOT NULL, email TEXT NOT NULL, granted_at TEXT NOT NULL,
     revoked_at TEXT);
 CREATE INDEX IF NOT EXISTS project_permissions_by_project ON project_permissions (project_id);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, source_branch_id TEXT,
+    lsn TEXT, timestamp TEXT, created_at TEXT NOT NULL, expires_at TEXT, expires_epoch REAL,
+    full_size INTEGER, manual INTEGER NOT NULL, ready_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS snapshots_by_project ON snapshots (project_id, created_at);
+CREATE TABLE IF NOT EXISTS branch_restores (
+    branch_id TEXT PRIMARY KEY, project_id TEXT NOT NULL, snapshot_id TEXT NOT NULL,
+    target_branch_id TEXT NOT NULL, status TEXT NOT NULL);
 """
 
 #: Columns added after state files already existed: ``(table, column, declaration)``. Older state
