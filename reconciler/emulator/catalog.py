@@ -137,12 +137,17 @@ def _is_copied(conn: sqlite3.Connection, branch_id: str) -> bool:
     return found.fetchone() is not None
 
 
-def prepare_write(conn: sqlite3.Connection, branch: sqlite3.Row) -> None:
-    """Make ``branch``'s catalog its own before a change, children keeping today's content."""
+def _freeze_children(conn: sqlite3.Connection, branch: sqlite3.Row) -> None:
+    """Give ``branch``'s children without a copy of their own a copy of its current catalog."""
     children = conn.execute("SELECT * FROM branches WHERE parent_id = ?", (branch["id"],))
     for child in children.fetchall():
         if not _is_copied(conn, child["id"]):
             _copy(conn, child, branch)
+
+
+def prepare_write(conn: sqlite3.Connection, branch: sqlite3.Row) -> None:
+    """Make ``branch``'s catalog its own before a change, children keeping today's content."""
+    _freeze_children(conn, branch)
     if not _is_copied(conn, branch["id"]):
         _copy(conn, branch, branch)
 
@@ -228,6 +233,21 @@ def drop_database(conn: sqlite3.Connection, branch: sqlite3.Row, name: str) -> D
         "DELETE FROM branch_databases WHERE branch_id = ? AND name = ?", (branch["id"], name)
     )
     return found
+
+
+def reset_to_parent(conn: sqlite3.Connection, branch: sqlite3.Row) -> None:
+    """Make ``branch`` read its parent's catalog again (a reset from the parent, as on Neon).
+
+    Its children that have no copy of their own take one first: they keep what they had.
+    """
+    _freeze_children(conn, branch)
+    forget_branch(conn, branch["id"])
+
+
+def forget_branch(conn: sqlite3.Connection, branch_id: str) -> None:
+    """Remove a branch's own catalog (when it is deleted, or reset to its parent's)."""
+    for table in ("branch_catalogs", "branch_roles", "branch_databases"):
+        conn.execute(f"DELETE FROM {table} WHERE branch_id = ?", (branch_id,))
 
 
 def forget_project(conn: sqlite3.Connection, project_id: str) -> None:

@@ -8,7 +8,7 @@ import sqlite3
 import httpx
 import pytest
 
-from reconciler.emulator import Emulator, seed_from_mapping
+from reconciler.emulator import Emulator, catalog, seed_from_mapping
 from reconciler.emulator.store import Store
 from tests.emulator.conftest import BASE_SEED, ContractTransport, FakeClock
 
@@ -85,3 +85,38 @@ def test_state_files_from_before_branch_catalogs_still_work(tmp_path: pathlib.Pa
         names = [d["name"] for d in client.get(f"{base}/databases").json()["databases"]]
         assert names == ["neondb", "more"]
     emulator.close()
+
+
+def _names(client: httpx.Client, base: str) -> list[str]:
+    return [r["name"] for r in client.get(f"{base}/roles").json()["roles"]]
+
+
+def test_reset_to_parent_and_forget_branch_keep_children_and_parents_intact(
+    emu: Emulator, client_for, clock, project
+):
+    client = client_for("org-paid-key")
+    pid = project["project"]["id"]
+    main = f"/projects/{pid}/branches/{project['branch']['id']}"
+    dev = client.post(f"/projects/{pid}/branches", json={"branch": {"name": "dev"}}).json()
+    clock.advance(2)
+    dev_base = f"/projects/{pid}/branches/{dev['branch']['id']}"
+    client.post(f"{dev_base}/roles", json={"role": {"name": "dev_only"}})
+    clock.advance(2)
+    child = client.post(
+        f"/projects/{pid}/branches",
+        json={"branch": {"name": "child", "parent_id": dev["branch"]["id"]}},
+    ).json()
+    clock.advance(2)
+    child_base = f"/projects/{pid}/branches/{child['branch']['id']}"
+    with emu.store.transaction() as conn:
+        row = conn.execute("SELECT * FROM branches WHERE id = ?", (dev["branch"]["id"],))
+        catalog.reset_to_parent(conn, row.fetchone())
+    assert _names(client, dev_base) == ["neondb_owner"]  # main's again
+    assert _names(client, child_base) == ["dev_only", "neondb_owner"]  # kept its own
+    with emu.store.transaction() as conn:
+        catalog.forget_branch(conn, child["branch"]["id"])
+        left = conn.execute(
+            "SELECT COUNT(*) FROM branch_roles WHERE branch_id = ?", (child["branch"]["id"],)
+        ).fetchone()[0]
+    assert left == 0
+    assert _names(client, main) == ["neondb_owner"]
