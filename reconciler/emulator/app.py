@@ -105,7 +105,10 @@ class Emulator:
         self.store = Store(state_path)
         self.admin_token = admin_token or None
         self.clock, self._sleep = clock, sleep
-        self._routes = [(route, route.pattern()) for route in ROUTES]
+        # Fewest parameters first: a literal segment (``/projects/shared``) wins over a
+        # parameter (``/projects/{project_id}``) whatever module either route lives in.
+        by_literalness = sorted(ROUTES, key=lambda route: route.template.count("{"))
+        self._routes = [(route, route.pattern()) for route in by_literalness]
         self._limiter = RateLimiter()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._faults_seen: Counter[str] = Counter()

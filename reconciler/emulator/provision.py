@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.emulator import ids, views
+from reconciler.emulator import catalog, ids, views
 from reconciler.emulator.seed import REGIONS
 from reconciler.emulator.web import HttpError
 
@@ -86,6 +86,7 @@ def create_project(
         "INSERT INTO databases (project_id, name, owner_name, created_at) VALUES (?, ?, ?, ?)",
         (project_id, new.database_name, role, stamp),
     )
+    catalog.start_catalog(conn, branch_id)
     return project_id
 
 
@@ -144,7 +145,11 @@ def insert_endpoint(
 
 
 def check_compute(min_cu: Any, max_cu: Any, suspend: Any) -> None:
-    """400 unless the autoscaling limits and suspend timeout are within Neon's documented rules."""
+    """400 unless the autoscaling limits and suspend timeout are within Neon's documented rules.
+
+    Neon documents 0.25–56 CU for fixed sizes, 0.25–16 CU with max − min ≤ 8 for autoscaling,
+    and a suspend timeout of −1 (never) to 604800 s. Per-plan caps (Free: 2 CU) are not applied.
+    """
     for name, value in (("autoscaling_limit_min_cu", min_cu), ("autoscaling_limit_max_cu", max_cu)):
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0.25 <= value <= 56:
             raise HttpError(400, f"{name} must be a number between 0.25 and 56")
@@ -152,6 +157,8 @@ def check_compute(min_cu: Any, max_cu: Any, suspend: Any) -> None:
         raise HttpError(400, "autoscaling_limit_min_cu must not exceed autoscaling_limit_max_cu")
     if max_cu - min_cu > 8:
         raise HttpError(400, "autoscaling_limit_max_cu - autoscaling_limit_min_cu must be ≤ 8")
+    if min_cu != max_cu and max_cu > 16:  # fixed sizes go to 56 CU, autoscaling only to 16
+        raise HttpError(400, "autoscaling_limit_max_cu must be ≤ 16 when autoscaling")
     if isinstance(suspend, bool) or not isinstance(suspend, int) or not -1 <= suspend <= 604800:
         raise HttpError(400, "suspend_timeout_seconds must be an integer between -1 and 604800")
 

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Any
 
-from reconciler.emulator import ids, operations, provision, usage, views
+from reconciler.emulator import catalog, ids, operations, provision, usage, views
 from reconciler.emulator.web import HttpError, Request, Response, Route
 
 
@@ -226,6 +226,7 @@ def delete_project(conn: sqlite3.Connection, req: Request) -> Response:
     operations.ensure_unlocked(conn, row["id"], req.now)
     for table in ("branches", "endpoints", "roles", "databases", "operations"):
         conn.execute(f"DELETE FROM {table} WHERE project_id = ?", (row["id"],))
+    catalog.forget_project(conn, row["id"])
     conn.execute("DELETE FROM projects WHERE id = ?", (row["id"],))
     return Response(200, {"project": views.project_full(row, req.now)})
 

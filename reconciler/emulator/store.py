@@ -63,6 +63,19 @@ CREATE TABLE IF NOT EXISTS operations (
     branch_id TEXT, endpoint_id TEXT, action TEXT NOT NULL,
     started_at REAL NOT NULL, finish_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS operations_by_project ON operations (project_id, finish_at);
+CREATE TABLE IF NOT EXISTS branch_catalogs (branch_id TEXT PRIMARY KEY, project_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS branch_catalogs_by_project ON branch_catalogs (project_id);
+CREATE TABLE IF NOT EXISTS branch_roles (
+    project_id TEXT NOT NULL, branch_id TEXT NOT NULL, name TEXT NOT NULL, password TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (branch_id, name));
+CREATE TABLE IF NOT EXISTS branch_databases (
+    id INTEGER PRIMARY KEY, project_id TEXT NOT NULL, branch_id TEXT NOT NULL, name TEXT NOT NULL,
+    owner_name TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS branch_databases_by_branch ON branch_databases (branch_id, name);
+CREATE TABLE IF NOT EXISTS project_permissions (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL, email TEXT NOT NULL, granted_at TEXT NOT NULL,
+    revoked_at TEXT);
+CREATE INDEX IF NOT EXISTS project_permissions_by_project ON project_permissions (project_id);
 CREATE TABLE IF NOT EXISTS snapshots (
     id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, source_branch_id TEXT,
     lsn TEXT, timestamp TEXT, created_at TEXT NOT NULL, expires_at TEXT, expires_epoch REAL,
@@ -83,6 +96,15 @@ CREATE TABLE IF NOT EXISTS neon_auth_users (
     UNIQUE (branch_id, email));
 """
 
+#: Columns added after state files already existed: ``(table, column, declaration)``. Older state
+#: files get them with ``ALTER TABLE ... ADD COLUMN`` when opened, so ``SELECT *`` sees them.
+#: ``endpoints.active_from``/``active_until``: when a started compute is active (NULL: idle).
+_ADDED_COLUMNS = (
+    ("endpoints", "active_from", "REAL"),
+    ("endpoints", "active_until", "REAL"),
+    ("endpoints", "suspended_at", "TEXT"),
+)
+
 
 class Store:
     """The emulator's database. ``path=None`` keeps everything in memory."""
@@ -99,6 +121,7 @@ class Store:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            _add_missing_columns(self._conn)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -116,6 +139,13 @@ class Store:
         """Close the connection (the state file stays)."""
         with self._lock:
             self._conn.close()
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, declaration in _ADDED_COLUMNS:
+        present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def get_meta(conn: sqlite3.Connection, key: str) -> Any:

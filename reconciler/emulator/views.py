@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Any
 
-from reconciler.emulator import ids
+from reconciler.emulator import catalog, ids
 
 #: Defaults for ``default_endpoint_settings`` and new endpoints: the spec's examples use 1 CU
 #: for both limits; ``suspend_timeout_seconds`` 0 means "Neon's default (300 s)".
@@ -129,8 +129,14 @@ def endpoint_host(endpoint_id: str, region_id: str, *, pooler: bool = False) -> 
 
 
 def endpoint_json(row: sqlite3.Row, region_id: str, now: float) -> dict[str, Any]:
-    """An ``Endpoint``; ``init`` until its start operation finished, ``idle`` after that."""
+    """An ``Endpoint``: ``init`` until its first start operation finished, then ``idle``.
+
+    A started compute (``POST .../start``) is ``idle`` with ``pending_state: active`` while its
+    ``start_compute`` runs, ``active`` from then until ``active_until`` (a suspend, or its
+    suspend timeout elapsing: the emulator serves no connections that would keep it awake).
+    """
     ready = now >= float(row["ready_at"])
+    state, pending = _run_state(row, now)
     body: dict[str, Any] = {
         "host": endpoint_host(row["id"], region_id),
         "id": row["id"],
@@ -140,7 +146,7 @@ def endpoint_json(row: sqlite3.Row, region_id: str, now: float) -> dict[str, Any
         "autoscaling_limit_max_cu": row["max_cu"],
         "region_id": region_id,
         "type": row["type"],
-        "current_state": "idle" if ready else "init",
+        "current_state": state if ready else "init",
         "settings": json.loads(row["settings"]),
         "pooler_enabled": False,
         "pooler_mode": "transaction",
@@ -155,49 +161,86 @@ def endpoint_json(row: sqlite3.Row, region_id: str, now: float) -> dict[str, Any
     }
     if not ready:
         body["pending_state"] = "idle"
+    elif pending:
+        body["pending_state"] = pending
+    if row["active_from"] is not None:
+        body["started_at"] = ids.timestamp(float(row["active_from"]))
+        body["last_active"] = ids.timestamp(min(now, float(row["active_until"])))
+    if row["suspended_at"]:
+        body["suspended_at"] = row["suspended_at"]
     if row["name"]:
         body["name"] = row["name"]
     return body
 
 
-def role_json(row: sqlite3.Row, branch_id: str, *, with_password: bool) -> dict[str, Any]:
+def is_active(row: sqlite3.Row, now: float) -> bool:
+    """Whether a stored compute is ``active`` at ``now`` (its start finished, not suspended)."""
+    return _run_state(row, now)[0] == "active"
+
+
+def _run_state(row: sqlite3.Row, now: float) -> tuple[str, str | None]:
+    """``(current_state, pending_state)`` of a compute from its stored active window."""
+    until = row["active_until"]
+    if until is None or now >= float(until):
+        return "idle", None
+    if now < float(row["active_from"]):
+        return "idle", "active"
+    return "active", None
+
+
+RoleLike = sqlite3.Row | catalog.Role
+DatabaseLike = sqlite3.Row | catalog.Database
+
+
+def _get(row: sqlite3.Row | catalog.Role | catalog.Database, key: str) -> Any:
+    """A column of a stored row or a field of a catalog value (both shapes reach the views)."""
+    return row[key] if isinstance(row, sqlite3.Row) else getattr(row, key)
+
+
+def role_json(row: RoleLike, branch_id: str, *, with_password: bool) -> dict[str, Any]:
     """A ``Role`` of a branch (the password only where Neon returns it)."""
+    created = _get(row, "created_at")
     body: dict[str, Any] = {
         "branch_id": branch_id,
-        "name": row["name"],
+        "name": _get(row, "name"),
         "protected": False,
-        "created_at": row["created_at"],
-        "updated_at": row["created_at"],
+        "created_at": created,
+        "updated_at": created if isinstance(row, sqlite3.Row) else row.updated_at,
     }
     if with_password:
-        body["password"] = row["password"]
+        body["password"] = _get(row, "password")
     return body
 
 
-def database_json(row: sqlite3.Row, branch_id: str) -> dict[str, Any]:
+def database_json(row: DatabaseLike, branch_id: str) -> dict[str, Any]:
     """A ``Database`` of a branch."""
+    created = _get(row, "created_at")
     return {
-        "id": row["id"],
+        "id": _get(row, "id"),
         "branch_id": branch_id,
-        "name": row["name"],
-        "owner_name": row["owner_name"],
-        "created_at": row["created_at"],
-        "updated_at": row["created_at"],
+        "name": _get(row, "name"),
+        "owner_name": _get(row, "owner_name"),
+        "created_at": created,
+        "updated_at": created if isinstance(row, sqlite3.Row) else row.updated_at,
     }
 
 
-def connection_uri(role: sqlite3.Row, database: str, endpoint_id: str, region: str) -> Any:
+def postgres_uri(role: str, password: str, host: str, database: str) -> str:
+    """``postgresql://role:password@host/database?sslmode=require`` (a secret: never log it)."""
+    return f"postgresql://{role}:{password}@{host}/{database}?sslmode=require"
+
+
+def connection_uri(role: RoleLike, database: str, endpoint_id: str, region: str) -> Any:
     """A ``ConnectionDetails`` item: the URI and its parameters (secrets: never log these)."""
     host = endpoint_host(endpoint_id, region)
     pooler = endpoint_host(endpoint_id, region, pooler=True)
+    name, password = _get(role, "name"), _get(role, "password")
     return {
-        "connection_uri": (
-            f"postgresql://{role['name']}:{role['password']}@{host}/{database}?sslmode=require"
-        ),
+        "connection_uri": postgres_uri(name, password, host, database),
         "connection_parameters": {
             "database": database,
-            "password": role["password"],
-            "role": role["name"],
+            "password": password,
+            "role": name,
             "host": host,
             "pooler_host": pooler,
         },

@@ -164,3 +164,13 @@ def admin(emu: Emulator) -> Iterator[httpx.Client]:
         transport=httpx.WSGITransport(app=emu), base_url="http://emulator.test/_emulator"
     ) as client:
         yield client
+
+
+@pytest.fixture
+def project(client_for: ClientFactory, clock: FakeClock) -> dict[str, Any]:
+    """A fresh project of ``org-paid-1`` whose creating operations finished: its create answer."""
+    created = client_for("org-paid-key").post("/projects", json={"project": {"name": "fresh"}})
+    assert created.status_code == 201, created.text
+    clock.advance(2)
+    body: dict[str, Any] = created.json()
+    return body
