@@ -244,6 +244,26 @@ def reset_to_parent(conn: sqlite3.Connection, branch: sqlite3.Row) -> None:
     forget_branch(conn, branch["id"])
 
 
+def after_restore(
+    conn: sqlite3.Connection, branch: sqlite3.Row, source: sqlite3.Row, preserved_id: str | None
+) -> None:
+    """Catalogs after ``branch`` is restored from ``source``, called before its parent changes.
+
+    A branch kept under ``preserve_under_name`` takes the catalog ``branch`` has now. The
+    restored branch takes ``source``'s catalog; restored from itself (a point in time) it keeps
+    today's: the emulator keeps no catalog history (UNCONFIRMED: Neon rolls roles and databases
+    back with the data).
+    """
+    if preserved_id is not None:
+        preserved = conn.execute("SELECT * FROM branches WHERE id = ?", (preserved_id,)).fetchone()
+        _copy(conn, preserved, branch)
+    if source["id"] == branch["id"]:
+        return
+    _freeze_children(conn, branch)
+    forget_branch(conn, branch["id"])
+    _copy(conn, branch, source)
+
+
 def forget_branch(conn: sqlite3.Connection, branch_id: str) -> None:
     """Remove a branch's own catalog (when it is deleted, or reset to its parent's)."""
     for table in ("branch_catalogs", "branch_roles", "branch_databases"):

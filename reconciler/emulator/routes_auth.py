@@ -21,7 +21,7 @@ import sqlite3
 import uuid
 from typing import Any
 
-from reconciler.emulator import ids, snapshots, views
+from reconciler.emulator import catalog, ids, snapshots, views
 from reconciler.emulator.web import HttpError, Request, Response, Route
 
 _PROVIDER = "better_auth"
@@ -49,12 +49,7 @@ def enable_auth(conn: sqlite3.Connection, req: Request) -> Response:
     if provider != _PROVIDER:
         raise HttpError(400, f"auth_provider must be {_PROVIDER!r} (got {provider!r})")
     db_name = body.get("database_name")
-    names = [
-        r["name"]
-        for r in conn.execute(
-            "SELECT name FROM databases WHERE project_id = ? ORDER BY id", (project["id"],)
-        )
-    ]
+    names = [database.name for database in catalog.databases(conn, branch)]
     if db_name is None:
         if not names:
             raise HttpError(400, "the branch has no database; pass database_name")

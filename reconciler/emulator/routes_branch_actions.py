@@ -23,7 +23,7 @@ import json
 import sqlite3
 from typing import Any
 
-from reconciler.emulator import ids, operations, provision, snapshots, views
+from reconciler.emulator import catalog, ids, operations, provision, snapshots, views
 from reconciler.emulator.web import HttpError, Request, Response, Route
 
 _FREQUENCIES = ("hourly", "daily", "weekly", "monthly", "yearly")
@@ -106,11 +106,13 @@ def restore_branch(conn: sqlite3.Connection, req: Request) -> Response:
     stamp = ids.timestamp(req.now)
     duration = req.limits.operation_duration_ms / 1000
     parent_id = source["id"]
+    preserved_id = None
     if preserve is not None:
         snapshots.check_free_name(conn, project["id"], preserve)
         if branch["parent_id"] is None:  # the kept state is one more root branch
             snapshots.check_root_branch_limit(conn, project, req)
-        parent_id = _preserve(conn, req, branch, preserve)
+        parent_id = preserved_id = _preserve(conn, req, branch, preserve)
+    catalog.after_restore(conn, branch, source, preserved_id)
     conn.execute(
         "UPDATE branches SET parent_id = ?, updated_at = ?, ready_at = ? WHERE id = ?",
         (parent_id, stamp, req.now + duration, branch["id"]),

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
-from reconciler.emulator import ids, operations, provision, views
+from reconciler.emulator import catalog, ids, operations, provision, views
 from reconciler.emulator.web import HttpError, Request, Response, Route
 
 _SORT_COLUMNS = {"name": "name", "created_at": "created_at", "updated_at": "updated_at"}
@@ -119,10 +119,8 @@ def create_branch(conn: sqlite3.Connection, req: Request) -> Response:
         conn.execute("SELECT * FROM endpoints WHERE id = ?", (eid,)).fetchone()
         for eid in endpoint_ids
     ]
-    roles = conn.execute("SELECT * FROM roles WHERE project_id = ?", (project["id"],)).fetchall()
-    databases = conn.execute(
-        "SELECT * FROM databases WHERE project_id = ?", (project["id"],)
-    ).fetchall()
+    # A new branch starts with its parent's roles and databases as they are now.
+    roles, databases = catalog.roles(conn, parent), catalog.databases(conn, parent)
     answer: dict[str, Any] = {
         "branch": views.branch_json(branch, req.now),
         "endpoints": [views.endpoint_json(e, project["region_id"], req.now) for e in endpoint_rows],
@@ -134,7 +132,7 @@ def create_branch(conn: sqlite3.Connection, req: Request) -> Response:
     if endpoint_rows and len(roles) == 1 and len(databases) == 1:
         answer["connection_uris"] = [
             views.connection_uri(
-                roles[0], databases[0]["name"], endpoint_rows[0]["id"], project["region_id"]
+                roles[0], databases[0].name, endpoint_rows[0]["id"], project["region_id"]
             )
         ]
     return Response(201, answer)
@@ -246,6 +244,7 @@ def delete_branch(conn: sqlite3.Connection, req: Request) -> Response:
     conn.execute("DELETE FROM branches WHERE id = ?", (row["id"],))
     for table in ("branch_resets", "backup_schedules", "neon_auth", "neon_auth_users"):
         conn.execute(f"DELETE FROM {table} WHERE branch_id = ?", (row["id"],))
+    catalog.forget_branch(conn, row["id"])
     ops = operations.schedule(conn, project["id"], steps, req.now, req.limits.operation_duration_ms)
     return Response(200, {"branch": views.branch_json(row, req.now), "operations": ops})
 

@@ -6,9 +6,9 @@ contract-checking proxy on loopback that forwards to the served emulator and val
 answer against the official OpenAPI document (``tests.support.openapi``), so the emulator
 process is exactly what ``fleet emulator serve`` runs and needs no test hooks.
 
-``test_neonctl_session_needing_h9_routes`` uses routes another branch adds (``/users/me``,
-``/projects/shared``, endpoints, databases, roles, connection strings); it is expected to fail
-until that branch is merged.
+``test_neonctl_session_of_account_compute_and_catalog_commands`` covers the account, compute,
+database, role and connection-string commands (``/users/me``, ``/projects/shared``, endpoints,
+databases, roles, ``connection_uri``).
 """
 
 from __future__ import annotations
@@ -249,11 +249,9 @@ def test_neonctl_session_on_the_emulator(session: NeonctlSession) -> None:
     assert not session.proxy.problems, session.proxy.problems
 
 
-@pytest.mark.xfail(strict=False, reason="needs the h9 routes (users/me, projects/shared, "
-                   "endpoints, databases, roles, connection_uri)")  # fmt: skip
-def test_neonctl_session_needing_h9_routes(session: NeonctlSession) -> None:
+def test_neonctl_session_of_account_compute_and_catalog_commands(session: NeonctlSession) -> None:
     attempt = session.attempt
-    project = session.run("projects", "create", "--name", "cli-h9")["project"]
+    project = session.run("projects", "create", "--name", "cli-catalog")["project"]
     pid = ["--project-id", project["id"]]
     me = attempt("me")
     listed = attempt("projects", "list")

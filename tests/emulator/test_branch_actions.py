@@ -189,3 +189,46 @@ def test_neon_auth_enable_get_disable_and_users(client_for, clock, project):
     assert client.delete(url + f"/users/{user.json()['id']}").status_code == 404
     assert client.request("DELETE", url, json={"delete_data": True}).status_code == 200
     assert client.get(url).status_code == 404
+
+
+def _database_names(client, project: str, branch: str) -> set[str]:
+    answer = client.get(f"/projects/{project}/branches/{branch}/databases")
+    assert answer.status_code == 200, answer.text
+    return {d["name"] for d in answer.json()["databases"]}
+
+
+def test_restore_takes_the_sources_databases_and_a_preserved_branch_keeps_the_old_ones(
+    client_for, clock, project
+):
+    client = client_for("org-paid-key")
+    main = _default_branch(client, project)["id"]
+    dev = _child(client, clock, project, "dev")
+    made = client.post(
+        f"/projects/{project}/branches/{dev}/databases",
+        json={"database": {"name": "scratch", "owner_name": "neondb_owner"}},
+    )
+    assert made.status_code == 201, made.text
+    clock.advance(2)
+    assert _database_names(client, project, dev) == {"neondb", "scratch"}
+    kept = client.post(
+        f"/projects/{project}/branches/{dev}/restore",
+        json={"source_branch_id": main, "preserve_under_name": "dev-before"},
+    )
+    assert kept.status_code == 200, kept.text
+    clock.advance(2)
+    assert _database_names(client, project, dev) == {"neondb"}  # main's, as on Neon
+    preserved = kept.json()["branch"]["parent_id"]
+    assert _database_names(client, project, preserved) == {"neondb", "scratch"}
+
+
+def test_a_new_branch_answers_with_its_parents_current_roles(client_for, clock, project):
+    client = client_for("org-paid-key")
+    main = _default_branch(client, project)["id"]
+    role = client.post(
+        f"/projects/{project}/branches/{main}/roles", json={"role": {"name": "app_user"}}
+    )
+    assert role.status_code == 201, role.text
+    clock.advance(2)
+    created = client.post(f"/projects/{project}/branches", json={"branch": {"name": "feature"}})
+    assert created.status_code == 201, created.text
+    assert {r["name"] for r in created.json()["roles"]} == {"neondb_owner", "app_user"}
