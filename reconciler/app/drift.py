@@ -27,6 +27,7 @@ from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
 from reconciler.core.options import PlanOptions
 from reconciler.core.planner import build_plan
 from reconciler.ledger.drift import DriftStore, Sighting
+from reconciler.ledger.retention import prune_by_policy
 from reconciler.observe import DetailNeeds, observe
 
 #: Version of the drift report document; readers refuse other versions.
@@ -112,6 +113,8 @@ def run_drift(
             warnings=plan.warnings,
         ),
     )
+    # Drift runs on a schedule, often more than apply: its own history is pruned here too.
+    prune_by_policy(ledger, desired.fleet.policy.history_retention_seconds)
     return DriftResult(recorded.document, items, ignored, calls)
 
 

@@ -110,8 +110,7 @@ def pruned_before(ledger: LedgerReader) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise LedgerCorruptedError(
-            f"the ledger {ledger.describe()}: meta key {PRUNED_BEFORE_KEY!r} is not an "
-            "ISO 8601 time"
+            ledger.describe(), "meta", f"key {PRUNED_BEFORE_KEY!r}", "value", "not an ISO 8601 time"
         ) from None
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
