@@ -10,25 +10,13 @@ from pathlib import Path
 import pytest
 
 from reconciler.app.drift import full_needs
-from reconciler.core.model import LedgerView, LiveFleet, LiveProject, OwnedTenant
+from reconciler.core.model import LedgerView, LiveFleet, OwnedTenant
 from reconciler.manifests import load_fleet
 from tests.cli.example import example_workdir
+from tests.core.factories import live_project_for
 from tests.support.cli import run_in_process
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "fleet.example"
-
-
-def _project(pid: str, name: str, org_id: str) -> LiveProject:
-    return LiveProject(
-        id=pid,
-        name=name,
-        org_id=org_id,
-        region_id="aws-us-east-2",
-        pg_version=17,
-        created_at="2026-01-01T00:00:00Z",
-        quota=None,
-        default_endpoint_settings=None,
-    )
 
 
 def test_drift_reads_endpoints_only_for_tenants_that_manage_compute() -> None:
@@ -38,8 +26,9 @@ def test_drift_reads_endpoints_only_for_tenants_that_manage_compute() -> None:
     tenants = dict(desired.tenants)
     tenants[plain] = replace(tenants[plain], compute={})  # neither tier nor manifest sets any
     desired = replace(desired, tenants=tenants)
-    projects = {f"p-{n}": _project(f"p-{n}", t.project_name, t.org_id) for n, t in tenants.items()}
-    gone = _project("p-gone", "gone", tenants[plain].org_id)  # a removed tenant the ledger owns
+    projects = {f"p-{n}": live_project_for(t, project_id=f"p-{n}") for n, t in tenants.items()}
+    # A removed tenant's project, which the ledger still owns.
+    gone = replace(live_project_for(tenants[plain], project_id="p-gone"), name="gone")
     projects[gone.id] = gone
     live = LiveFleet(projects=projects, api_keys={}, observed_orgs=frozenset())
     ledger = LedgerView(tenants={"gone": OwnedTenant("gone", gone.id, gone.org_id)})
