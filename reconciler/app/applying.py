@@ -22,6 +22,7 @@ from reconciler.core.model import LiveFleet
 from reconciler.core.plan import Plan
 from reconciler.core.plan_codec import SEAL_PREFIX, plan_digest
 from reconciler.ledger import RunInfo, current_actor, utc_now
+from reconciler.ledger.retention import PruneReport, prune_by_policy
 from reconciler.observe import DetailNeeds, list_orgs, observe
 
 
@@ -31,6 +32,8 @@ class ApplyOutcome:
 
     report: ExecutionReport
     api_calls: int
+    #: What history retention pruned after a successful run (None: not run, or ``never``).
+    pruned: PruneReport | None = None
 
 
 @contextlib.contextmanager
@@ -96,4 +99,10 @@ def apply_plan(
         tool_version=__version__,
     )
     report = Applier(ctx, plan).run(parallelism=workers, run_info=info, on_event=on_event)
-    return ApplyOutcome(report, client.stats.snapshot().total_requests - before)
+    calls = client.stats.snapshot().total_requests - before
+    # Housekeeping after success only: a failed run is what someone will read next, and the
+    # prune (one indexed DELETE per history table) runs under the apply lock still held.
+    pruned = (
+        prune_by_policy(ledger, env.fleet.policy.history_retention_seconds) if report.ok else None
+    )
+    return ApplyOutcome(report, calls, pruned)

@@ -1,8 +1,9 @@
 """Use case ``drift``: a full, read-only refresh of the fleet, compared with the manifests.
 
 Drift never writes to Neon and only needs the org keys. It observes every managed org with all
-details (endpoints and branches of every tenant's project, the API keys of every managed org,
-not only what the manifests manage), lets the planner say what an apply would change, turns the
+the details drift items look at (``full_needs``: branches of every tenant's project, endpoints
+of those whose tenant manages compute, the API keys of every managed org, not only what the
+manifests manage), lets the planner say what an apply would change, turns the
 plan into drift items (``drift_items``) and drops the accepted ones (``drift_ignore``). The
 report is stored in the ledger, which knows since when each item has drifted.
 
@@ -27,6 +28,7 @@ from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
 from reconciler.core.options import PlanOptions
 from reconciler.core.planner import build_plan
 from reconciler.ledger.drift import DriftStore, Sighting
+from reconciler.ledger.retention import prune_by_policy
 from reconciler.observe import DetailNeeds, observe
 
 #: Version of the drift report document; readers refuse other versions.
@@ -48,17 +50,31 @@ class DriftResult:
 
 
 def full_needs(desired: DesiredFleet, ledger: LedgerView, live: LiveFleet) -> DetailNeeds:
-    """Every detail of every project a tenant matches, and the keys of every managed org."""
+    """What drift reads: the branches of every project a tenant matches, the endpoints of those
+    whose tenant manages compute, and the keys of every managed org.
+
+    Branches are read for everyone because the extra checks (``<name> (old)`` restore
+    leftovers, expired branches) look at every matched project, and nothing in a project list
+    item tells that its branches did not change (no branch count; ``updated_at`` is the
+    project's own). Endpoints are compared only against declared compute limits, so a tenant
+    whose tier and manifest set no ``compute`` needs no endpoint list (as in ``needs_for``).
+    """
     managed = frozenset(org.id for org in desired.fleet.orgs.values())
-    projects: set[str] = set()
-    for match in match_tenants(
+    branches: set[str] = set()
+    endpoints: set[str] = set()
+    for name, match in match_tenants(
         desired, live, ledger, set(desired.tenants) | set(ledger.tenants)
-    ).values():
-        projects.update(p.id for p in match.candidates)
+    ).items():
+        found = {p.id for p in match.candidates}
         if match.project is not None:
-            projects.add(match.project.id)
-    found = frozenset(projects)
-    return DetailNeeds(endpoints=found, branches=found, key_orgs=managed)
+            found.add(match.project.id)
+        branches |= found
+        tenant = desired.tenants.get(name)
+        if tenant is not None and tenant.compute:
+            endpoints |= found
+    return DetailNeeds(
+        endpoints=frozenset(endpoints), branches=frozenset(branches), key_orgs=managed
+    )
 
 
 def run_drift(
@@ -112,6 +128,8 @@ def run_drift(
             warnings=plan.warnings,
         ),
     )
+    # Drift runs on a schedule, often more than apply: its own history is pruned here too.
+    prune_by_policy(ledger, desired.fleet.policy.history_retention_seconds)
     return DriftResult(recorded.document, items, ignored, calls)
 
 

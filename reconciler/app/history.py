@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from reconciler.app.environment import GlobalOptions
 from reconciler.errors import LedgerError
 from reconciler.ledger import DEFAULT_LEDGER_URL, LEDGER_ENV, RunRecord, open_ledger
+from reconciler.ledger.retention import pruned_before
 from reconciler.ledger.url import SqliteTarget, parse_ledger_url
 from reconciler.manifests import load_fleet
 
@@ -33,6 +35,13 @@ class History:
     ledger: str
     source: str
     runs: tuple[RunRecord, ...]
+    #: Runs that finished before this had their step rows pruned (``ledger.retention``).
+    pruned_before: datetime | None = None
+
+    def steps_pruned(self, run: RunRecord) -> bool:
+        """True when ``run``'s steps were loaded, are gone, and retention removed them."""
+        cutoff, finished = self.pruned_before, run.finished_at
+        return run.steps == () and cutoff is not None and finished is not None and finished < cutoff
 
 
 def choose_ledger(options: GlobalOptions, fleet_path: Path | None) -> LedgerChoice:
@@ -59,25 +68,31 @@ def read_history(
     options: GlobalOptions, fleet_path: Path | None, run_id: int | None, limit: int
 ) -> History:
     """Recent runs (or one run with its steps) of the chosen ledger, which must exist."""
-    choice = choose_ledger(options, fleet_path)
-    target = parse_ledger_url(choice.url, base_dir=options.workdir)
-    if isinstance(target, SqliteTarget):
-        shown = str(target.path) if target.path is not None else ":memory:"
-        # Opening a SQLite ledger creates it; a read must not leave an empty ledger behind.
-        if target.path is not None and not target.path.is_file():
-            raise LedgerError(f"no ledger at {shown} ({choice.source}); nothing was created")
-    else:
-        shown = target.display
+    choice, shown = existing_ledger(options, fleet_path)
     with open_ledger(choice.url, base_dir=options.workdir) as ledger:
         runs = [ledger.run(run_id)] if run_id is not None else ledger.runs(limit)
-    return History(shown, choice.source, tuple(runs))
+        cutoff = pruned_before(ledger)
+    return History(shown, choice.source, tuple(runs), cutoff)
+
+
+def existing_ledger(options: GlobalOptions, fleet_path: Path | None) -> tuple[LedgerChoice, str]:
+    """The chosen ledger and how to show it; ``LedgerError`` when a SQLite one does not exist."""
+    choice = choose_ledger(options, fleet_path)
+    target = parse_ledger_url(choice.url, base_dir=options.workdir)
+    if not isinstance(target, SqliteTarget):
+        return choice, target.display
+    shown = str(target.path) if target.path is not None else ":memory:"
+    # Opening a SQLite ledger creates it; a read must not leave an empty ledger behind.
+    if target.path is not None and not target.path.is_file():
+        raise LedgerError(f"no ledger at {shown} ({choice.source}); nothing was created")
+    return choice, shown
 
 
 def render_history(history: History, fmt: str) -> str:
     """The runs as text (headed by the ledger read) or as a JSON list."""
     runs = history.runs
     if fmt == "json":
-        return json.dumps([_run_dict(r) for r in runs], indent=2) + "\n"
+        return json.dumps([_run_dict(r, history) for r in runs], indent=2) + "\n"
     lines = [f"Ledger: {history.ledger} ({history.source})"]
     if not runs:
         return "\n".join([*lines, "No apply runs recorded yet."]) + "\n"
@@ -89,13 +104,15 @@ def render_history(history: History, fmt: str) -> str:
             f"by {run.info.who} (v{run.info.tool_version}) plan {run.info.plan_digest[:12]}"
             + (f" — {counts}" if counts else "")
         )
+        if history.steps_pruned(run):
+            lines.append("    (step records pruned by history retention; summary kept)")
         for step in run.steps or ():
             tail = f": {step.message}" if step.message else ""
             lines.append(f"    {step.status:<9} {step.step_id}{tail}")
     return "\n".join(lines) + "\n"
 
 
-def _run_dict(run: RunRecord) -> dict[str, object]:
+def _run_dict(run: RunRecord, history: History) -> dict[str, object]:
     return {
         "run_id": run.run_id,
         "who": run.info.who,
@@ -117,4 +134,5 @@ def _run_dict(run: RunRecord) -> dict[str, object]:
             }
             for s in run.steps or ()
         ],
+        "steps_pruned": history.steps_pruned(run),
     }

@@ -9,7 +9,7 @@ from typing import Literal
 
 import click
 
-from reconciler.app import applying, plan_trust, planning
+from reconciler.app import applying, history_prune, plan_trust, planning
 from reconciler.app.environment import Environment
 from reconciler.app.history import read_history, render_history
 from reconciler.app.output import apply_exit_error, apply_summary, plan_text
@@ -207,11 +207,42 @@ def _confirm_or_refuse() -> None:
     type=click.Path(path_type=Path),
     help="Manifests whose Fleet names the ledger (default: --ledger/FLEET_LEDGER).",
 )
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Remove history older than the retention (policy.history_retention, default 90d).",
+)
+@click.option("--dry-run", is_flag=True, help="With --prune: count what would go, remove nothing.")
+@click.option(
+    "--older-than", metavar="DURATION", help="With --prune: this retention instead (e.g. 30d)."
+)
 @pass_state
 def history(
-    state: State, run_id: int | None, limit: int, fmt: str, fleet_path: Path | None
+    state: State,
+    run_id: int | None,
+    limit: int,
+    fmt: str,
+    fleet_path: Path | None,
+    prune: bool,
+    dry_run: bool,
+    older_than: str | None,
 ) -> None:
-    """Show the audit trail of apply runs (one run's steps with RUN_ID); never creates a ledger."""
+    """Show the audit trail of apply runs (one run's steps with RUN_ID); never creates a ledger.
+
+    With --prune, remove step records of old finished runs, resolved intents and drift history
+    older than the retention (run summaries, open intents and checkpoints are kept).
+    """
+    if prune or dry_run or older_than is not None:
+        if not prune:
+            raise UsageError("--dry-run and --older-than go with --prune")
+        if run_id is not None:
+            raise UsageError("--prune applies to the whole ledger: drop RUN_ID")
+        seconds = history_prune.parse_older_than(older_than) if older_than else None
+        pruned = history_prune.prune(state.options, fleet_path, older_than=seconds, dry_run=dry_run)
+        if fmt == "json":
+            state.output.note(f"ledger: {pruned.ledger} ({pruned.source})")
+        click.echo(history_prune.render_pruned(pruned, fmt), nl=False)
+        return
     runs = read_history(state.options, fleet_path, run_id, limit)
     if fmt == "json":  # stdout stays one JSON document; the text form heads itself with this
         state.output.note(f"ledger: {runs.ledger} ({runs.source})")

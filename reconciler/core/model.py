@@ -72,6 +72,10 @@ class OrgRef:
     api_key_env: str
 
 
+#: ``policy.history_retention`` when the Fleet does not set it: 90 days.
+DEFAULT_HISTORY_RETENTION_SECONDS = 90 * 86400
+
+
 @dataclass(frozen=True)
 class Policy:
     """Fleet-wide safety and speed settings (``spec.policy`` of the Fleet manifest)."""
@@ -84,6 +88,9 @@ class Policy:
     old_branch_max_age_seconds: int | None = None
     #: Drift that ``fleet drift`` does not report (``.fleetignore`` entries are added at load).
     drift_ignore: tuple[DriftIgnore, ...] = ()
+    #: How long the ledger keeps run step rows and drift history (``history_retention``);
+    #: None (``never``) keeps them forever.
+    history_retention_seconds: int | None = DEFAULT_HISTORY_RETENTION_SECONDS
 
 
 @dataclass(frozen=True)

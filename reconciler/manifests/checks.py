@@ -23,10 +23,13 @@ from reconciler.manifests.templates import (
     render_project_name,
     template_problem,
 )
+from reconciler.manifests.timing import parse_duration
 from reconciler.manifests.wording import unknown
 from reconciler.manifests.yaml_source import SourceDocument
 
 _MIN_CU, _MAX_CU = "autoscaling_limit_min_cu", "autoscaling_limit_max_cu"
+#: The shortest ``policy.history_retention`` accepted.
+MIN_HISTORY_RETENTION_SECONDS = 86400
 #: Neon refuses autoscaling ranges wider than this many compute units.
 MAX_CU_SPREAD = 8
 
@@ -42,6 +45,7 @@ def semantic_problems(catalog: Catalog, now: datetime) -> list[Problem]:
         orgs = spec["orgs"]
         problems.extend(_org_id_problems(fleet, spec["orgs"]))
         problems.extend(_secret_sink_problems(fleet, spec.get("secrets")))
+        problems.extend(_history_retention_problems(fleet, spec.get("policy", {})))
         problems.extend(region_problems(fleet, ("spec", "defaults", "region")))
         template = spec.get("project_name", DEFAULT_TEMPLATE)
         reason = template_problem(str(template))
@@ -101,6 +105,17 @@ def _secret_sink_problems(fleet: SourceDocument, sink: Mapping[str, Any] | None)
         message = "env lists the variables an exec command receives; it does not apply to file"
         return [fleet.problem(("spec", "secrets", "env"), message)]
     return []
+
+
+def _history_retention_problems(fleet: SourceDocument, policy: Mapping[str, Any]) -> list[Problem]:
+    """A retention shorter than a day is refused: ``90m`` is far likelier a typo of ``90d``
+    than a wish to forget yesterday's apply runs."""
+    text = policy.get("history_retention")
+    seconds = parse_duration(text) if isinstance(text, str) else None
+    if seconds is None or seconds >= MIN_HISTORY_RETENTION_SECONDS:
+        return []
+    message = f"{text} is shorter than the minimum 1d (write never to keep history forever)"
+    return [fleet.problem(("spec", "policy", "history_retention"), message)]
 
 
 def _tier_problems(tier: SourceDocument, orgs: Mapping[str, Any] | None) -> list[Problem]:

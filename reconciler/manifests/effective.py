@@ -20,6 +20,7 @@ from typing import Any
 
 from reconciler.core.model import (
     COMPUTE_KEYS,
+    DEFAULT_HISTORY_RETENTION_SECONDS,
     QUOTA_KEYS,
     ApiKeySpec,
     CheckpointPolicy,
@@ -40,7 +41,7 @@ from reconciler.core.model import (
 from reconciler.manifests.branches import to_branch_specs
 from reconciler.manifests.catalog import Catalog
 from reconciler.manifests.templates import DEFAULT_TEMPLATE, render_project_name
-from reconciler.manifests.timing import parse_duration
+from reconciler.manifests.timing import NEVER, parse_duration
 from reconciler.manifests.yaml_source import SourceDocument
 
 FLEET_DEFAULTS = "fleet defaults"
@@ -149,6 +150,7 @@ def _fleet_config(data: Mapping[str, Any]) -> FleetConfig:
                 DriftIgnore(path=item["path"], tenant=item.get("tenant", "*"))
                 for item in policy.get("drift_ignore", [])
             ),
+            history_retention_seconds=history_retention(policy.get("history_retention")),
         ),
         ledger_url=spec.get("ledger"),
         secrets=sink,
@@ -157,6 +159,13 @@ def _fleet_config(data: Mapping[str, Any]) -> FleetConfig:
             float(t) for t in spec.get("alerts", {}).get("quota_thresholds", (0.8, 0.95))
         ),
     )
+
+
+def history_retention(text: str | None) -> int | None:
+    """Seconds of ``policy.history_retention``: the default when absent, None for ``never``."""
+    if text is None:
+        return DEFAULT_HISTORY_RETENTION_SECONDS
+    return None if text == NEVER else parse_duration(text)
 
 
 def _pricing(block: Mapping[str, Any] | None) -> Pricing | None:

@@ -10,6 +10,8 @@ _DURATION = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 )
+#: The word a retention setting uses for "keep forever".
+NEVER = "never"
 #: Neon refuses branch expiry further ahead than this.
 MAX_EXPIRY_SECONDS = 30 * 86400
 
