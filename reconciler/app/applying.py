@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from reconciler import __version__
 from reconciler.app.environment import Environment
-from reconciler.apply.applier import Applier, StepEvent, check_fresh
+from reconciler.apply.applier import Applier, StepEvent, check_fresh, record_converged
 from reconciler.apply.context import ApplyContext, TenantBinding
 from reconciler.apply.executor import ExecutionReport
 from reconciler.apply.recovery import RecoveryReport, recover
@@ -106,3 +106,15 @@ def apply_plan(
         prune_by_policy(ledger, env.fleet.policy.history_retention_seconds) if report.ok else None
     )
     return ApplyOutcome(report, calls, pruned)
+
+
+def settle_converged(env: Environment, plan: Plan) -> ApplyOutcome:
+    """An apply with no steps: record the converged tenants and prune history, as a run would.
+
+    Called inside an ``apply_session``; a fleet that stays converged still has its history pruned.
+    """
+    ledger = env.ledger()
+    record_converged(ledger, plan)
+    pruned = prune_by_policy(ledger, env.fleet.policy.history_retention_seconds)
+    calls = env.client().stats.snapshot().total_requests
+    return ApplyOutcome(ExecutionReport(()), calls, pruned)

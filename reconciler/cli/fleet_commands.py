@@ -13,8 +13,6 @@ from reconciler.app import applying, history_prune, plan_trust, planning
 from reconciler.app.environment import Environment
 from reconciler.app.history import read_history, render_history
 from reconciler.app.output import apply_exit_error, apply_summary, plan_text
-from reconciler.apply.applier import record_converged
-from reconciler.apply.executor import ExecutionReport
 from reconciler.cli import FORMATS, State, cli, pass_state
 from reconciler.cli.out_file import warn_if_out_looks_like_a_format
 from reconciler.errors import UsageError
@@ -172,9 +170,7 @@ def apply(
                 digest=digest,
             )
         else:
-            record_converged(env.ledger(), the_plan)
-            calls = env.client().stats.snapshot().total_requests
-            outcome = applying.ApplyOutcome(ExecutionReport(()), calls)
+            outcome = applying.settle_converged(env, the_plan)
     output.finish_progress()
     summary = apply_summary(outcome, fmt, the_plan.blockers)
     if fmt == "json" or outcome.report.results or the_plan.blockers:

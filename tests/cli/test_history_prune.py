@@ -177,6 +177,19 @@ def test_apply_prunes_history_older_than_the_retention_after_success(workdir: Pa
 
 
 @pytest.mark.integration
+def test_an_apply_with_nothing_to_do_prunes_history_too(workdir: Path) -> None:
+    _ok(run_in_process(["--sandbox", "apply", "fleet", "--auto-approve"]))
+    url = _ledger_url(workdir, "sandbox-ledger.db")
+    run_id, _ = _seed_old_run(url)
+
+    again = run_in_process(["--sandbox", "apply", "fleet", "--auto-approve"])
+
+    _ok(again)
+    assert "No changes" in again.text
+    assert _steps(url, run_id) == 0
+
+
+@pytest.mark.integration
 def test_drift_prunes_history_older_than_the_retention(workdir: Path) -> None:
     url = _ledger_url(workdir, "sandbox-ledger.db")
     run_id, _ = _seed_old_run(url)
