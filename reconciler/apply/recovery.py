@@ -9,20 +9,33 @@ takes the lock belongs to a run that died; what happened is found out from Neon,
 * ``create_api_key``: a key's token is shown once. A key minted by a dead run that the ledger
   does not record may never have reached the secret sink, so it is revoked (nothing untracked
   is left behind) and the planner mints a fresh one. A recorded key was delivered first (the
-  applier records only after delivery), so its intent is simply closed.
+  applier records only after delivery), so its intent is simply closed. When the create was a
+  rotation (the intent names the key it ``replaces``) and the run died after minting, the sink
+  may already hold the new token, now revoked, instead of the old one: the old key is revoked
+  and dropped from the ledger too, so the planner issues a fresh key the sink is sure to hold.
+* ``delete_project``: if the project is gone, the offboarding is finished (the keys the record
+  still lists are revoked, then the record is dropped); if it still exists the delete never
+  happened, the intent is closed as abandoned and the planner plans the offboarding again.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from reconciler.core.model import LiveFleet
+from reconciler.apply.offboarding import (
+    DELETE_INTENT,
+    RECOVERY_WINDOW,
+    finish_offboarding,
+    forget_key,
+    revoke_key,
+)
+from reconciler.core.model import LiveFleet, OwnedKey, OwnedTenant
 from reconciler.credentials import Credentials
-from reconciler.errors import NotFound, UsageError
+from reconciler.errors import UsageError
 from reconciler.ledger import Intent, IntentOutcome, Ledger
 from reconciler.neon import NeonClient
+from reconciler.neon.wire_orgs import OrgApiKey
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,9 @@ def recover(
     if not intents:
         return RecoveryReport()
     project_intents = [i for i in intents if i.action == "create_project"]
-    names = {p.name for p in list_projects().projects.values()} if project_intents else set()
+    delete_intents = [i for i in intents if i.action == DELETE_INTENT]
+    live = list_projects() if project_intents or delete_intents else LiveFleet(projects={})
+    names = {p.name for p in live.projects.values()}
     closed = 0
     revoked: list[str] = []
     key_intents = [i for i in intents if i.action == "create_api_key"]
@@ -67,22 +82,89 @@ def recover(
             continue  # an org no longer managed: leave its intents for a human to read
         listed = client.list_org_api_keys(key, org_id)
         for intent in group:
-            owned = ledger.tenant(intent.tenant)
-            recorded = {k.key_id for k in owned.keys.values()} if owned else set()
-            name = str(intent.detail.get("key_name"))
-            outcome = IntentOutcome.ABANDONED
-            for found in listed:
-                if found.name != name:
-                    continue
-                if found.id in recorded:
-                    outcome = IntentOutcome.DONE
-                    continue
-                with contextlib.suppress(NotFound):
-                    client.revoke_org_api_key(key, org_id, found.id)
-                revoked.append(f"{intent.tenant}: {name} (id {found.id})")
-            ledger.resolve_intent(intent.intent_id, outcome)
-            closed += 1
+            if _settle_key(client, credentials, ledger, (org_id, key), listed, intent, revoked):
+                closed += 1
+    for intent in delete_intents:
+        closed += _settle_delete(client, credentials, ledger, live, intent, revoked)
     return RecoveryReport(closed, tuple(revoked))
+
+
+def _settle_key(
+    client: NeonClient,
+    credentials: Credentials,
+    ledger: Ledger,
+    org: tuple[str, str],
+    listed: Sequence[OrgApiKey],
+    intent: Intent,
+    revoked: list[str],
+) -> bool:
+    """Revoke what an interrupted key create left untracked; True when its intent was closed."""
+    org_id, key = org
+    owned = ledger.tenant(intent.tenant)
+    recorded = {k.key_id for k in owned.keys.values()} if owned else set()
+    name = str(intent.detail.get("key_name"))
+    outcome = IntentOutcome.ABANDONED
+    minted, settled = False, True
+    for found in listed:
+        if found.name != name:
+            continue
+        if found.id in recorded:
+            outcome = IntentOutcome.DONE
+            continue
+        minted = True
+        if revoke_key(client, key, org_id, found.id):
+            revoked.append(f"{intent.tenant}: {name} (id {found.id})")
+        else:
+            settled = False  # still live: keep the intent open for the next run
+    replaced = _recorded_key(owned, intent.detail.get("replaces"))
+    if minted and replaced is not None:
+        # The sink may hold the token just revoked: re-issue instead of trusting the old key.
+        other = key if replaced.org_id == org_id else credentials.org_key(replaced.org_id)
+        if revoke_key(client, other, replaced.org_id, replaced.key_id):
+            revoked.append(f"{intent.tenant}: {name} (id {replaced.key_id}, replaced)")
+            forget_key(ledger, intent.tenant, replaced.key_id)
+        else:
+            settled = False
+    if settled:
+        ledger.resolve_intent(intent.intent_id, outcome)
+    return settled
+
+
+def _settle_delete(
+    client: NeonClient,
+    credentials: Credentials,
+    ledger: Ledger,
+    live: LiveFleet,
+    intent: Intent,
+    revoked: list[str],
+) -> int:
+    """Finish or abandon one interrupted offboarding; 1 when its intent was closed."""
+    project_id = str(intent.detail.get("project_id"))
+    org_id = str(intent.detail.get("org_id"))
+    if project_id in live.projects:
+        ledger.resolve_intent(intent.intent_id, IntentOutcome.ABANDONED)
+        return 1
+    if org_id not in live.observed_orgs:
+        return 0  # the org could not be read completely: leave the intent for the next run
+    done = finish_offboarding(
+        client,
+        credentials.org_key,
+        ledger,
+        intent.tenant,
+        project_id,
+        note="deleted by fleet apply (prune); finished by recovery",
+        recoverable_until=intent.created_at + RECOVERY_WINDOW,
+    )
+    revoked.extend(f"{intent.tenant}: key id {key_id}" for key_id in done)
+    ledger.resolve_intent(intent.intent_id, IntentOutcome.DONE)
+    return 1
+
+
+def _recorded_key(owned: OwnedTenant | None, key_id: object) -> OwnedKey | None:
+    """The key the tenant's record lists with id ``key_id``, if any."""
+    if owned is None or not isinstance(key_id, int):
+        return None
+    return next((k for k in owned.keys.values() if k.key_id == key_id), None)
 
 
 def close_create_intents(ledger: Ledger, tenant: str) -> None:

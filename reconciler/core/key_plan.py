@@ -6,8 +6,15 @@ project whose name starts with ``api_key_prefix(p)``, or whose id the ledger rec
 (``OwnedTenant.keys``, keyed by the full Neon key name, which ``OwnedKey.name`` repeats; when
 the org's keys were not observed a bare declared key name there is understood too).
 
-* Declared and missing → ``create_api_key``; owned but no longer declared (or a duplicate of a
-  kept key) → ``revoke_api_key``.
+* Declared and missing → ``create_api_key``; owned but no longer declared → ``revoke_api_key``.
+* Of the live keys carrying a declared name, only the one the ledger records is kept: the
+  applier records a key only after the secret sink took its token, so the recorded key is the
+  one the sink holds. Every other key of that name (the old key of an interrupted rotation, a
+  key minted by a run that died before recording it) is revoked. When the ledger records none
+  of them, the sink may hold none of their tokens: they are all revoked and a new key is minted.
+* A ledger row whose key is gone from its (observed) org is settled: a declared key is minted
+  again (the create replaces the row); the row of an undeclared one gets a ``revoke_api_key``
+  that finds nothing to revoke and drops the row.
 * When the org's keys were not observed (the org is absent from ``LiveFleet.api_keys``), the
   ledger's record is the only knowledge: ledger keys count as present.
 * A transfer invalidates every project-scoped key of the moved project, so all owned keys are
@@ -66,17 +73,27 @@ def plan_keys(
             )
         for key in owned:
             out.steps.append(_revoke(tenant, key, deps, "keys stop working after a transfer"))
+        _forget_stale(ctx, tenant, record, wanted, owned, deps, out)
         for full in sorted(wanted, key=lambda n: wanted[n]):
             reason = "re-issued in the destination org after the transfer"
             out.steps.append(_create(tenant, wanted[full], full, project.id, deps, reason))
         return
-    kept: set[str] = set()
+    recorded = _recorded_ids(record, project)
+    kept: dict[str, int] = {}
     for key in owned:
-        if key.name in wanted and key.name not in kept:
-            kept.add(key.name)
+        if key.name in wanted and key.name not in kept and key.key_id in recorded:
+            kept[key.name] = key.key_id
+    for key in owned:
+        if kept.get(key.name) == key.key_id:
             continue
-        reason = "a duplicate of a kept key" if key.name in kept else "no longer declared"
+        if key.name not in wanted:
+            reason = "no longer declared"
+        elif key.name in kept:
+            reason = f"a duplicate of the recorded key {kept[key.name]}"
+        else:
+            reason = "not recorded in the ledger, so the secret sink may not hold it: replaced"
         out.steps.append(_revoke(tenant, key, deps, reason))
+    _forget_stale(ctx, tenant, record, wanted, owned, deps, out)
     for full in sorted(wanted, key=lambda n: wanted[n]):
         if full not in kept:
             out.steps.append(
@@ -90,6 +107,40 @@ def plan_keys(
                     org_id=project.org_id,
                 )
             )
+
+
+def _recorded_ids(record: OwnedTenant | None, project: LiveProject) -> frozenset[int]:
+    """Ids of the keys the ledger records for ``project`` (none when it records another)."""
+    if record is None or record.project_id != project.id:
+        return frozenset()
+    return frozenset(k.key_id for k in record.keys.values())
+
+
+def _forget_stale(
+    ctx: PlanContext,
+    tenant: DesiredTenant,
+    record: OwnedTenant | None,
+    wanted: dict[str, str],
+    owned: list[_Key],
+    deps: tuple[str, ...],
+    out: TenantOutcome,
+) -> None:
+    """Settle ledger rows of undeclared keys that no longer exist in their observed org.
+
+    (A revoke whose answer was lost, or a key revoked behind neon-fleet's back.) A declared
+    key's row needs nothing here: minting the key again replaces it.
+    """
+    if record is None:
+        return
+    planned = {k.key_id for k in owned}
+    for name, key in sorted(record.keys.items(), key=lambda item: item[1].key_id):
+        if name in wanted or key.key_id in planned or key.org_id not in ctx.live.api_keys:
+            continue
+        live_ids = {k.id for k in ctx.keys.get((key.org_id, key.project_id), ())}
+        if key.key_id not in live_ids:
+            ref = _Key(key.key_id, key.name, key.org_id, key.project_id)
+            reason = "recorded in the ledger but gone from Neon: drop the record"
+            out.steps.append(_revoke(tenant, ref, deps, reason))
 
 
 def _existing(
