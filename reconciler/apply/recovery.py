@@ -34,8 +34,7 @@ from reconciler.core.model import LiveFleet, OwnedKey, OwnedTenant
 from reconciler.credentials import Credentials
 from reconciler.errors import UsageError
 from reconciler.ledger import Intent, IntentOutcome, Ledger
-from reconciler.neon import NeonClient
-from reconciler.neon.wire_orgs import OrgApiKey
+from reconciler.neon import NeonClient, OrgApiKey
 
 
 @dataclass(frozen=True)
