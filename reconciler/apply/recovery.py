@@ -3,9 +3,11 @@
 Writes are recorded as intents before they are sent. An intent still open when the next apply
 takes the lock belongs to a run that died; what happened is found out from Neon, never guessed:
 
-* ``create_project``: if a project with the intent's deterministic name exists, the planner
-  adopts it (the ledger's view lists the tenant as a pending create) and the adopt step closes
-  the intent; if none exists the create never landed, and the intent is closed as abandoned.
+* ``create_project``: if exactly one project with the intent's deterministic name exists in its
+  org (and no other tenant owns it), it is recorded for the tenant, so it stays tracked even if
+  the tenant is removed from the manifests before the next plan; if several exist, the planner
+  reports it (the ledger's view lists the tenant as a pending create); if none exists the create
+  never landed, and the intent is closed as abandoned.
 * ``create_api_key``: a key's token is shown once. A key minted by a dead run that the ledger
   does not record may never have reached the secret sink, so it is revoked (nothing untracked
   is left behind) and the planner mints a fresh one. A recorded key was delivered first (the
@@ -30,6 +32,7 @@ from reconciler.apply.offboarding import (
     forget_key,
     revoke_key,
 )
+from reconciler.core.matching import project_owners
 from reconciler.core.model import LiveFleet, OwnedKey, OwnedTenant
 from reconciler.credentials import Credentials
 from reconciler.errors import UsageError
@@ -74,6 +77,8 @@ def recover(
             # The run died after recording the project but before closing its intent.
             ledger.resolve_intent(intent.intent_id, IntentOutcome.DONE)
             closed += 1
+        elif owned is None and _record_created(ledger, live, intent):
+            closed += 1
     for org_id, group in _by_org(key_intents).items():
         try:
             key = credentials.org_key(org_id)
@@ -86,6 +91,24 @@ def recover(
     for intent in delete_intents:
         closed += _settle_delete(client, credentials, ledger, live, intent, revoked)
     return RecoveryReport(closed, tuple(revoked))
+
+
+def _record_created(ledger: Ledger, live: LiveFleet, intent: Intent) -> bool:
+    """Record the one project a dead run's create made, so no manifest change can orphan it.
+
+    Left to the planner (which adopts by name, or reports ambiguity) unless exactly one project
+    of that name is in the intent's org and no other tenant's record owns it. Without this, a
+    tenant removed from the manifests after its create was interrupted would never be adopted
+    and its project would stay live and untracked.
+    """
+    name, org_id = str(intent.detail.get("name")), str(intent.detail.get("org_id"))
+    found = [p for p in live.projects.values() if p.name == name and p.org_id == org_id]
+    owners = project_owners(ledger.view())
+    if len(found) != 1 or found[0].id in owners:
+        return False
+    ledger.upsert_tenant(OwnedTenant(tenant=intent.tenant, project_id=found[0].id, org_id=org_id))
+    ledger.resolve_intent(intent.intent_id, IntentOutcome.DONE)
+    return True
 
 
 def _settle_key(
@@ -102,29 +125,27 @@ def _settle_key(
     owned = ledger.tenant(intent.tenant)
     recorded = {k.key_id for k in owned.keys.values()} if owned else set()
     name = str(intent.detail.get("key_name"))
-    outcome = IntentOutcome.ABANDONED
-    minted, settled = False, True
-    for found in listed:
-        if found.name != name:
-            continue
-        if found.id in recorded:
-            outcome = IntentOutcome.DONE
-            continue
-        minted = True
+    replaced = _recorded_key(owned, intent.detail.get("replaces"))
+    named = [found for found in listed if found.name == name]
+    untracked = [found for found in named if found.id not in recorded]
+    delivered = any(f.id in recorded and f.id != getattr(replaced, "key_id", None) for f in named)
+    if untracked and replaced is not None:
+        # The sink may hold an untracked key's token rather than the replaced key's: the
+        # replaced key goes too and a fresh one is issued. It goes first, so that a run dying
+        # half-way still finds the untracked keys that prove the sink is in doubt.
+        other = key if replaced.org_id == org_id else credentials.org_key(replaced.org_id)
+        if not revoke_key(client, other, replaced.org_id, replaced.key_id):
+            return False  # still live: keep the intent open for the next run
+        revoked.append(f"{intent.tenant}: {name} (id {replaced.key_id}, replaced)")
+        forget_key(ledger, intent.tenant, replaced.key_id)
+    settled = True
+    for found in untracked:
         if revoke_key(client, key, org_id, found.id):
             revoked.append(f"{intent.tenant}: {name} (id {found.id})")
         else:
             settled = False  # still live: keep the intent open for the next run
-    replaced = _recorded_key(owned, intent.detail.get("replaces"))
-    if minted and replaced is not None:
-        # The sink may hold the token just revoked: re-issue instead of trusting the old key.
-        other = key if replaced.org_id == org_id else credentials.org_key(replaced.org_id)
-        if revoke_key(client, other, replaced.org_id, replaced.key_id):
-            revoked.append(f"{intent.tenant}: {name} (id {replaced.key_id}, replaced)")
-            forget_key(ledger, intent.tenant, replaced.key_id)
-        else:
-            settled = False
     if settled:
+        outcome = IntentOutcome.DONE if delivered else IntentOutcome.ABANDONED
         ledger.resolve_intent(intent.intent_id, outcome)
     return settled
 
