@@ -185,3 +185,31 @@ def test_a_ledger_row_of_a_vanished_project_is_forgotten_when_pruned(
     assert "gone" not in harness.view().tenants
     assert harness.plan().steps == ()
     assert harness.audit(STAY).clean
+
+
+def test_a_project_created_by_a_killed_run_stays_tracked_when_its_tenant_is_removed(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a kill sweep: the create landed, the run died before recording it, and the
+    tenant left the manifests before the next apply; nothing ever adopted the project."""
+    fleet = FleetHarness(tmp_path, monkeypatch)
+    fleet.write(STAY)
+    create = NeonClient.create_project
+
+    def create_then_die(self: NeonClient, key: str, **kwargs: Any) -> Any:
+        create(self, key, **kwargs)
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NeonClient, "create_project", create_then_die)
+        with pytest.raises(Killed):
+            fleet.apply()
+    fleet.write({}, prune=False)
+    run = fleet.apply()
+    assert run.recovered.closed == 1 and fleet.open_intents() == 0
+    [project_id] = fleet.live_projects()
+    assert fleet.view().tenants["stay"].project_id == project_id
+    fleet.write({})  # with prune on, the recorded project is offboarded like any other
+    run = fleet.apply()
+    assert run.report is not None and run.report.ok
+    assert fleet.live_projects() == {} and fleet.view().tenants == {}

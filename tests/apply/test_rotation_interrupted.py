@@ -119,3 +119,35 @@ def test_a_rotation_create_whose_answer_was_lost_keeps_the_old_key(
     assert harness.sink_document("cust", "runtime")["key_id"] == old
     assert harness.plan().steps == ()
     assert harness.audit(TENANTS).clean
+
+
+def test_recovery_that_dies_half_way_still_reissues_the_key(
+    harness: FleetHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recovery killed after revoking the replaced key must not trust it on the next run."""
+    old = _old_key_id(harness)
+    deliver, revoke = FileSink.deliver, NeonClient.revoke_org_api_key
+
+    def deliver_then_die(self: FileSink, key: MintedKey) -> None:
+        deliver(self, key)
+        raise Killed
+
+    def revoke_then_die(self: NeonClient, key: str, org_id: str, key_id: int) -> Any:
+        revoke(self, key, org_id, key_id)
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(FileSink, "deliver", deliver_then_die)
+        with pytest.raises(Killed):
+            harness.rotate("cust")
+    with monkeypatch.context() as patch:
+        patch.setattr(NeonClient, "revoke_org_api_key", revoke_then_die)
+        with pytest.raises(Killed):
+            harness.apply()  # recovery dies right after its first revoke
+    assert old not in harness.live_keys()
+    run = harness.apply()
+    assert run.report is not None and run.report.ok
+    document = harness.sink_document("cust", "runtime")
+    assert harness.token_works(document)
+    assert harness.plan().steps == ()
+    assert harness.audit(TENANTS).clean
