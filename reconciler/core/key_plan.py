@@ -80,7 +80,10 @@ def plan_keys(
         return
     recorded = _recorded_ids(record, project)
     kept: dict[str, int] = {}
-    for key in owned:
+    # The row under the key's full name is the latest delivery; a legacy row under the bare
+    # declared name only counts when there is none.
+    latest = {n: k.key_id for n, k in record.keys.items()} if recorded and record else {}
+    for key in sorted(owned, key=lambda k: latest.get(k.name) != k.key_id):
         if key.name in wanted and key.name not in kept and key.key_id in recorded:
             kept[key.name] = key.key_id
     for key in owned:
