@@ -14,7 +14,8 @@ the org's keys were not observed a bare declared key name there is understood to
   of them, the sink may hold none of their tokens: they are all revoked and a new key is minted.
 * A ledger row whose key is gone from its (observed) org is settled: a declared key is minted
   again (the create replaces the row); the row of an undeclared one gets a ``revoke_api_key``
-  that finds nothing to revoke and drops the row.
+  that finds nothing to revoke and drops the row. Keys recorded for a project the tenant no
+  longer has (its project vanished and is made anew) are revoked.
 * When the org's keys were not observed (the org is absent from ``LiveFleet.api_keys``), the
   ledger's record is the only knowledge: ledger keys count as present.
 * A transfer invalidates every project-scoped key of the moved project, so all owned keys are
@@ -60,6 +61,7 @@ def plan_keys(
     if transferring:
         deps = (*deps, TRANSFER_PLACEHOLDER)
     if project is None:
+        _settle_rows(ctx, tenant, record, None, wanted, [], deps, out)
         for full in sorted(wanted, key=lambda n: wanted[n]):
             out.steps.append(_create(tenant, wanted[full], full, None, deps, "declared"))
         return
@@ -73,7 +75,7 @@ def plan_keys(
             )
         for key in owned:
             out.steps.append(_revoke(tenant, key, deps, "keys stop working after a transfer"))
-        _forget_stale(ctx, tenant, record, wanted, owned, deps, out)
+        _settle_rows(ctx, tenant, record, project.id, wanted, owned, deps, out)
         for full in sorted(wanted, key=lambda n: wanted[n]):
             reason = "re-issued in the destination org after the transfer"
             out.steps.append(_create(tenant, wanted[full], full, project.id, deps, reason))
@@ -96,7 +98,7 @@ def plan_keys(
         else:
             reason = "not recorded in the ledger, so the secret sink may not hold it: replaced"
         out.steps.append(_revoke(tenant, key, deps, reason))
-    _forget_stale(ctx, tenant, record, wanted, owned, deps, out)
+    _settle_rows(ctx, tenant, record, project.id, wanted, owned, deps, out)
     for full in sorted(wanted, key=lambda n: wanted[n]):
         if full not in kept:
             out.steps.append(
@@ -119,31 +121,40 @@ def _recorded_ids(record: OwnedTenant | None, project: LiveProject) -> frozenset
     return frozenset(k.key_id for k in record.keys.values())
 
 
-def _forget_stale(
+def _settle_rows(
     ctx: PlanContext,
     tenant: DesiredTenant,
     record: OwnedTenant | None,
+    project_id: str | None,
     wanted: dict[str, str],
     owned: list[_Key],
     deps: tuple[str, ...],
     out: TenantOutcome,
 ) -> None:
-    """Settle ledger rows of undeclared keys that no longer exist in their observed org.
+    """Revoke or drop ledger rows the key comparison above does not cover.
 
-    (A revoke whose answer was lost, or a key revoked behind neon-fleet's back.) A declared
-    key's row needs nothing here: minting the key again replaces it.
+    * Keys recorded for another project than ``project_id`` (the tenant's recorded project is
+      gone and a new one is made, or another project is adopted): revoked — they are neon-fleet's
+      and useless now, and minting the declared keys again would overwrite their rows.
+    * Undeclared keys that no longer exist in their (observed) org — a revoke whose answer was
+      lost, a key revoked behind neon-fleet's back: a revoke that finds nothing drops the row.
+      A declared key's row needs nothing here: minting the key again replaces it.
     """
     if record is None:
         return
     planned = {k.key_id for k in owned}
     for name, key in sorted(record.keys.items(), key=lambda item: item[1].key_id):
-        if name in wanted or key.key_id in planned or key.org_id not in ctx.live.api_keys:
+        if key.key_id in planned or key.org_id not in ctx.live.api_keys:
             continue
-        live_ids = {k.id for k in ctx.keys.get((key.org_id, key.project_id), ())}
-        if key.key_id not in live_ids:
-            ref = _Key(key.key_id, key.name, key.org_id, key.project_id)
+        live = key.key_id in {k.id for k in ctx.keys.get((key.org_id, key.project_id), ())}
+        ref = _Key(key.key_id, key.name, key.org_id, key.project_id)
+        if key.project_id != project_id:
+            reason = f"recorded for project {key.project_id}, which the tenant no longer has"
+        elif not live and name not in wanted:
             reason = "recorded in the ledger but gone from Neon: drop the record"
-            out.steps.append(_revoke(tenant, ref, deps, reason))
+        else:
+            continue
+        out.steps.append(_revoke(tenant, ref, deps, reason))
 
 
 def _existing(

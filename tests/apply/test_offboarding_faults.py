@@ -213,3 +213,22 @@ def test_a_project_created_by_a_killed_run_stays_tracked_when_its_tenant_is_remo
     run = fleet.apply()
     assert run.report is not None and run.report.ok
     assert fleet.live_projects() == {} and fleet.view().tenants == {}
+
+
+def test_keys_of_a_project_deleted_behind_our_back_are_revoked_when_it_is_made_anew(
+    harness: FleetHarness,
+) -> None:
+    record = harness.view().tenants["stay"]
+    [old] = [k.key_id for k in record.keys.values()]
+    with harness.client as client:
+        client.delete_project(ENVIRON["NEON_FREE_KEY"], record.project_id)
+    plan = harness.plan()
+    assert reasons(plan)[f"stay/revoke_api_key/{old}"] == (
+        f"recorded for project {record.project_id}, which the tenant no longer has"
+    )
+    run = harness.apply()
+    assert run.report is not None and run.report.ok
+    assert old not in harness.live_keys()
+    assert harness.view().tenants["stay"].project_id != record.project_id
+    assert harness.plan().steps == ()
+    assert harness.audit(BOTH).clean
