@@ -152,11 +152,13 @@ class RunResult:
 class FleetHarness:
     """A fleet in ``workdir`` against one in-memory emulator; see the module docstring."""
 
-    def __init__(self, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self, workdir: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str | None = None
+    ) -> None:
         self.workdir = workdir
         self.manifests = workdir / "fleet"
         self.manifests.mkdir(parents=True, exist_ok=True)
-        self.ledger_url = f"sqlite:///{workdir / 'ledger.db'}"
+        self.ledger_url = ledger_url or f"sqlite:///{workdir / 'ledger.db'}"
         counter = itertools.count(1_000)
         monkeypatch.setattr(emulator_ids, "api_key_id", lambda: next(counter))
         self.emulator = Emulator(None, seed_from_mapping(SEED))

@@ -26,8 +26,8 @@ STAY = {"stay": BOTH["stay"]}
 
 
 @pytest.fixture
-def harness(tmp_path, monkeypatch) -> FleetHarness:
-    fleet = FleetHarness(tmp_path, monkeypatch)
+def harness(tmp_path, monkeypatch, any_ledger: str) -> FleetHarness:
+    fleet = FleetHarness(tmp_path, monkeypatch, any_ledger)
     fleet.write(BOTH)
     run = fleet.apply()
     assert run.report is not None and run.report.ok

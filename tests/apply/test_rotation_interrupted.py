@@ -24,8 +24,8 @@ TENANTS = {"cust": TenantSpec(keys=("runtime",))}
 
 
 @pytest.fixture
-def harness(tmp_path, monkeypatch) -> FleetHarness:
-    fleet = FleetHarness(tmp_path, monkeypatch)
+def harness(tmp_path, monkeypatch, any_ledger: str) -> FleetHarness:
+    fleet = FleetHarness(tmp_path, monkeypatch, any_ledger)
     fleet.write(TENANTS)
     run = fleet.apply()
     assert run.report is not None and run.report.ok
