@@ -20,13 +20,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from reconciler import errors
 from reconciler.neon import errors as neon_errors
 from reconciler.neon.apikey import key_label
+from reconciler.neon.prepared import QueryValue, RequestBuilder
 from reconciler.neon.ratelimit import RateLimiter
 from reconciler.neon.retry import (
     Failure,
@@ -37,18 +37,11 @@ from reconciler.neon.retry import (
 )
 from reconciler.neon.stats import CallStats
 
-QueryValue = str | int | float | bool | None
-
 #: Seconds a TCP (and TLS) connection may take before the attempt fails: Neon answers far
 #: faster, and a wrong host should not keep a user waiting for the read timeout.
 CONNECT_TIMEOUT = 10.0
 #: No attempt gets less than this, even when the retry budget is nearly spent.
 MIN_ATTEMPT_SECONDS = 1.0
-
-
-def render_path(template: str, params: Mapping[str, str | int]) -> str:
-    """Fill ``{name}`` placeholders of a route template with URL-quoted values."""
-    return template.format_map({name: quote(str(value), safe="") for name, value in params.items()})
 
 
 class ApiHttp:
@@ -79,9 +72,12 @@ class ApiHttp:
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
         self.host = origin_of(self._client.base_url)
+        self._requests = RequestBuilder(self._client.base_url, self._client.headers)
         self.limiter, self.retry = limiter, retry
         self.stats = CallStats()
         self._timeout = timeout
+        #: The timeouts of an attempt with the whole retry budget ahead (most attempts).
+        self._full_timeout = _timeouts(timeout)
         self._sleep, self._clock, self._wall_clock = sleep, clock, wall_clock
         self._rng = rng or random.Random()
         self._storm = StormClock()
@@ -112,17 +108,15 @@ class ApiHttp:
             raise errors.UsageError("no API key was given for this call")
         method = method.upper()
         route_key = f"{method} {template}"
-        query = {name: _query_text(v) for name, v in (params or {}).items() if v is not None}
-        request = self._client.build_request(
+        request = self._requests.build(
+            key,
             method,
-            render_path(template, path or {}),
-            params=query,
-            content=json.dumps(body).encode() if body is not None else None,
-            headers={
-                "Authorization": f"Bearer {key}",
-                "X-Request-ID": str(uuid.uuid4()),
-                **({"Content-Type": "application/json"} if body is not None else {}),
-            },
+            template,
+            path=path,
+            params=params,
+            body=body,
+            request_id=str(uuid.uuid4()),
+            timeout=self._full_timeout,
         )
 
         label = key_label(key)
@@ -131,9 +125,9 @@ class ApiHttp:
             self.limiter.acquire(route_key)
             self.stats.record_request(route_key)
             limit = max(MIN_ATTEMPT_SECONDS, min(self._timeout, budget_left))
-            request.extensions["timeout"] = httpx.Timeout(
-                limit, connect=min(limit, CONNECT_TIMEOUT)
-            ).as_dict()
+            request.extensions["timeout"] = (
+                self._full_timeout if limit == self._timeout else _timeouts(limit)
+            )
             return self._attempt(request, method, template, route_key, label, limit)
 
         decoded = call_with_retries(
@@ -226,7 +220,6 @@ def _decode(response: httpx.Response, method: str, template: str, host: str) -> 
         return Failure(error)
 
 
-def _query_text(value: str | int | float | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _timeouts(limit: float) -> dict[str, float | None]:
+    """The request extension for an attempt of at most ``limit`` seconds per phase."""
+    return httpx.Timeout(limit, connect=min(limit, CONNECT_TIMEOUT)).as_dict()
