@@ -18,7 +18,7 @@ import json
 import threading
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -48,9 +48,10 @@ def query_text(value: str | int | float | bool) -> str:
 
 
 def encode_query(params: Mapping[str, QueryValue]) -> str:
-    """``a=1&b=x%20y`` from ``params``, leaving out ``None`` values (RFC 3986 quoting)."""
+    """``a=1&b=x+y`` from ``params``, leaving out ``None`` values (form quoting, as httpx's
+    ``params=`` does; a ``%`` is quoted too, so ``100%41`` arrives as written)."""
     return "&".join(
-        f"{quote(name, safe='')}={quote(query_text(value), safe='')}"
+        f"{quote_plus(name, safe='')}={quote_plus(query_text(value), safe='')}"
         for name, value in params.items()
         if value is not None
     )
