@@ -33,6 +33,8 @@ RawHeaders = tuple[tuple[bytes, bytes], ...]
 MAX_CACHED_KEYS = 1024
 
 _JSON_CONTENT_TYPE = (b"Content-Type", b"application/json")
+#: Methods that always carry a ``Content-Length`` (``0`` without a body), as httpx sends them.
+_METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 def render_path(template: str, params: Mapping[str, str | int]) -> str:
@@ -98,12 +100,20 @@ class RequestBuilder:
         if query:
             url = f"{url}?{query}"
         headers = [*self.headers_for(key), (b"X-Request-ID", request_id.encode("ascii"))]
-        content = None
+        content = b""
         if body is not None:
-            headers.append(_JSON_CONTENT_TYPE)
             content = json.dumps(body).encode()
+            headers.append(_JSON_CONTENT_TYPE)
+        if content or method in _METHODS_WITH_BODY:
+            headers.append((b"Content-Length", str(len(content)).encode()))
+        # A ready stream, so httpx takes the headers as given instead of encoding the body and
+        # rebuilding them with the length it would add (what ``content=`` costs).
         return httpx.Request(
-            method, url, headers=headers, content=content, extensions={"timeout": timeout}
+            method,
+            url,
+            headers=headers,
+            stream=httpx.ByteStream(content),
+            extensions={"timeout": timeout},
         )
 
 

@@ -48,6 +48,7 @@ def test_auth_header_mapping_is_built_once_per_key() -> None:
     assert request.headers["Authorization"] == "Bearer key-one"
     assert request.headers["Host"] == "neon.test"
     assert request.headers["X-Request-ID"] == "rid-1"
+    assert "key-one" not in repr(request.headers)  # httpx still masks it in reprs
 
 
 @pytest.mark.parametrize(
