@@ -137,3 +137,21 @@ def test_requests_with_a_body_say_it_is_json_and_reads_do_not() -> None:
         assert request.headers["Accept"] == "application/json"
         assert request.headers["User-Agent"].startswith("neon-fleet/")
         assert "Accept-Encoding" in request.headers  # httpx's defaults still apply
+
+
+def test_a_retried_write_sends_the_same_body_and_request_id_again() -> None:
+    """The prepared body stream is re-readable: a 503'd PATCH goes out again whole."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(503, json={"code": "", "message": "try again"})
+        return httpx.Response(200, json={"project": s.project(), "operations": []})
+
+    client, _ = make_client(handler)
+    client.update_project(KEY, s.PID, name="renamed")
+    first, second = seen
+    assert first.content == second.content and b'"renamed"' in second.content
+    assert second.headers["Content-Length"] == str(len(second.content))
+    assert first.headers["X-Request-ID"] == second.headers["X-Request-ID"]
