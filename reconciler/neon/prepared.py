@@ -107,14 +107,17 @@ class RequestBuilder:
         if content or method in _METHODS_WITH_BODY:
             headers.append((b"Content-Length", str(len(content)).encode()))
         # A ready stream, so httpx takes the headers as given instead of encoding the body and
-        # rebuilding them with the length it would add (what ``content=`` costs).
-        return httpx.Request(
+        # rebuilding them with the length it would add (what ``content=`` costs); read at once,
+        # as ``content=`` would, so any transport may look at ``request.content``.
+        request = httpx.Request(
             method,
             url,
             headers=headers,
             stream=httpx.ByteStream(content),
             extensions={"timeout": timeout},
         )
+        request.read()
+        return request
 
 
 def _header_bytes(key: str) -> bytes:

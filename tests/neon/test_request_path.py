@@ -155,3 +155,19 @@ def test_a_retried_write_sends_the_same_body_and_request_id_again() -> None:
     assert first.content == second.content and b'"renamed"' in second.content
     assert second.headers["Content-Length"] == str(len(second.content))
     assert first.headers["X-Request-ID"] == second.headers["X-Request-ID"]
+
+
+def test_any_transport_can_read_the_request_body_without_reading_the_stream() -> None:
+    """Custom transports (tests, proxies) look at ``request.content`` directly."""
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(200, json={"project": s.project(), "operations": []})
+
+    request = _build(_builder(), method="PATCH", body={"project": {"name": "x"}})
+    assert request.content == b'{"project": {"name": "x"}}'
+    assert _build(_builder()).content == b""
+    client, _ = make_client(handler)
+    client.update_project(KEY, s.PID, name="renamed")
+    assert b'"renamed"' in bodies[0]
