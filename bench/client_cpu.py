@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import httpx
 
 from reconciler.emulator import Emulator, seed_from_mapping, serve
-from reconciler.neon import NeonClient, RateLimiter, RetryPolicy
+from reconciler.neon import NeonClient, RetryPolicy
+from reconciler.neon.ratelimit import RateBudget, configure_shared_limiter
 
 ORG, KEY, BASE_URL = "org-bench", "bench-key", "http://emulator.test/api/v2"
 PROJECTS = 400
@@ -84,23 +85,13 @@ class RecordingTransport(httpx.BaseTransport):
         return httpx.Response(response.status_code, headers=headers, content=content)
 
 
-def generous_limiter() -> RateLimiter:
-    """A real limiter (its CPU counts) whose budget never makes a call wait."""
-    huge = 1e12
-    return RateLimiter(
-        account_per_minute=huge,
-        account_burst=huge,
-        route_per_second=huge,
-        route_burst=huge,
-        consumption_per_minute=huge,
-        consumption_burst=huge,
-    )
-
-
 def make_client(transport: httpx.BaseTransport | None, base_url: str = BASE_URL) -> NeonClient:
-    """A client as the CLI builds one, over ``transport``."""
-    limiter = generous_limiter()
-    return NeonClient(base_url, transport=transport, limiter=limiter, retry=RetryPolicy())
+    """A client as the CLI builds one, over ``transport`` (the shared limiter, whose CPU counts,
+    is given a budget that never makes a call wait)."""
+    huge = 1e12
+    budget = RateBudget(account_per_minute=huge, route_per_second=huge, consumption_per_minute=huge)
+    configure_shared_limiter(budget)
+    return NeonClient(base_url, transport=transport, retry=RetryPolicy())
 
 
 @dataclass(frozen=True)
