@@ -1,10 +1,11 @@
 """The request pipeline under ``NeonClient``: limiter, send, translate, retry, count.
 
 One ``call`` is one logical API request: it waits for the shared rate limiter before *every*
-attempt, sends with a fresh ``Authorization`` header built from the key the caller chose, tags
+attempt, sends with the ``Authorization`` header of the key the caller chose, tags
 the request with an ``X-Request-ID`` (kept across retries so Neon support can correlate them),
 turns httpx exceptions and error answers into ``reconciler.errors`` at this edge, and lets the
-retry policy decide what happens next. Keys are never logged: they live only in the header;
+retry policy decide what happens next. Keys are never logged: they live only in the header
+(httpx masks it in reprs) and in the per-key header cache of ``prepared.RequestBuilder``;
 errors name the host (``scheme://host:port``) and, for 401/403, the key's label (``ApiKey``).
 
 Each attempt's connect and read timeouts are cut to what is left of the retry budget, so a
