@@ -4,6 +4,11 @@ Real responses carry more fields than the OpenAPI document lists, and leave out 
 required (see the recorded cassettes), so the wire types read only what they need: a field the
 client relies on must be present and of the right type, everything else is optional. A payload
 that breaks that rule raises ``ApiError`` naming the object and field, never a ``KeyError``.
+
+Decoded JSON holds exactly ``dict``, ``list``, ``str``, ``int`` and ``float``, so each reader
+checks the exact type first and falls back to the general ``isinstance`` test (any
+``Mapping``, ``int`` subclasses but not ``bool``) only when that fails: an ABC check per field
+was a third of the time it takes to read a listed project.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ def malformed(kind: str, key: str, value: object) -> ApiError:
 
 def as_object(value: object, kind: str) -> JsonObject:
     """Return ``value`` as a JSON object or raise ``ApiError``."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise malformed(kind, "<root>", value)
     return value
 
@@ -32,7 +37,7 @@ def as_object(value: object, kind: str) -> JsonObject:
 def required_str(data: JsonObject, key: str, kind: str) -> str:
     """Return the string at ``key``; it must be present."""
     value = data.get(key)
-    if not isinstance(value, str):
+    if type(value) is not str and not isinstance(value, str):
         raise malformed(kind, key, value)
     return value
 
@@ -50,6 +55,8 @@ def optional_str(data: JsonObject, key: str, kind: str) -> str | None:
 def required_int(data: JsonObject, key: str, kind: str) -> int:
     """Return the integer at ``key``; it must be present (booleans are refused)."""
     value = data.get(key)
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise malformed(kind, key, value)
     return value
@@ -67,6 +74,8 @@ def optional_number(data: JsonObject, key: str, kind: str) -> float | None:
     value = data.get(key)
     if value is None:
         return None
+    if type(value) is float or type(value) is int:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise malformed(kind, key, value)
     return float(value)
@@ -87,7 +96,7 @@ def optional_object(data: JsonObject, key: str, kind: str) -> JsonObject | None:
     value = data.get(key)
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise malformed(kind, key, value)
     return value
 
@@ -101,7 +110,7 @@ def object_list(data: JsonObject, key: str, kind: str) -> list[JsonObject]:
         raise malformed(kind, key, value)
     items: list[JsonObject] = []
     for item in value:
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             raise malformed(kind, f"{key}[]", item)
         items.append(item)
     return items
