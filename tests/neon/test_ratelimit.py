@@ -153,7 +153,7 @@ def test_budget_from_env_overrides_only_what_is_set() -> None:
         {RATE_LIMIT_ENV: "7000/min", ROUTE_RATE_LIMIT_ENV: "400", CONSUMPTION_RATE_LIMIT_ENV: ""}
     )
     assert budget == RateBudget(7000.0, 400.0, 50.0)
-    assert budget.describe() == "7000/min, 400/s per route, 50/min consumption"
+    assert budget.describe() == "7000/min, 400/s per route, 50/min consumption per account"
     with pytest.raises(UsageError, match="bad rate limit 'lots'"):
         RateBudget.from_env({RATE_LIMIT_ENV: "lots"})
 
