@@ -181,6 +181,7 @@ class _Account:
         self.routes: dict[str, _Bucket] = {}
         self.factor, self.factor_updated = 1.0, now
         self.last_penalty = float("-inf")
+        self.requests = 0
 
     def current_factor(self, now: float) -> float:
         recovered = (now - self.factor_updated) * self.rates.recovery_per_second
@@ -190,6 +191,7 @@ class _Account:
 
     def reserve(self, route: str, now: float) -> float:
         """Reserve a token in every bucket ``route`` needs; return the wait."""
+        self.requests += 1
         factor = self.current_factor(now)
         bucket = self.routes.get(route)
         if bucket is None:
@@ -282,6 +284,11 @@ class RateLimiter:
         """The accounts that have spent from this limiter so far, sorted."""
         with self._lock:
             return tuple(sorted(self._accounts))
+
+    def requests_by_account(self) -> dict[str, int]:
+        """How many requests (attempts) each account has been granted so far."""
+        with self._lock:
+            return {name: found.requests for name, found in sorted(self._accounts.items())}
 
     @property
     def waited_seconds(self) -> float:

@@ -38,6 +38,7 @@ def test_two_accounts_do_not_share_tokens() -> None:
     limiter.acquire("GET /projects", ORG_A)
     assert fake.sleeps == [pytest.approx(0.1)]  # 600/min: A's next token is 0.1 s away
     assert limiter.accounts == (ORG_A, ORG_B)
+    assert limiter.requests_by_account() == {ORG_A: 2, ORG_B: 1}
 
 
 def test_two_accounts_each_get_the_full_rate_at_once() -> None:
