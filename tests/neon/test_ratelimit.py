@@ -93,7 +93,18 @@ def test_penalty_slows_the_paced_rate() -> None:
     assert fake.sleeps == [pytest.approx(0.2)]  # half of 10/s
 
 
-def test_threads_share_one_budget() -> None:
+@pytest.mark.parametrize(
+    ("accounts", "waits"),
+    [
+        # One account: 40 requests, 10 free; the other 30 get distinct reservations 1 s apart.
+        ((None,), list(range(1, 31))),
+        # Two accounts, 20 requests each: each account's 10 paced ones end at 10 s, not 30 s.
+        (("org:a", "org:b"), sorted(list(range(1, 11)) * 2)),
+    ],
+)
+def test_threads_share_each_accounts_budget(
+    accounts: tuple[str | None, ...], waits: list[int]
+) -> None:
     lock = threading.Lock()
     slept: list[float] = []
 
@@ -103,18 +114,18 @@ def test_threads_share_one_budget() -> None:
 
     limiter = RateLimiter(account_per_minute=60, account_burst=10, clock=lambda: 0.0, sleep=sleep)
 
-    def worker() -> None:
+    def worker(account: str | None) -> None:
         for _ in range(5):
-            limiter.acquire("GET /p")
+            limiter.acquire("GET /p", account)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    chosen = [accounts[n % len(accounts)] for n in range(8)]
+    threads = [threading.Thread(target=worker, args=(account,)) for account in chosen]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    # 40 requests, 10 free: the other 30 got distinct reservations 1 s apart.
-    assert sorted(slept) == [pytest.approx(float(n)) for n in range(1, 31)]
-    assert limiter.waited_seconds == pytest.approx(sum(range(1, 31)))
+    assert sorted(slept) == [pytest.approx(float(n)) for n in waits]
+    assert limiter.waited_seconds == pytest.approx(sum(waits))
 
 
 def test_shared_limiter_is_one_per_process() -> None:
