@@ -19,8 +19,8 @@ class ApiKey(str):
     label: str
     account: str
 
-    # ``label`` has a default because copy/pickle rebuild a str subclass from the token alone
-    # and then restore the label from ``__dict__``.
+    # ``label`` and ``account`` have defaults because copy/pickle rebuild a str subclass from
+    # the token alone and then restore them from ``__dict__``.
     def __new__(cls, token: str, label: str = "", account: str = "") -> ApiKey:
         key = super().__new__(cls, token)
         key.label = label
@@ -39,4 +39,4 @@ def key_label(key: str) -> str:
 
 def key_account(key: str) -> str:
     """The rate-budget account of ``key`` if it is an ``ApiKey`` that knows it, else ``""``."""
-    return getattr(key, "account", "") if isinstance(key, ApiKey) else ""
+    return key.account if isinstance(key, ApiKey) else ""
