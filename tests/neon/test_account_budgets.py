@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import httpx
 import pytest
 
@@ -104,6 +107,9 @@ def test_credentials_give_each_key_its_account() -> None:
     assert key_account(from_env.org_key("org-a")) == ORG_A
     assert key_account(from_env.transfer_key()) == PERSONAL_ACCOUNT
     assert "ta" not in repr(from_env.org_key("org-a"))
+    key = from_env.org_key("org-a")
+    for clone in (copy.copy(key), pickle.loads(pickle.dumps(key))):
+        assert key_account(clone) == ORG_A
 
 
 def test_the_client_spends_each_keys_account_and_backs_off_only_there() -> None:
