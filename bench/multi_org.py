@@ -1,7 +1,7 @@
 """Multi-org benchmark: a full refresh with per-account rate budgets vs one process-wide budget.
 
 Run: ``python bench/multi_org.py [--orgs 4] [--tenants-per-org 2500] [--rate 700/min]``
-(``--tenants-per-org 200 --rate 7000/min`` for a quick check; docs/scale.md shows the output).
+(``--tenants-per-org 200 --rate 1400/min`` for a quick check; docs/scale.md shows the output).
 
 Neon budgets requests per account, and every org key is its own account. The bench builds one
 emulator state with ``--orgs`` orgs of ``--tenants-per-org`` projects each (every tenant manages
