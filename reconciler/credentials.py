@@ -6,6 +6,11 @@ and never used by neon-fleet itself. Tokens are held with ``repr=False`` so they
 log line or a traceback's locals by accident. Each key handed out is an ``ApiKey`` labelled
 with where it came from (``the org key in NEON_ORG_KEY (org acme, org-…)``), so a 401 or 403
 names the variable to fix and never the token.
+
+Each key also knows its Neon *account*, whose rate budget its calls spend (Neon budgets per
+account): ``org:<org id>`` for an org key and for the project-scoped keys of that org's projects,
+``user:personal`` for the personal key (its user's account; a run has at most one).
+neon-fleet mints project-scoped keys for tenants but never calls with them.
 """
 
 from __future__ import annotations
@@ -16,6 +21,14 @@ from dataclasses import dataclass, field
 from reconciler.core.model import FleetConfig
 from reconciler.errors import UsageError
 from reconciler.neon.apikey import ApiKey
+
+#: The account of the run's personal key: its user's.
+PERSONAL_ACCOUNT = "user:personal"
+
+
+def org_account(org_id: str) -> str:
+    """The account of ``org_id``'s org key and of its projects' project-scoped keys."""
+    return f"org:{org_id}"
 
 
 @dataclass(frozen=True)
@@ -34,20 +47,26 @@ class Credentials:
         if not token:
             source = self.org_key_sources.get(org_id, "an org API key")
             raise UsageError(f"no API key for org {org_id}: set {source}")
+        account = org_account(org_id)
         if isinstance(token, ApiKey):
-            return token
+            return token if token.account == account else ApiKey(token, token.label, account)
         origin = self.org_key_sources.get(org_id)
-        return ApiKey(token, f"the key of org {org_id}" + (f" from {origin}" if origin else ""))
+        label = f"the key of org {org_id}" + (f" from {origin}" if origin else "")
+        return ApiKey(token, label, account)
 
     def transfer_key(self) -> str:
         """The personal key, the only kind Neon accepts for project transfers."""
         if not self.personal_key:
             source = self.personal_key_source or "spec.personal_api_key_env in the Fleet manifest"
             raise UsageError(f"project transfers need a personal API key: set {source}")
-        if isinstance(self.personal_key, ApiKey):
-            return self.personal_key
+        key = self.personal_key
+        if isinstance(key, ApiKey):
+            return (
+                key if key.account == PERSONAL_ACCOUNT else ApiKey(key, key.label, PERSONAL_ACCOUNT)
+            )
         origin = self.personal_key_source
-        return ApiKey(self.personal_key, "the personal key" + (f" from {origin}" if origin else ""))
+        label = "the personal key" + (f" from {origin}" if origin else "")
+        return ApiKey(key, label, PERSONAL_ACCOUNT)
 
     @property
     def can_transfer(self) -> bool:
@@ -78,10 +97,15 @@ def credentials_from_env(fleet: FleetConfig, environ: Mapping[str, str]) -> Cred
             org.id: ApiKey(
                 environ[org.api_key_env],
                 f"the org key in {org.api_key_env} (org {org.alias}, {org.id})",
+                org_account(org.id),
             )
             for org in fleet.orgs.values()
         },
-        personal_key=ApiKey(personal, f"the personal key in {personal_env}") if personal else None,
+        personal_key=(
+            ApiKey(personal, f"the personal key in {personal_env}", PERSONAL_ACCOUNT)
+            if personal
+            else None
+        ),
         org_key_sources={
             org.id: f"{org.api_key_env} (spec.orgs.{org.alias}.api_key_env)"
             for org in fleet.orgs.values()

@@ -10,6 +10,12 @@ Two phases:
    compute is checked), branches of projects whose tenant declares branches (or when branch
    pruning/GC is on), and the org key list once per org whose tenants declare keys.
 
+Neon budgets requests per account, and each org key is its own account, so both phases read
+the orgs concurrently: phase 1 one thread per org (pages of one org follow each other's cursors),
+phase 2 ``parallelism`` reads in flight per org, interleaved so that every org's budget is spent
+at once. The fleet-wide thread count is bounded by the CPUs (``read_workers``), not by one rate
+bucket. Results are merged in sorted order, so they do not depend on which thread finished first.
+
 Incremental refresh (``fleet plan``'s default): ``needs_for(..., only=…)`` restricts the
 per-project details to the tenants ``tenants_to_refresh`` names — tenants whose manifests changed
 since their last successful apply, or whose project the list pages show missing or moved. The
@@ -23,9 +29,11 @@ plan was built from, which is what makes the per-tenant fingerprints comparable.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from itertools import chain, zip_longest
 from typing import Any, Literal, TypeVar, get_args
 
 from reconciler.core.model import (
@@ -43,11 +51,22 @@ from reconciler.credentials import Credentials
 from reconciler.neon import Branch, Endpoint, NeonClient, OrgApiKey, ProjectListItem
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 #: How much a plan reads: ``changed`` (details only for tenants that need them, see
 #: ``tenants_to_refresh``) or ``all`` (details for every tenant, as ``fleet drift`` does).
 RefreshMode = Literal["changed", "all"]
 REFRESH_MODES: tuple[RefreshMode, ...] = get_args(RefreshMode)
+#: Fleet-wide cap on reads in flight per CPU. A read costs a few ms of client CPU and mostly
+#: waits (on the network or its account's budget), so a few dozen threads per CPU keep every
+#: org's budget busy while the CPUs, not one bucket, bound the total.
+READS_PER_CPU = 16
+
+
+def read_workers(orgs: int, per_org: int) -> int:
+    """Threads for reading ``orgs`` orgs with ``per_org`` reads in flight each, CPU-capped."""
+    cap = READS_PER_CPU * (os.cpu_count() or 1)
+    return max(1, min(max(1, orgs) * max(1, per_org), cap))
 
 
 @dataclass(frozen=True)
@@ -80,11 +99,17 @@ class DetailNeeds:
 
 
 def list_orgs(client: NeonClient, credentials: Credentials, org_ids: Iterable[str]) -> LiveFleet:
-    """Phase 1: every project of every org, from list pages only."""
+    """Phase 1: every project of every org, from list pages only (orgs read concurrently)."""
+    orgs = sorted(set(org_ids))
+    listings = _concurrently(
+        orgs,
+        lambda org: client.list_projects(credentials.org_key(org), org_id=org, limit=400),
+        read_workers(len(orgs), 1),
+    )
     projects: dict[str, LiveProject] = {}
     observed: set[str] = set()
-    for org_id in sorted(set(org_ids)):
-        listing = client.list_projects(credentials.org_key(org_id), org_id=org_id, limit=400)
+    for org_id in orgs:  # in sorted order, whichever org's pages came first
+        listing = listings[org_id]
         for item in listing.projects:
             integrations = tuple(sorted(listing.integrations.get(item.id, ())))
             projects[item.id] = project_from_wire(item, org_id, integrations)
@@ -174,32 +199,42 @@ def fetch_details(
     *,
     parallelism: int = 8,
 ) -> LiveFleet:
-    """Phase 2: read the needed details concurrently; the shared rate limiter sets the pace."""
+    """Phase 2: read the needed details concurrently, ``parallelism`` in flight per org.
+
+    The reads of each org spend that org's rate budget (its key's account), so they are
+    interleaved across orgs: every org keeps its share of the workers busy and N orgs are read
+    at N times one org's rate. The per-account limiters set the pace.
+    """
     present = live.projects
-    endpoint_ids = sorted(pid for pid in needs.endpoints if pid in present)
-    branch_ids = sorted(pid for pid in needs.branches if pid in present)
+    # One job per read: (kind, id); its lane is the org whose key (account) it uses.
+    lanes: dict[str, list[tuple[str, str]]] = {}
+    for kind, ids in (("endpoints", needs.endpoints), ("branches", needs.branches)):
+        for pid in sorted(pid for pid in ids if pid in present):
+            lanes.setdefault(present[pid].org_id, []).append((kind, pid))
+    for org_id in sorted(needs.key_orgs):
+        lanes.setdefault(org_id, []).append(("keys", org_id))
 
-    def key_for(pid: str) -> str:
-        return credentials.org_key(present[pid].org_id)
+    def read(job: tuple[str, str]) -> Any:
+        kind, target = job
+        if kind == "keys":
+            return client.list_org_api_keys(credentials.org_key(target), target)
+        key = credentials.org_key(present[target].org_id)
+        if kind == "endpoints":
+            return client.list_endpoints(key, target)
+        return client.list_branches(key, target)
 
-    endpoints = _concurrently(
-        endpoint_ids, lambda pid: client.list_endpoints(key_for(pid), pid), parallelism
-    )
-    branches = _concurrently(
-        branch_ids, lambda pid: client.list_branches(key_for(pid), pid), parallelism
-    )
-    keys = _concurrently(
-        sorted(needs.key_orgs),
-        lambda org: client.list_org_api_keys(credentials.org_key(org), org),
-        parallelism,
-    )
+    jobs = _interleaved(lanes)
+    results = _concurrently(jobs, read, read_workers(len(lanes), parallelism))
+    endpoints = {pid: found for (kind, pid), found in results.items() if kind == "endpoints"}
+    branches = {pid: found for (kind, pid), found in results.items() if kind == "branches"}
+    keys = {org: found for (kind, org), found in results.items() if kind == "keys"}
     projects = dict(present)
     for pid, found in endpoints.items():
         projects[pid] = replace(projects[pid], endpoints=tuple(map(endpoint_from_wire, found)))
     for pid, listed in branches.items():
         projects[pid] = replace(projects[pid], branches=tuple(map(branch_from_wire, listed)))
     api_keys = dict(live.api_keys)
-    for org_id, org_keys in keys.items():
+    for org_id, org_keys in sorted(keys.items()):
         api_keys[org_id] = tuple(key_from_wire(k, org_id) for k in org_keys)
     return LiveFleet(projects=projects, api_keys=api_keys, observed_orgs=live.observed_orgs)
 
@@ -218,12 +253,20 @@ def observe(
     return fetch_details(client, credentials, listed, wanted, parallelism=parallelism), wanted
 
 
-def _concurrently(keys: list[str], fetch: Callable[[str], T], parallelism: int) -> dict[str, T]:
+def _interleaved(lanes: Mapping[str, list[K]]) -> list[K]:
+    """Round-robin over the lanes in sorted order: a1, b1, c1, a2, b2, …"""
+    rounds = zip_longest(*(lanes[lane] for lane in sorted(lanes)))
+    return [job for job in chain.from_iterable(rounds) if job is not None]
+
+
+def _concurrently(keys: list[K], fetch: Callable[[K], T], workers: int) -> dict[K, T]:
+    """``fetch`` of each key on ``workers`` threads (taken in ``keys``' order)."""
     if not keys:
         return {}
-    if parallelism <= 1 or len(keys) == 1:
+    if workers <= 1 or len(keys) == 1:
         return {key: fetch(key) for key in keys}
-    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="fleet-observe") as pool:
+    workers = min(workers, len(keys))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleet-observe") as pool:
         return dict(zip(keys, pool.map(fetch, keys), strict=True))
 
 

@@ -94,7 +94,8 @@ class Environment:
                 base_url = self._sandbox.base_url
             else:
                 transport, base_url = None, api_base_url(self.options)
-            # One budget for the whole process, set from this command's environment.
+            # One budget per Neon account for the whole process, from this command's environment
+            # (NEON_FLEET_*RATE_LIMIT; NEON_FLEET_RATE_LIMIT_SCOPE=process: one for everything).
             configure_shared_limiter(RateBudget.from_env(self.options.environ))
             # The retry budgets come from NEON_FLEET_RETRY_BUDGET / NEON_FLEET_RATE_LIMIT_WAIT.
             retry = RetryPolicy.from_env(self.options.environ)

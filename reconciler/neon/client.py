@@ -4,6 +4,8 @@ Every method takes the API key as its first argument; the client holds no key, s
 (and its connection pool and rate limiter) serves every org and tenant, and each call runs with
 the narrowest key the caller has. Retries, the shared rate limiter, ``X-Request-ID`` and error
 translation live in ``reconciler.neon.http``; this module builds requests and parses answers.
+Each call spends the rate budget of its key's Neon account (``ApiKey.account``): the client
+chooses the account per call, so calls of different orgs never wait for each other's budget.
 
 Writes are never re-sent after a lost answer: they raise ``OutcomeUnknown`` and the caller
 reads back first (for projects, ``find_projects_by_name``), because Neon has no idempotency keys.
@@ -25,7 +27,7 @@ from reconciler.neon.client_orgs import OrgAndAccountCalls
 from reconciler.neon.http import ApiHttp
 from reconciler.neon.operations import wait_for_operations as _wait_for_operations
 from reconciler.neon.pagination import iter_pages
-from reconciler.neon.ratelimit import RateLimiter, shared_limiter
+from reconciler.neon.ratelimit import RateLimiter, account_scope, shared_limiter
 from reconciler.neon.responses import (
     BranchPage,
     CreatedBranch,
@@ -42,6 +44,14 @@ DEFAULT_BASE_URL = "https://console.neon.tech/api/v2"
 _PROJECT = "/projects/{project_id}"
 _BRANCHES = _PROJECT + "/branches"
 _ENDPOINT = _PROJECT + "/endpoints/{endpoint_id}"
+
+
+class _PerAccountHttp(ApiHttp):
+    """``ApiHttp`` whose every call (retries included) spends its key's account budget."""
+
+    def call(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        with account_scope(key):
+            return super().call(key, *args, **kwargs)
 
 
 class NeonClient(OrgAndAccountCalls):
@@ -61,7 +71,7 @@ class NeonClient(OrgAndAccountCalls):
     ) -> None:
         """Create a client; without ``limiter`` it joins the process-wide shared limiter."""
         self._sleep, self._clock = sleep, clock
-        self._http = ApiHttp(
+        self._http = _PerAccountHttp(
             base_url,
             transport=transport,
             limiter=limiter if limiter is not None else shared_limiter(),

@@ -1,20 +1,31 @@
-"""One thread-safe, adaptive token-bucket limiter for every request the process sends.
+"""Thread-safe, adaptive token-bucket limiters, one set per Neon account, for every request.
 
-Neon limits an *account* to about 700 requests/minute, each *route* to 40 requests/second, and
-the consumption routes to about 50 requests/minute. The limiter keeps one bucket for each budget
-and makes a caller wait until every bucket that applies has a token. Tokens are *reserved*
-(a bucket may go negative) under a lock and the wait happens outside it, so concurrent threads
-queue fairly instead of spinning.
+Neon budgets per *account*: each org (its org key and its project-scoped keys) is one account,
+and a personal key is its user's. An account may send about 700 requests/minute, 40
+requests/second per *route*, and about 50 requests/minute to the consumption routes. The
+limiter keeps those buckets *per account* and makes a caller wait until every bucket of its
+account that applies has a token, so four orgs are read at four times one org's rate. Tokens
+are *reserved* (a bucket may go negative) under a lock and the wait happens outside it, so
+concurrent threads queue fairly instead of spinning.
 
-It adapts: on a 429 the server's budget is evidently smaller than ours (other tools share the
-account), so ``penalize()`` halves the effective rate of every bucket; the rate then recovers
-linearly to its configured value (additive increase, multiplicative decrease).
+The account of a call is the ``account`` of its ``ApiKey`` (``reconciler.credentials`` sets
+it); the client enters ``account_scope(key)`` around each call, and ``acquire``/``penalize``
+without an explicit account use that scope's. Calls with a plain ``str`` key share the
+account ``""``.
 
-There is one limiter per process (``shared_limiter``), so every client, thread and org of a run
-draws from the same budget. Its rates come from a ``RateBudget``: Neon's published limits by
-default, or ``NEON_FLEET_RATE_LIMIT`` (account, e.g. ``700/min``), ``NEON_FLEET_ROUTE_RATE_LIMIT``
-(per route, e.g. ``40/s``) and ``NEON_FLEET_CONSUMPTION_RATE_LIMIT`` (e.g. ``50/min``), read when
-the shared limiter is first used; ``configure_shared_limiter`` changes them in place.
+It adapts per account: a 429 means that account's budget is evidently smaller than ours (other
+tools share it), so ``penalize()`` halves the effective rate of that account's buckets only; the
+rate then recovers linearly to its configured value (additive increase, multiplicative
+decrease). Other accounts keep their pace.
+
+There is one limiter per process (``shared_limiter``), so every client and thread of a run
+draws from the same per-account budgets. Its rates come from a ``RateBudget``: Neon's published
+limits by default, or ``NEON_FLEET_RATE_LIMIT`` (per account, e.g. ``700/min``),
+``NEON_FLEET_ROUTE_RATE_LIMIT`` (per route of an account, e.g. ``40/s``),
+``NEON_FLEET_CONSUMPTION_RATE_LIMIT`` (per account, e.g. ``50/min``) and
+``NEON_FLEET_RATE_LIMIT_SCOPE`` (``account``, the default, or ``process``: one budget for the
+whole process whatever the key, the behaviour before budgets were per account), read when the
+shared limiter is first used; ``configure_shared_limiter`` changes them in place.
 """
 
 from __future__ import annotations
@@ -23,10 +34,14 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Literal
 
 from reconciler.errors import UsageError
+from reconciler.neon.apikey import key_account
 
 #: Route templates under this prefix also draw from the consumption budget.
 CONSUMPTION_PREFIX = "/consumption_history"
@@ -34,6 +49,10 @@ CONSUMPTION_PREFIX = "/consumption_history"
 RATE_LIMIT_ENV = "NEON_FLEET_RATE_LIMIT"
 ROUTE_RATE_LIMIT_ENV = "NEON_FLEET_ROUTE_RATE_LIMIT"
 CONSUMPTION_RATE_LIMIT_ENV = "NEON_FLEET_CONSUMPTION_RATE_LIMIT"
+RATE_LIMIT_SCOPE_ENV = "NEON_FLEET_RATE_LIMIT_SCOPE"
+#: ``account``: one set of buckets per Neon account; ``process``: one set for every call.
+RateScope = Literal["account", "process"]
+RATE_SCOPES: tuple[RateScope, ...] = ("account", "process")
 #: The account bucket's burst: small, so a run starts paced instead of spending a minute's
 #: budget in its first second (other tools may share the account).
 ACCOUNT_BURST = 40.0
@@ -64,6 +83,8 @@ class RateBudget:
     account_per_minute: float = 700.0
     route_per_second: float = 40.0
     consumption_per_minute: float = 50.0
+    #: Whether each account has its own buckets (``account``) or all share one (``process``).
+    scope: RateScope = "account"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> RateBudget:
@@ -79,20 +100,41 @@ class RateBudget:
             except UsageError as exc:
                 raise UsageError(f"{variable}: {exc}") from exc
 
+        scope = environ.get(RATE_LIMIT_SCOPE_ENV, "").strip() or default.scope
+        if scope not in RATE_SCOPES:
+            raise UsageError(
+                f"{RATE_LIMIT_SCOPE_ENV}: bad scope {scope!r}: write account (one budget per Neon "
+                "account, the default) or process (one budget for the whole process)"
+            )
         return cls(
             account_per_minute=rate(RATE_LIMIT_ENV, "min", default.account_per_minute, 60.0),
             route_per_second=rate(ROUTE_RATE_LIMIT_ENV, "s", default.route_per_second, 1.0),
             consumption_per_minute=rate(
                 CONSUMPTION_RATE_LIMIT_ENV, "min", default.consumption_per_minute, 60.0
             ),
+            scope="process" if scope == "process" else "account",
         )
 
     def describe(self) -> str:
-        """For messages: ``700/min, 40/s per route, 50/min consumption``."""
+        """For messages: ``700/min, 40/s per route, 50/min consumption`` (per account)."""
         return (
             f"{self.account_per_minute:g}/min, {self.route_per_second:g}/s per route, "
             f"{self.consumption_per_minute:g}/min consumption"
+            + (" per account" if self.scope == "account" else " for the whole process")
         )
+
+
+_current_account: ContextVar[str] = ContextVar("neon_fleet_rate_account", default="")
+
+
+@contextmanager
+def account_scope(key: str) -> Iterator[str]:
+    """Within this block (and thread), limiter calls without an account spend ``key``'s."""
+    token = _current_account.set(key_account(key))
+    try:
+        yield _current_account.get()
+    finally:
+        _current_account.reset(token)
 
 
 @dataclass
@@ -113,8 +155,64 @@ class _Bucket:
         return 0.0 if self.tokens >= 0 else -self.tokens / effective
 
 
+@dataclass(frozen=True)
+class _Rates:
+    """Configured rates (per second) and bursts of one account's buckets."""
+
+    account: float
+    account_burst: float
+    route: float
+    route_burst: float
+    consumption: float
+    consumption_burst: float
+    min_factor: float
+    recovery_per_second: float
+
+
+class _Account:
+    """One account's buckets (account, consumption, one per route) and its adaptive factor."""
+
+    def __init__(self, rates: _Rates, now: float) -> None:
+        self.rates = rates
+        self.account = _Bucket(rates.account, rates.account_burst, rates.account_burst, now)
+        self.consumption = _Bucket(
+            rates.consumption, rates.consumption_burst, rates.consumption_burst, now
+        )
+        self.routes: dict[str, _Bucket] = {}
+        self.factor, self.factor_updated = 1.0, now
+        self.last_penalty = float("-inf")
+        self.requests = 0
+
+    def current_factor(self, now: float) -> float:
+        recovered = (now - self.factor_updated) * self.rates.recovery_per_second
+        self.factor = min(1.0, self.factor + max(0.0, recovered))
+        self.factor_updated = now
+        return self.factor
+
+    def reserve(self, route: str, now: float) -> float:
+        """Reserve a token in every bucket ``route`` needs; return the wait."""
+        self.requests += 1
+        factor = self.current_factor(now)
+        bucket = self.routes.get(route)
+        if bucket is None:
+            burst = self.rates.route_burst
+            bucket = self.routes[route] = _Bucket(self.rates.route, burst, burst, now)
+        wait = max(self.account.reserve(now, factor), bucket.reserve(now, factor))
+        if CONSUMPTION_PREFIX in route:
+            wait = max(wait, self.consumption.reserve(now, factor))
+        return wait
+
+    def penalize(self, now: float, cooldown: float) -> bool:
+        """Halve the factor unless penalized within ``cooldown``; True if it was halved."""
+        if now - self.last_penalty < cooldown:
+            return False
+        self.last_penalty = now
+        self.factor = max(self.rates.min_factor, self.current_factor(now) / 2.0)
+        return True
+
+
 class RateLimiter:
-    """Token buckets for the account, each route and the consumption API; shared by threads."""
+    """Token buckets for each account, its routes and its consumption API; shared by threads."""
 
     def __init__(
         self,
@@ -131,7 +229,8 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Create a limiter; ``recovery_seconds`` is how long a full recovery from the lowest
-        rate to the configured one takes without further 429s."""
+        rate to the configured one takes without further 429s. Every account gets these rates
+        (``reconfigure`` with a ``process``-scoped budget makes every call share one account)."""
         for name, value in (
             ("account_per_minute", account_per_minute),
             ("route_per_second", route_per_second),
@@ -141,84 +240,105 @@ class RateLimiter:
                 raise ValueError(f"{name} must be positive, got {value}")
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
-        now = clock()
-        self._account = _Bucket(account_per_minute / 60.0, account_burst, account_burst, now)
-        self._consumption = _Bucket(
-            consumption_per_minute / 60.0, consumption_burst, consumption_burst, now
-        )
-        self._route_rate, self._route_burst = route_per_second, route_burst
-        self._routes: dict[str, _Bucket] = {}
-        self._min_factor = min_factor
-        self._recovery_per_second = (1.0 - min_factor) / recovery_seconds
-        self._factor = 1.0
-        self._factor_updated = now
-        self._last_penalty = float("-inf")
+        self._min_factor, self._recovery_seconds = min_factor, recovery_seconds
+        self._configure(
+            _Rates(
+                account_per_minute / 60.0, account_burst, route_per_second, route_burst,
+                consumption_per_minute / 60.0, consumption_burst,
+                min_factor, (1.0 - min_factor) / recovery_seconds,
+            ),
+            "account",
+        )  # fmt: skip
+
+    def _configure(self, rates: _Rates, scope: RateScope) -> None:
+        self._rates, self._scope = rates, scope
+        self._accounts: dict[str, _Account] = {}
         self._waited = 0.0
         self._penalties = 0
 
+    def _account(self, account: str | None, now: float) -> _Account:
+        """The buckets of ``account`` (default: the current ``account_scope``); lock held."""
+        if self._scope == "process":
+            name = ""
+        else:
+            name = _current_account.get() if account is None else account
+        found = self._accounts.get(name)
+        if found is None:
+            found = self._accounts[name] = _Account(self._rates, now)
+        return found
+
     @property
     def factor(self) -> float:
-        """The current fraction (0..1] of the configured rates in force."""
+        """The current fraction (0..1] of the configured rates in force for the current
+        account (see ``account_scope``)."""
+        return self.factor_of(None)
+
+    def factor_of(self, account: str | None) -> float:
+        """The current fraction (0..1] of the configured rates in force for ``account``."""
         with self._lock:
-            return self._current_factor(self._clock())
+            now = self._clock()
+            return self._account(account, now).current_factor(now)
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        """The accounts that have spent from this limiter so far, sorted."""
+        with self._lock:
+            return tuple(sorted(self._accounts))
+
+    def requests_by_account(self) -> dict[str, int]:
+        """How many requests (attempts) each account has been granted so far."""
+        with self._lock:
+            return {name: found.requests for name, found in sorted(self._accounts.items())}
 
     @property
     def waited_seconds(self) -> float:
-        """Total time callers were asked to wait (for benchmarks)."""
+        """Total time callers were asked to wait, over every account (for benchmarks)."""
         with self._lock:
             return self._waited
 
     @property
     def penalties(self) -> int:
-        """How many times the rate was halved after a 429."""
+        """How many times an account's rate was halved after a 429, over every account."""
         with self._lock:
             return self._penalties
 
-    def _current_factor(self, now: float) -> float:
-        recovered = (now - self._factor_updated) * self._recovery_per_second
-        self._factor = min(1.0, self._factor + max(0.0, recovered))
-        self._factor_updated = now
-        return self._factor
+    def acquire(self, route: str, account: str | None = None) -> None:
+        """Block until a request to ``route`` (e.g. ``GET /projects/{project_id}``) may go.
 
-    def acquire(self, route: str) -> None:
-        """Block until a request to ``route`` (e.g. ``GET /projects/{project_id}``) may go."""
+        ``account`` defaults to the current ``account_scope``'s.
+        """
         with self._lock:
             now = self._clock()
-            factor = self._current_factor(now)
-            bucket = self._routes.get(route)
-            if bucket is None:
-                bucket = _Bucket(self._route_rate, self._route_burst, self._route_burst, now)
-                self._routes[route] = bucket
-            wait = max(self._account.reserve(now, factor), bucket.reserve(now, factor))
-            if CONSUMPTION_PREFIX in route:
-                wait = max(wait, self._consumption.reserve(now, factor))
+            wait = self._account(account, now).reserve(route, now)
             self._waited += wait
         if wait > 0:
             self._sleep(wait)
 
-    def penalize(self, cooldown: float = 1.0) -> None:
-        """Halve the effective rate after a 429 (at most once per ``cooldown`` seconds, so a
-        burst of 429s answered to concurrent threads counts as one signal)."""
+    def penalize(self, cooldown: float = 1.0, account: str | None = None) -> None:
+        """Halve an account's effective rate after a 429 (at most once per ``cooldown``
+        seconds, so a burst of 429s answered to concurrent threads counts as one signal).
+
+        ``account`` defaults to the current ``account_scope``'s; other accounts are untouched.
+        """
         with self._lock:
             now = self._clock()
-            if now - self._last_penalty < cooldown:
-                return
-            self._last_penalty = now
-            self._penalties += 1
-            self._factor = max(self._min_factor, self._current_factor(now) / 2.0)
+            if self._account(account, now).penalize(now, cooldown):
+                self._penalties += 1
 
     @property
     def budget(self) -> RateBudget:
-        """The configured (not the currently adapted) rates."""
+        """The configured (not the currently adapted) rates of each account."""
         with self._lock:
             return RateBudget(
-                account_per_minute=self._account.rate * 60.0,
-                route_per_second=self._route_rate,
-                consumption_per_minute=self._consumption.rate * 60.0,
+                account_per_minute=self._rates.account * 60.0,
+                route_per_second=self._rates.route,
+                consumption_per_minute=self._rates.consumption * 60.0,
+                scope=self._scope,
             )
 
     def reconfigure(self, budget: RateBudget) -> None:
-        """Adopt ``budget`` in place and start afresh: full buckets, no penalty, no counters.
+        """Adopt ``budget`` in place and start afresh: no account buckets yet (each starts
+        full), no penalty, no counters.
 
         In place, so clients already holding this limiter follow the new rates.
         """
@@ -229,20 +349,18 @@ class RateLimiter:
         ):
             if value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
+        rates = _Rates(
+            account=budget.account_per_minute / 60.0,
+            account_burst=min(ACCOUNT_BURST, budget.account_per_minute),
+            route=budget.route_per_second,
+            route_burst=max(1.0, budget.route_per_second),
+            consumption=budget.consumption_per_minute / 60.0,
+            consumption_burst=min(CONSUMPTION_BURST, budget.consumption_per_minute),
+            min_factor=self._min_factor,
+            recovery_per_second=(1.0 - self._min_factor) / self._recovery_seconds,
+        )
         with self._lock:
-            now = self._clock()
-            burst = min(ACCOUNT_BURST, budget.account_per_minute)
-            self._account = _Bucket(budget.account_per_minute / 60.0, burst, burst, now)
-            consumption_burst = min(CONSUMPTION_BURST, budget.consumption_per_minute)
-            self._consumption = _Bucket(
-                budget.consumption_per_minute / 60.0, consumption_burst, consumption_burst, now
-            )
-            self._route_rate = budget.route_per_second
-            self._route_burst = max(1.0, budget.route_per_second)
-            self._routes = {}
-            self._factor, self._factor_updated = 1.0, now
-            self._last_penalty = float("-inf")
-            self._waited, self._penalties = 0.0, 0
+            self._configure(rates, budget.scope)
 
 
 _shared: RateLimiter | None = None

@@ -93,7 +93,18 @@ def test_penalty_slows_the_paced_rate() -> None:
     assert fake.sleeps == [pytest.approx(0.2)]  # half of 10/s
 
 
-def test_threads_share_one_budget() -> None:
+@pytest.mark.parametrize(
+    ("accounts", "waits"),
+    [
+        # One account: 40 requests, 10 free; the other 30 get distinct reservations 1 s apart.
+        ((None,), list(range(1, 31))),
+        # Two accounts, 20 requests each: each account's 10 paced ones end at 10 s, not 30 s.
+        (("org:a", "org:b"), sorted(list(range(1, 11)) * 2)),
+    ],
+)
+def test_threads_share_each_accounts_budget(
+    accounts: tuple[str | None, ...], waits: list[int]
+) -> None:
     lock = threading.Lock()
     slept: list[float] = []
 
@@ -103,18 +114,18 @@ def test_threads_share_one_budget() -> None:
 
     limiter = RateLimiter(account_per_minute=60, account_burst=10, clock=lambda: 0.0, sleep=sleep)
 
-    def worker() -> None:
+    def worker(account: str | None) -> None:
         for _ in range(5):
-            limiter.acquire("GET /p")
+            limiter.acquire("GET /p", account)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    chosen = [accounts[n % len(accounts)] for n in range(8)]
+    threads = [threading.Thread(target=worker, args=(account,)) for account in chosen]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    # 40 requests, 10 free: the other 30 got distinct reservations 1 s apart.
-    assert sorted(slept) == [pytest.approx(float(n)) for n in range(1, 31)]
-    assert limiter.waited_seconds == pytest.approx(sum(range(1, 31)))
+    assert sorted(slept) == [pytest.approx(float(n)) for n in waits]
+    assert limiter.waited_seconds == pytest.approx(sum(waits))
 
 
 def test_shared_limiter_is_one_per_process() -> None:
@@ -153,7 +164,7 @@ def test_budget_from_env_overrides_only_what_is_set() -> None:
         {RATE_LIMIT_ENV: "7000/min", ROUTE_RATE_LIMIT_ENV: "400", CONSUMPTION_RATE_LIMIT_ENV: ""}
     )
     assert budget == RateBudget(7000.0, 400.0, 50.0)
-    assert budget.describe() == "7000/min, 400/s per route, 50/min consumption"
+    assert budget.describe() == "7000/min, 400/s per route, 50/min consumption per account"
     with pytest.raises(UsageError, match="bad rate limit 'lots'"):
         RateBudget.from_env({RATE_LIMIT_ENV: "lots"})
 
