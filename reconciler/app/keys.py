@@ -56,7 +56,8 @@ def rotation_plan(
             reason="rotation: mint and deliver the new key first",
         )
         steps.append(create)
-        old = record.keys.get(full)
+        # Older ledgers keyed a key by its bare declared name.
+        old = record.keys.get(full) or record.keys.get(name)
         if old is not None:
             steps.append(
                 Step(

@@ -7,17 +7,17 @@ the token, the key is revoked at once so no untracked key is left behind.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.executor import ItemFailed
+from reconciler.apply.offboarding import outcome_unknown, revoke_key
 from reconciler.apply.secrets import MintedKey
 from reconciler.core.model import DEFAULT_BRANCH, OwnedKey
 from reconciler.core.plan import Step
-from reconciler.errors import NotFound, OutcomeUnknown, SecretSinkError
+from reconciler.errors import ApiError, OutcomeUnknown, SecretSinkError
 from reconciler.ledger import IntentOutcome
 from reconciler.neon import UNSET
 from reconciler.neon.bodies import Unset
@@ -129,12 +129,20 @@ def create_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     org_id = binding.org_id
     key = ctx.credentials.org_key(org_id)
     name, full_name = str(after["key"]), str(after["key_name"])
-    intent = ctx.ledger.record_intent(
-        tenant, "create_api_key", {"key_name": full_name, "org_id": org_id}
-    )
+    current = ctx.ledger.tenant(tenant)
+    replaces = current.keys.get(full_name) if current is not None else None
+    # ``replaces``: the key the ledger (and so the sink) holds now; recovery needs it to tell a
+    # rotation's old key from the new one if this run dies between delivery and recording.
+    detail: dict[str, Any] = {"key_name": full_name, "org_id": org_id}
+    if replaces is not None:
+        detail["replaces"] = replaces.key_id
+    intent = ctx.ledger.record_intent(tenant, "create_api_key", detail)
     try:
         created = ctx.client.create_org_api_key(key, org_id, full_name, project_id=project_id)
-    except OutcomeUnknown:
+    except ApiError as exc:
+        if not outcome_unknown(exc):
+            ctx.ledger.resolve_intent(intent, IntentOutcome.FAILED)
+            raise
         # The token of a key minted without an answer is lost for good: revoke any such key —
         # but never one the ledger records (during a rotation the old key is still in use).
         record = ctx.ledger.tenant(tenant)
@@ -144,15 +152,22 @@ def create_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
                 listed.name == full_name
                 and listed.project_id == project_id
                 and listed.id not in recorded
+                and not revoke_key(ctx.client, key, org_id, listed.id)
             ):
-                ctx.client.revoke_org_api_key(key, org_id, listed.id)
+                # The intent stays open: recovery revokes the key on the next run.
+                raise ItemFailed(
+                    f"the create of key {full_name!r} got no answer and the key it may have "
+                    f"minted ({listed.id}) could not be revoked yet; apply again"
+                ) from None
         ctx.ledger.resolve_intent(intent, IntentOutcome.ABANDONED)
         raise ItemFailed(f"the create of key {full_name!r} got no answer; apply again") from None
     minted = MintedKey(tenant, project_id, org_id, created.id, name, token=created.token)
     try:
         ctx.sink.deliver(minted)
     except SecretSinkError as exc:
-        ctx.client.revoke_org_api_key(key, org_id, created.id)
+        if not revoke_key(ctx.client, key, org_id, created.id):
+            # The intent stays open: recovery revokes the untracked key on the next run.
+            raise ItemFailed(f"{exc}; the new key {created.id} is not revoked yet") from exc
         ctx.ledger.resolve_intent(intent, IntentOutcome.FAILED)
         raise ItemFailed(f"{exc}; the new key {created.id} was revoked") from exc
     # The ledger keys keys by their full Neon name, which is what the planner matches on.
@@ -166,9 +181,12 @@ def revoke_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     before = dict(step.before or {})
     tenant = str(step.tenant)
     key_id, org_id = int(before["key_id"]), str(before["org_id"])
-    # Already revoked is fine: the goal holds, and a re-run after a crash converges.
-    with contextlib.suppress(NotFound):
-        ctx.client.revoke_org_api_key(ctx.credentials.org_key(org_id), org_id, key_id)
+    # Already revoked is fine: the goal holds, and a re-run after a crash converges. A lost
+    # answer is read back: the ledger keeps tracking the key until Neon no longer lists it.
+    if not revoke_key(ctx.client, ctx.credentials.org_key(org_id), org_id, key_id):
+        raise ItemFailed(
+            f"the revoke of key {key_id} got no answer and the key is still live; apply again"
+        )
     if ctx.ledger.tenant(tenant) is not None:
         ctx.record(
             tenant,

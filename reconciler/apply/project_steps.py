@@ -9,22 +9,24 @@ deterministic name.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.executor import ItemFailed
+from reconciler.apply.offboarding import (
+    DELETE_INTENT,
+    RECOVERY_WINDOW,
+    finish_offboarding,
+    outcome_unknown,
+    project_is_gone,
+)
 from reconciler.apply.recovery import close_create_intents
 from reconciler.core.plan import Step
-from reconciler.errors import NotFound, OutcomeUnknown
+from reconciler.errors import ApiError, NotFound, OutcomeUnknown
 from reconciler.ledger import IntentOutcome
 from reconciler.neon import EndpointDefaults, Operation
-
-#: Neon keeps deleted projects recoverable for this long (``POST /projects/{id}/recover``).
-RECOVERY_WINDOW = timedelta(days=7)
 
 
 def _compute(values: Mapping[str, Any] | None) -> EndpointDefaults | None:
@@ -155,18 +157,46 @@ def update_endpoint(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 
 
 def delete_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    """Delete the project, then revoke what keys the record still lists, then forget it.
+
+    The plan revokes the tenant's keys before this step; the record is dropped only once the
+    project is gone (read back when the answer is lost) and no recorded key is left live. The
+    intent recorded first lets recovery finish the offboarding if the run dies half-way.
+    """
     before = dict(step.before or {})
     tenant = str(step.tenant)
     binding = ctx.binding(tenant)
-    project_id = str(before.get("project_id") or ctx.project_id(tenant))
-    key = ctx.credentials.org_key(str(before.get("org_id") or binding.org_id))
+    project_id = str(before.get("project_id") or before.get("id") or ctx.project_id(tenant))
+    org_id = str(before.get("org_id") or binding.org_id)
+    key = ctx.credentials.org_key(org_id)
     recoverable_until = ctx.now() + RECOVERY_WINDOW
-    # Already gone is fine: deleting is the goal, so a re-run after a crash converges.
-    with contextlib.suppress(NotFound):
-        ctx.client.delete_project(key, project_id)
-    ctx.ledger.forget_tenant(
-        tenant, note="deleted by fleet apply (prune)", recoverable_until=recoverable_until
+    intent = ctx.ledger.record_intent(
+        tenant, DELETE_INTENT, {"project_id": project_id, "org_id": org_id}
     )
+    try:
+        ctx.client.delete_project(key, project_id)
+    except NotFound:
+        pass  # already gone: deleting is the goal, so a re-run after a crash converges
+    except ApiError as exc:
+        if not outcome_unknown(exc):
+            ctx.ledger.resolve_intent(intent, IntentOutcome.FAILED)
+            raise
+        if not project_is_gone(ctx.client, key, project_id):
+            ctx.ledger.resolve_intent(intent, IntentOutcome.ABANDONED)
+            raise ItemFailed(
+                f"the delete of project {project_id} got no answer and the project still "
+                "exists; apply again"
+            ) from None
+    finish_offboarding(
+        ctx.client,
+        ctx.credentials.org_key,
+        ctx.ledger,
+        tenant,
+        project_id,
+        note="deleted by fleet apply (prune)",
+        recoverable_until=recoverable_until,
+    )
+    ctx.ledger.resolve_intent(intent, IntentOutcome.DONE)
     return {
         "project_id": project_id,
         "recoverable_until": recoverable_until.isoformat(timespec="seconds"),

@@ -4,9 +4,16 @@ Only projects the ledger owns are ever deleted; a live project that merely carri
 name is never touched. For every ledger tenant missing from the manifests whose project is live:
 
 * without ``policy.prune``: no step; one warning lists them all;
-* with ``policy.prune``: ``delete_project`` (followed by revoking the keys neon-fleet minted for
-  it), unless the ledger remembers ``prevent_destroy`` (a blocker), and never more than
-  ``policy.max_deletes`` deletions per plan: the excess, in tenant order, become blockers.
+* with ``policy.prune``: revoking the keys neon-fleet minted for it, then ``delete_project``
+  (which depends on every revoke and drops the ledger record last, so the ledger never loses
+  track of a live key), unless the ledger remembers ``prevent_destroy`` (a blocker), and never
+  more than ``policy.max_deletes`` deletions per plan: the excess, in tenant order, become
+  blockers.
+
+A ledger tenant whose recorded project is gone from its (observed) org — deleted by a run whose
+answer was lost, or behind neon-fleet's back — is offboarded the same way when ``policy.prune``
+is on and ``prevent_destroy`` is off: its recorded keys are revoked and a ``delete_project`` of
+the missing project (which finds nothing to delete) drops the record. Otherwise it is a warning.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ def plan_removed_tenants(
     policy = ctx.desired.fleet.policy
     outcomes: list[TenantOutcome] = []
     kept: list[str] = []
-    deletable: list[tuple[TenantOutcome, OwnedTenant, LiveProject]] = []
+    deletable: list[tuple[TenantOutcome, OwnedTenant, LiveProject | None]] = []
     for name in tenants:
         record = ctx.ledger.tenants[name]
         project = ctx.live.projects.get(record.project_id)
@@ -39,6 +46,9 @@ def plan_removed_tenants(
         outcomes.append(out)
         if project is None:
             seen = record.org_id in ctx.live.observed_orgs
+            if seen and policy.prune and not record.prevent_destroy:
+                deletable.append((out, record, None))
+                continue
             out.warnings.append(
                 f"{name}: removed from the manifests; its recorded project {record.project_id} "
                 + ("no longer exists, nothing to delete" if seen else "was not observed")
@@ -68,7 +78,7 @@ def plan_removed_tenants(
             _delete(ctx, out, record, project)
         else:
             out.blockers.append(
-                f"deleting project {project.id} would exceed policy.max_deletes="
+                f"deleting project {record.project_id} would exceed policy.max_deletes="
                 f"{policy.max_deletes} ({len(deletable)} deletions wanted)"
             )
     warnings: list[str] = []
@@ -84,39 +94,54 @@ def plan_removed_tenants(
 
 
 def _delete(
-    ctx: PlanContext, out: TenantOutcome, record: OwnedTenant, project: LiveProject
+    ctx: PlanContext, out: TenantOutcome, record: OwnedTenant, project: LiveProject | None
 ) -> None:
+    """Revoke the tenant's keys, then delete its project (and drop its record) last."""
     delete_id = step_id(out.tenant, Action.DELETE_PROJECT)
-    out.steps.append(
-        Step(
-            id=delete_id,
-            tenant=out.tenant,
-            action=Action.DELETE_PROJECT,
-            before=project_view(project),
-            after=None,
-            reason="removed from the manifests and policy.prune is on (recoverable for 7 days)",
-        )
-    )
     keys = {k.key_id: (k.name, k.org_id) for k in record.keys.values()}
     observed = project_keys(ctx.live, project, ctx.keys)
-    if observed is not None:
+    if project is not None and observed is not None:
         prefix = api_key_prefix(project.name)
         keys.update({k.id: (k.name, k.org_id) for k in observed if k.name.startswith(prefix)})
+    revokes: list[str] = []
     for key_id in sorted(keys):
         name, org_id = keys[key_id]
+        revoke_id = step_id(out.tenant, Action.REVOKE_API_KEY, str(key_id))
+        revokes.append(revoke_id)
         out.steps.append(
             Step(
-                id=step_id(out.tenant, Action.REVOKE_API_KEY, str(key_id)),
+                id=revoke_id,
                 tenant=out.tenant,
                 action=Action.REVOKE_API_KEY,
                 before={
                     "key_id": key_id,
                     "key_name": name,
                     "org_id": org_id,
-                    "project_id": project.id,
+                    "project_id": record.project_id,
                 },
                 after=None,
-                depends_on=(delete_id,),
-                reason="the key's project is deleted",
+                reason="its project is deleted next",
             )
         )
+    if project is None:
+        before = {"id": record.project_id, "name": None, "org_id": record.org_id}
+        reason = (
+            "removed from the manifests and its project no longer exists: "
+            "its keys are revoked and its ledger record dropped"
+        )
+    else:
+        before = project_view(project)
+        reason = "removed from the manifests and policy.prune is on (recoverable for 7 days)"
+    out.steps.append(
+        Step(
+            id=delete_id,
+            tenant=out.tenant,
+            action=Action.DELETE_PROJECT,
+            before=before,
+            after=None,
+            # Every revoke first: the delete drops the ledger record, and a record must never
+            # be dropped while a key it lists may still be live.
+            depends_on=tuple(revokes),
+            reason=reason,
+        )
+    )

@@ -6,8 +6,16 @@ project whose name starts with ``api_key_prefix(p)``, or whose id the ledger rec
 (``OwnedTenant.keys``, keyed by the full Neon key name, which ``OwnedKey.name`` repeats; when
 the org's keys were not observed a bare declared key name there is understood too).
 
-* Declared and missing → ``create_api_key``; owned but no longer declared (or a duplicate of a
-  kept key) → ``revoke_api_key``.
+* Declared and missing → ``create_api_key``; owned but no longer declared → ``revoke_api_key``.
+* Of the live keys carrying a declared name, only the one the ledger records is kept: the
+  applier records a key only after the secret sink took its token, so the recorded key is the
+  one the sink holds. Every other key of that name (the old key of an interrupted rotation, a
+  key minted by a run that died before recording it) is revoked. When the ledger records none
+  of them, the sink may hold none of their tokens: they are all revoked and a new key is minted.
+* A ledger row whose key is gone from its (observed) org is settled: a declared key is minted
+  again (the create replaces the row); the row of an undeclared one gets a ``revoke_api_key``
+  that finds nothing to revoke and drops the row. Keys recorded for a project the tenant no
+  longer has (its project vanished and is made anew) are revoked.
 * When the org's keys were not observed (the org is absent from ``LiveFleet.api_keys``), the
   ledger's record is the only knowledge: ledger keys count as present.
 * A transfer invalidates every project-scoped key of the moved project, so all owned keys are
@@ -53,6 +61,7 @@ def plan_keys(
     if transferring:
         deps = (*deps, TRANSFER_PLACEHOLDER)
     if project is None:
+        _settle_rows(ctx, tenant, record, None, wanted, [], deps, out)
         for full in sorted(wanted, key=lambda n: wanted[n]):
             out.steps.append(_create(tenant, wanted[full], full, None, deps, "declared"))
         return
@@ -66,17 +75,30 @@ def plan_keys(
             )
         for key in owned:
             out.steps.append(_revoke(tenant, key, deps, "keys stop working after a transfer"))
+        _settle_rows(ctx, tenant, record, project.id, wanted, owned, deps, out)
         for full in sorted(wanted, key=lambda n: wanted[n]):
             reason = "re-issued in the destination org after the transfer"
             out.steps.append(_create(tenant, wanted[full], full, project.id, deps, reason))
         return
-    kept: set[str] = set()
+    recorded = _recorded_ids(record, project)
+    kept: dict[str, int] = {}
+    # The row under the key's full name is the latest delivery; a legacy row under the bare
+    # declared name only counts when there is none.
+    latest = {n: k.key_id for n, k in record.keys.items()} if recorded and record else {}
+    for key in sorted(owned, key=lambda k: latest.get(k.name) != k.key_id):
+        if key.name in wanted and key.name not in kept and key.key_id in recorded:
+            kept[key.name] = key.key_id
     for key in owned:
-        if key.name in wanted and key.name not in kept:
-            kept.add(key.name)
+        if kept.get(key.name) == key.key_id:
             continue
-        reason = "a duplicate of a kept key" if key.name in kept else "no longer declared"
+        if key.name not in wanted:
+            reason = "no longer declared"
+        elif key.name in kept:
+            reason = f"a duplicate of the recorded key {kept[key.name]}"
+        else:
+            reason = "not recorded in the ledger, so the secret sink may not hold it: replaced"
         out.steps.append(_revoke(tenant, key, deps, reason))
+    _settle_rows(ctx, tenant, record, project.id, wanted, owned, deps, out)
     for full in sorted(wanted, key=lambda n: wanted[n]):
         if full not in kept:
             out.steps.append(
@@ -90,6 +112,49 @@ def plan_keys(
                     org_id=project.org_id,
                 )
             )
+
+
+def _recorded_ids(record: OwnedTenant | None, project: LiveProject) -> frozenset[int]:
+    """Ids of the keys the ledger records for ``project`` (none when it records another)."""
+    if record is None or record.project_id != project.id:
+        return frozenset()
+    return frozenset(k.key_id for k in record.keys.values())
+
+
+def _settle_rows(
+    ctx: PlanContext,
+    tenant: DesiredTenant,
+    record: OwnedTenant | None,
+    project_id: str | None,
+    wanted: dict[str, str],
+    owned: list[_Key],
+    deps: tuple[str, ...],
+    out: TenantOutcome,
+) -> None:
+    """Revoke or drop ledger rows the key comparison above does not cover.
+
+    * Keys recorded for another project than ``project_id`` (the tenant's recorded project is
+      gone and a new one is made, or another project is adopted): revoked — they are neon-fleet's
+      and useless now, and minting the declared keys again would overwrite their rows.
+    * Undeclared keys that no longer exist in their (observed) org — a revoke whose answer was
+      lost, a key revoked behind neon-fleet's back: a revoke that finds nothing drops the row.
+      A declared key's row needs nothing here: minting the key again replaces it.
+    """
+    if record is None:
+        return
+    planned = {k.key_id for k in owned}
+    for name, key in sorted(record.keys.items(), key=lambda item: item[1].key_id):
+        if key.key_id in planned or key.org_id not in ctx.live.api_keys:
+            continue
+        live = key.key_id in {k.id for k in ctx.keys.get((key.org_id, key.project_id), ())}
+        ref = _Key(key.key_id, key.name, key.org_id, key.project_id)
+        if key.project_id != project_id:
+            reason = f"recorded for project {key.project_id}, which the tenant no longer has"
+        elif not live and name not in wanted:
+            reason = "recorded in the ledger but gone from Neon: drop the record"
+        else:
+            continue
+        out.steps.append(_revoke(tenant, ref, deps, reason))
 
 
 def _existing(

@@ -137,14 +137,14 @@ def test_undeclared_owned_keys_are_revoked_and_foreign_keys_left_alone() -> None
     foreign = LiveApiKey(4, "hand-made", ORG_FREE, "prj-cust-1")
     recorded_other_name = LiveApiKey(5, "renamed-by-hand", ORG_FREE, "prj-cust-1")
     keys = [keep, duplicate, stale, foreign, recorded_other_name]
-    record = owned(t, keys=[recorded_other_name])
+    record = owned(t, keys=[keep, recorded_other_name])
     plan = build_plan(desired(t), live(live_project_for(t), keys=keys), ledger(record), options())
     assert ids(plan) == [
         "cust-1/revoke_api_key/2",
         "cust-1/revoke_api_key/3",
         "cust-1/revoke_api_key/5",
     ]
-    assert plan.steps[0].reason == "a duplicate of a kept key"
+    assert plan.steps[0].reason == "a duplicate of the recorded key 1"
 
 
 def test_unobserved_keys_are_compared_with_the_ledger() -> None:
@@ -160,8 +160,8 @@ def test_unobserved_keys_are_compared_with_the_ledger() -> None:
     assert ids(plan) == ["cust-1/create_api_key/ci", "cust-1/revoke_api_key/2"]
 
 
-def test_removed_tenant_whose_project_is_gone_only_warns() -> None:
-    plan = build_plan(desired(prune=True, max_deletes=5), live(), ledger(owned("old")), options())
+def test_removed_tenant_whose_project_is_gone_only_warns_without_prune() -> None:
+    plan = build_plan(desired(max_deletes=5), live(), ledger(owned("old")), options())
     assert plan.steps == ()
     assert "no longer exists, nothing to delete" in plan.warnings[0]
 

@@ -58,7 +58,7 @@ EXPECTED: dict[str, Expect] = {
     ),
     "removed_without_prune": Expect((), warning="policy.prune is off"),
     "removed_with_prune": Expect(
-        ("cust-00020/delete_project", "cust-00020/revoke_api_key/400"),
+        ("cust-00020/revoke_api_key/400", "cust-00020/delete_project"),
         blocked=("cust-00021", "cust-00022"),
     ),
     "adoption": Expect(
