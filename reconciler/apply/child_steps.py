@@ -1,8 +1,12 @@
 """Step handlers for what lives inside a project: branches and project-scoped API keys.
 
 Keys are minted as org keys with ``project_id`` in the tenant's current org, handed to the
-secret sink exactly once, and recorded in the ledger by id and name only. If the sink cannot take
-the token, the key is revoked at once so no untracked key is left behind.
+secret sink exactly once, and recorded in the ledger by id and name only — after delivery, so the
+recorded key is the one the sink holds. If the sink cannot take the token, the key is revoked at
+once so no untracked key is left behind. The create's intent names the key it ``replaces`` (the
+one recorded under that name now), which recovery needs after a rotation that died half-way.
+A create or revoke whose answer is lost (or that failed with a 5xx) is read back from the org's
+key list, and the ledger follows what Neon lists.
 """
 
 from __future__ import annotations

@@ -133,10 +133,14 @@ def _settle_key(
         # The sink may hold an untracked key's token rather than the replaced key's: the
         # replaced key goes too and a fresh one is issued. It goes first, so that a run dying
         # half-way still finds the untracked keys that prove the sink is in doubt.
-        other = key if replaced.org_id == org_id else credentials.org_key(replaced.org_id)
-        if not revoke_key(client, other, replaced.org_id, replaced.key_id):
-            return False  # still live: keep the intent open for the next run
-        revoked.append(f"{intent.tenant}: {name} (id {replaced.key_id}, replaced)")
+        try:
+            other = key if replaced.org_id == org_id else credentials.org_key(replaced.org_id)
+        except UsageError:
+            pass  # an org no longer managed: out of reach, but no longer trusted either
+        else:
+            if not revoke_key(client, other, replaced.org_id, replaced.key_id):
+                return False  # still live: keep the intent open for the next run
+            revoked.append(f"{intent.tenant}: {name} (id {replaced.key_id}, replaced)")
         forget_key(ledger, intent.tenant, replaced.key_id)
     settled = True
     for found in untracked:
@@ -166,15 +170,18 @@ def _settle_delete(
         return 1
     if org_id not in live.observed_orgs:
         return 0  # the org could not be read completely: leave the intent for the next run
-    done = finish_offboarding(
-        client,
-        credentials.org_key,
-        ledger,
-        intent.tenant,
-        project_id,
-        note="deleted by fleet apply (prune); finished by recovery",
-        recoverable_until=intent.created_at + RECOVERY_WINDOW,
-    )
+    try:
+        done = finish_offboarding(
+            client,
+            credentials.org_key,
+            ledger,
+            intent.tenant,
+            project_id,
+            note="deleted by fleet apply (prune); finished by recovery",
+            recoverable_until=intent.created_at + RECOVERY_WINDOW,
+        )
+    except UsageError:
+        return 0  # a recorded key of an org no longer managed: the plan shows what is left
     revoked.extend(f"{intent.tenant}: key id {key_id}" for key_id in done)
     ledger.resolve_intent(intent.intent_id, IntentOutcome.DONE)
     return 1

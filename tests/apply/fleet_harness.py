@@ -15,9 +15,10 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +31,7 @@ from reconciler.core.model import DesiredFleet, LedgerView
 from reconciler.core.plan import Plan
 from reconciler.emulator import Emulator, Faults, seed_from_mapping
 from reconciler.emulator import ids as emulator_ids
+from reconciler.errors import OutcomeUnknown
 from reconciler.ledger import open_ledger
 from reconciler.neon import NeonClient, RateLimiter, RetryPolicy
 
@@ -152,15 +154,32 @@ class RunResult:
 class FleetHarness:
     """A fleet in ``workdir`` against one in-memory emulator; see the module docstring."""
 
-    def __init__(self, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self, workdir: Path, monkeypatch: pytest.MonkeyPatch, ledger_url: str | None = None
+    ) -> None:
         self.workdir = workdir
         self.manifests = workdir / "fleet"
         self.manifests.mkdir(parents=True, exist_ok=True)
-        self.ledger_url = f"sqlite:///{workdir / 'ledger.db'}"
+        self.ledger_url = ledger_url or f"sqlite:///{workdir / 'ledger.db'}"
         counter = itertools.count(1_000)
         monkeypatch.setattr(emulator_ids, "api_key_id", lambda: next(counter))
         self.emulator = Emulator(None, seed_from_mapping(SEED))
         self.write({}, prune=True)
+
+    @classmethod
+    def applied(
+        cls,
+        workdir: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        ledger_url: str,
+        tenants: Mapping[str, TenantSpec],
+    ) -> FleetHarness:
+        """A harness whose ``tenants`` were applied once, cleanly."""
+        fleet = cls(workdir, monkeypatch, ledger_url)
+        fleet.write(tenants)
+        run = fleet.apply()
+        assert run.report is not None and run.report.ok
+        return fleet
 
     # ------------------------------------------------------------------ manifests
 
@@ -199,6 +218,18 @@ class FleetHarness:
                 return RunResult(recovered, result.plan, None)
             outcome = applying.apply_plan(env, result.plan, planned_from=result.live)
             return RunResult(recovered, result.plan, outcome.report)
+
+    def apply_ok(self) -> RunResult:
+        """``apply``, which must finish without a failed step."""
+        run = self.apply()
+        assert run.report is None or run.report.ok, run.report
+        return run
+
+    def assert_settled(self, tenants: Mapping[str, TenantSpec]) -> None:
+        """Nothing left to plan, and the audit of ``tenants`` finds nothing."""
+        assert self.plan().steps == ()
+        audit = self.audit(tenants)
+        assert audit.clean, audit
 
     def plan(self) -> Plan:
         """``fleet plan fleet`` (no recovery, no writes)."""
@@ -318,3 +349,22 @@ def fleet_of(count: int, **overrides: TenantSpec) -> dict[str, TenantSpec]:
 
 class Killed(BaseException):
     """Stands in for SIGKILL: not an ``Exception``, so no handler catches it."""
+
+
+def performed_then(
+    patch: pytest.MonkeyPatch, owner: type, method: str, error: Callable[[], BaseException]
+) -> None:
+    """Patch ``owner.method`` to do its work and then raise ``error()``: a lost answer when
+    that is ``OutcomeUnknown``, a kill at exactly that point when it is ``Killed``."""
+    original = getattr(owner, method)
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        original(*args, **kwargs)
+        raise error()
+
+    patch.setattr(owner, method, patched)
+
+
+def lost(method: str) -> Callable[[], BaseException]:
+    """A lost answer to a ``method`` request."""
+    return lambda: OutcomeUnknown("emulated: the answer was lost", method=method)

@@ -14,10 +14,18 @@ from typing import Any
 import pytest
 
 from reconciler.apply.executor import Status
-from reconciler.errors import ApiServerError, OutcomeUnknown
+from reconciler.errors import ApiServerError
 from reconciler.ledger import open_ledger
 from reconciler.neon import NeonClient
-from tests.apply.fleet_harness import ENVIRON, FleetHarness, Killed, TenantSpec, reasons
+from tests.apply.fleet_harness import (
+    ENVIRON,
+    FleetHarness,
+    Killed,
+    TenantSpec,
+    lost,
+    performed_then,
+    reasons,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -26,12 +34,8 @@ STAY = {"stay": BOTH["stay"]}
 
 
 @pytest.fixture
-def harness(tmp_path, monkeypatch) -> FleetHarness:
-    fleet = FleetHarness(tmp_path, monkeypatch)
-    fleet.write(BOTH)
-    run = fleet.apply()
-    assert run.report is not None and run.report.ok
-    return fleet
+def harness(tmp_path, monkeypatch, ledger_url: str) -> FleetHarness:
+    return FleetHarness.applied(tmp_path, monkeypatch, ledger_url, BOTH)
 
 
 def _keys_of(fleet: FleetHarness, tenant: str) -> set[int]:
@@ -71,25 +75,17 @@ def test_prune_revokes_keys_before_forgetting_the_tenant(
     assert harness.view().tenants["gone"].keys  # the record keeps the live key
     _tracked(harness)
 
-    run = harness.apply()
-    assert run.report is not None and run.report.ok
+    harness.apply_ok()
     assert "gone" not in harness.view().tenants
-    assert harness.plan().steps == ()
-    assert harness.audit(STAY).clean
+    harness.assert_settled(STAY)
 
 
 def test_killed_offboarding_is_finished_by_recovery(
     harness: FleetHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     harness.write(STAY)
-    delete = NeonClient.delete_project
-
-    def delete_then_die(self: NeonClient, key: str, project_id: str) -> Any:
-        delete(self, key, project_id)
-        raise Killed
-
     with monkeypatch.context() as patch:
-        patch.setattr(NeonClient, "delete_project", delete_then_die)
+        performed_then(patch, NeonClient, "delete_project", Killed)
         with pytest.raises(Killed):
             harness.apply()
     _tracked(harness)
@@ -101,8 +97,7 @@ def test_killed_offboarding_is_finished_by_recovery(
     with open_ledger(harness.ledger_url) as ledger:
         [tombstone] = ledger.deleted_tenants()
     assert tombstone.tenant == "gone" and "recovery" in tombstone.note
-    assert harness.plan().steps == ()
-    assert harness.audit(STAY).clean
+    harness.assert_settled(STAY)
 
 
 def test_a_revoke_whose_answer_was_lost_is_read_back(
@@ -110,39 +105,23 @@ def test_a_revoke_whose_answer_was_lost_is_read_back(
 ) -> None:
     [ci] = [k.key_id for k in harness.view().tenants["gone"].keys.values() if "ci" in k.name]
     harness.write({**STAY, "gone": TenantSpec(keys=("runtime",))})
-    revoke = NeonClient.revoke_org_api_key
-
-    def performed_but_lost(self: NeonClient, key: str, org_id: str, key_id: int) -> Any:
-        revoke(self, key, org_id, key_id)
-        raise OutcomeUnknown("answer lost", method="DELETE")
-
     with monkeypatch.context() as patch:
-        patch.setattr(NeonClient, "revoke_org_api_key", performed_but_lost)
-        run = harness.apply()
-    assert run.report is not None and run.report.ok
+        performed_then(patch, NeonClient, "revoke_org_api_key", lost("DELETE"))
+        harness.apply_ok()
     assert ci not in _keys_of(harness, "gone")
-    assert harness.plan().steps == ()
-    assert harness.audit({**STAY, "gone": TenantSpec(keys=("runtime",))}).clean
+    harness.assert_settled({**STAY, "gone": TenantSpec(keys=("runtime",))})
 
 
 def test_a_delete_whose_answer_was_lost_is_read_back(
     harness: FleetHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     harness.write(STAY)
-    delete = NeonClient.delete_project
-
-    def performed_but_lost(self: NeonClient, key: str, project_id: str) -> Any:
-        delete(self, key, project_id)
-        raise OutcomeUnknown("answer lost", method="DELETE")
-
     with monkeypatch.context() as patch:
-        patch.setattr(NeonClient, "delete_project", performed_but_lost)
-        run = harness.apply()
-    assert run.report is not None and run.report.ok
+        performed_then(patch, NeonClient, "delete_project", lost("DELETE"))
+        harness.apply_ok()
     assert "gone" not in harness.view().tenants
     assert harness.open_intents() == 0
-    assert harness.plan().steps == ()
-    assert harness.audit(STAY).clean
+    harness.assert_settled(STAY)
 
 
 def test_a_ledger_row_of_a_key_gone_from_neon_is_healed(harness: FleetHarness) -> None:
@@ -160,10 +139,8 @@ def test_a_ledger_row_of_a_key_gone_from_neon_is_healed(harness: FleetHarness) -
         "gone/create_api_key/runtime": "declared and missing",
         f"gone/revoke_api_key/{ci}": "recorded in the ledger but gone from Neon: drop the record",
     }
-    run = harness.apply()
-    assert run.report is not None and run.report.ok
-    assert harness.plan().steps == ()
-    assert harness.audit(declared).clean
+    harness.apply_ok()
+    harness.assert_settled(declared)
 
 
 def test_a_ledger_row_of_a_vanished_project_is_forgotten_when_pruned(
@@ -180,11 +157,9 @@ def test_a_ledger_row_of_a_vanished_project_is_forgotten_when_pruned(
         *(f"gone/revoke_api_key/{k}" for k in sorted(_keys_of(harness, "gone"))),
         "gone/delete_project",
     ]
-    run = harness.apply()
-    assert run.report is not None and run.report.ok
+    harness.apply_ok()
     assert "gone" not in harness.view().tenants
-    assert harness.plan().steps == ()
-    assert harness.audit(STAY).clean
+    harness.assert_settled(STAY)
 
 
 def test_a_project_created_by_a_killed_run_stays_tracked_when_its_tenant_is_removed(
@@ -194,14 +169,8 @@ def test_a_project_created_by_a_killed_run_stays_tracked_when_its_tenant_is_remo
     tenant left the manifests before the next apply; nothing ever adopted the project."""
     fleet = FleetHarness(tmp_path, monkeypatch)
     fleet.write(STAY)
-    create = NeonClient.create_project
-
-    def create_then_die(self: NeonClient, key: str, **kwargs: Any) -> Any:
-        create(self, key, **kwargs)
-        raise Killed
-
     with monkeypatch.context() as patch:
-        patch.setattr(NeonClient, "create_project", create_then_die)
+        performed_then(patch, NeonClient, "create_project", Killed)
         with pytest.raises(Killed):
             fleet.apply()
     fleet.write({}, prune=False)
@@ -210,8 +179,7 @@ def test_a_project_created_by_a_killed_run_stays_tracked_when_its_tenant_is_remo
     [project_id] = fleet.live_projects()
     assert fleet.view().tenants["stay"].project_id == project_id
     fleet.write({})  # with prune on, the recorded project is offboarded like any other
-    run = fleet.apply()
-    assert run.report is not None and run.report.ok
+    fleet.apply_ok()
     assert fleet.live_projects() == {} and fleet.view().tenants == {}
 
 
@@ -226,9 +194,7 @@ def test_keys_of_a_project_deleted_behind_our_back_are_revoked_when_it_is_made_a
     assert reasons(plan)[f"stay/revoke_api_key/{old}"] == (
         f"recorded for project {record.project_id}, which the tenant no longer has"
     )
-    run = harness.apply()
-    assert run.report is not None and run.report.ok
+    harness.apply_ok()
     assert old not in harness.live_keys()
     assert harness.view().tenants["stay"].project_id != record.project_id
-    assert harness.plan().steps == ()
-    assert harness.audit(BOTH).clean
+    harness.assert_settled(BOTH)

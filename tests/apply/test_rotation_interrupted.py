@@ -13,10 +13,17 @@ from typing import Any
 import pytest
 
 from reconciler.apply.executor import Status
-from reconciler.apply.secrets import FileSink, MintedKey
-from reconciler.errors import ApiServerError, OutcomeUnknown
+from reconciler.apply.secrets import FileSink
+from reconciler.errors import ApiServerError
 from reconciler.neon import NeonClient
-from tests.apply.fleet_harness import FleetHarness, Killed, TenantSpec, reasons
+from tests.apply.fleet_harness import (
+    FleetHarness,
+    Killed,
+    TenantSpec,
+    lost,
+    performed_then,
+    reasons,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -24,12 +31,27 @@ TENANTS = {"cust": TenantSpec(keys=("runtime",))}
 
 
 @pytest.fixture
-def harness(tmp_path, monkeypatch) -> FleetHarness:
-    fleet = FleetHarness(tmp_path, monkeypatch)
-    fleet.write(TENANTS)
-    run = fleet.apply()
-    assert run.report is not None and run.report.ok
-    return fleet
+def harness(tmp_path, monkeypatch, ledger_url: str) -> FleetHarness:
+    return FleetHarness.applied(tmp_path, monkeypatch, ledger_url, TENANTS)
+
+
+def _kill_rotation_after_delivery(fleet: FleetHarness, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Rotate, dying once the new token is in the sink but the ledger still has the old key."""
+    with monkeypatch.context() as patch:
+        performed_then(patch, FileSink, "deliver", Killed)
+        with pytest.raises(Killed):
+            fleet.rotate("cust")
+    delivered = fleet.sink_document("cust", "runtime")["key_id"]
+    assert isinstance(delivered, int) and fleet.open_intents() == 1
+    return delivered
+
+
+def _only_the_sink_key_is_live(fleet: FleetHarness) -> dict[str, object]:
+    document = fleet.sink_document("cust", "runtime")
+    assert fleet.token_works(document)
+    assert fleet.live_keys().keys() == {document["key_id"]}
+    fleet.assert_settled(TENANTS)
+    return document
 
 
 def _old_key_id(fleet: FleetHarness) -> int:
@@ -63,41 +85,20 @@ def test_interrupted_rotation_revokes_the_old_key_not_the_new_one(
     plan = harness.plan()
     # The old key is the duplicate now: the ledger (and the sink) hold the new one.
     assert reasons(plan) == {f"cust/revoke_api_key/{old}": f"a duplicate of the recorded key {new}"}
-    run = harness.apply()
-    assert run.report is not None and run.report.ok
-    assert harness.live_keys().keys() == {new}
-    assert harness.token_works(harness.sink_document("cust", "runtime"))
-    assert harness.plan().steps == ()
-    assert harness.audit(TENANTS).clean
+    harness.apply_ok()
+    assert _only_the_sink_key_is_live(harness)["key_id"] == new
 
 
 def test_rotation_killed_between_delivery_and_record_reissues_the_key(
     harness: FleetHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = _old_key_id(harness)
-    deliver = FileSink.deliver
-
-    def deliver_then_die(self: FileSink, key: MintedKey) -> None:
-        deliver(self, key)
-        raise Killed  # the new token is in the sink; the ledger still records the old key
-
-    with monkeypatch.context() as patch:
-        patch.setattr(FileSink, "deliver", deliver_then_die)
-        with pytest.raises(Killed):
-            harness.rotate("cust")
-    delivered = harness.sink_document("cust", "runtime")["key_id"]
-    assert delivered != old and harness.open_intents() == 1
-
-    run = harness.apply()
+    delivered = _kill_rotation_after_delivery(harness, monkeypatch)
+    assert delivered != old
+    run = harness.apply_ok()
     # Recovery cannot know which token the sink holds, so both keys go and a fresh one is issued.
-    assert run.recovered.closed == 1
-    assert run.report is not None and run.report.ok
-    document = harness.sink_document("cust", "runtime")
-    assert document["key_id"] not in (old, delivered)
-    assert harness.token_works(document)
-    assert harness.live_keys().keys() == {document["key_id"]}
-    assert harness.plan().steps == ()
-    assert harness.audit(TENANTS).clean
+    assert run.recovered.closed == 1 and run.report is not None
+    assert _only_the_sink_key_is_live(harness)["key_id"] not in (old, delivered)
 
 
 def test_a_rotation_create_whose_answer_was_lost_keeps_the_old_key(
@@ -105,20 +106,13 @@ def test_a_rotation_create_whose_answer_was_lost_keeps_the_old_key(
 ) -> None:
     """The lost create's key is revoked at once; the old key (and the sink) stay as they were."""
     old = _old_key_id(harness)
-    create = NeonClient.create_org_api_key
-
-    def performed_but_lost(self: NeonClient, *args: Any, **kwargs: Any) -> Any:
-        create(self, *args, **kwargs)
-        raise OutcomeUnknown("answer lost", method="POST")
-
     with monkeypatch.context() as patch:
-        patch.setattr(NeonClient, "create_org_api_key", performed_but_lost)
+        performed_then(patch, NeonClient, "create_org_api_key", lost("POST"))
         report = harness.rotate("cust")
     assert [r.status for r in report.results] == [Status.FAILED, Status.SKIPPED]
     assert harness.live_keys().keys() == {old}
     assert harness.sink_document("cust", "runtime")["key_id"] == old
-    assert harness.plan().steps == ()
-    assert harness.audit(TENANTS).clean
+    harness.assert_settled(TENANTS)
 
 
 def test_recovery_that_dies_half_way_still_reissues_the_key(
@@ -126,28 +120,11 @@ def test_recovery_that_dies_half_way_still_reissues_the_key(
 ) -> None:
     """A recovery killed after revoking the replaced key must not trust it on the next run."""
     old = _old_key_id(harness)
-    deliver, revoke = FileSink.deliver, NeonClient.revoke_org_api_key
-
-    def deliver_then_die(self: FileSink, key: MintedKey) -> None:
-        deliver(self, key)
-        raise Killed
-
-    def revoke_then_die(self: NeonClient, key: str, org_id: str, key_id: int) -> Any:
-        revoke(self, key, org_id, key_id)
-        raise Killed
-
+    _kill_rotation_after_delivery(harness, monkeypatch)
     with monkeypatch.context() as patch:
-        patch.setattr(FileSink, "deliver", deliver_then_die)
-        with pytest.raises(Killed):
-            harness.rotate("cust")
-    with monkeypatch.context() as patch:
-        patch.setattr(NeonClient, "revoke_org_api_key", revoke_then_die)
+        performed_then(patch, NeonClient, "revoke_org_api_key", Killed)
         with pytest.raises(Killed):
             harness.apply()  # recovery dies right after its first revoke
     assert old not in harness.live_keys()
-    run = harness.apply()
-    assert run.report is not None and run.report.ok
-    document = harness.sink_document("cust", "runtime")
-    assert harness.token_works(document)
-    assert harness.plan().steps == ()
-    assert harness.audit(TENANTS).clean
+    harness.apply_ok()
+    _only_the_sink_key_is_live(harness)
