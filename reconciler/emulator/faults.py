@@ -47,6 +47,9 @@ class FaultInjector:
 
     def __init__(self, faults: Faults) -> None:
         self._lock = threading.Lock()
+        #: 429 answers of storms since start (the rate limiter's own 429s are not counted);
+        #: kept across ``configure`` so that re-armed storms add up.
+        self._storm_answers = 0
         self.configure(faults)
 
     def configure(self, faults: Faults) -> None:
@@ -66,6 +69,12 @@ class FaultInjector:
         with self._lock:
             return {**asdict(self._faults), "storm_429_requests": self._storm_left}
 
+    @property
+    def storm_answers(self) -> int:
+        """How many requests were answered 429 by a storm since the emulator started."""
+        with self._lock:
+            return self._storm_answers
+
     def current(self) -> Faults:
         """The settings, with the storm's remaining count."""
         with self._lock:
@@ -81,6 +90,7 @@ class FaultInjector:
                 return Fault.DROP, 0
             if self._storm_left > 0:
                 self._storm_left -= 1
+                self._storm_answers += 1
                 return Fault.STORM_429, 429
             if error < faults.server_error_rate:
                 return Fault.SERVER_ERROR, 503 if which < 0.5 else 500

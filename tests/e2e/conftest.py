@@ -39,10 +39,32 @@ KEYS = {
     "NEON_FREE_ORG_KEY": "e2e-org-free-key",
     "NEON_PAID_ORG_KEY": "e2e-org-paid-key",
     "NEON_PERSONAL_KEY": "e2e-personal-key",
+    # Only seeded by tests that need a third org (the fault soak); listed here so that every
+    # e2e test's secret scan looks for it.
+    "NEON_TEAM_ORG_KEY": "e2e-org-team-key",
 }
 
 
-def e2e_seed(*, operation_ms: int = 100, rpm: int = 6000, per_route: int = 400) -> dict[str, Any]:
+#: The emulator's limits in ``e2e_seed`` (requests per minute per account, per second per route).
+E2E_RPM, E2E_PER_ROUTE = 6000, 400
+
+
+def rate_limits(rpm: int, per_route: int) -> dict[str, str]:
+    """Environment that tells the CLI's own pacing the emulator's limits.
+
+    By default the CLI paces itself to Neon's 700 requests/minute, so runs of a few hundred
+    requests against a seed with higher limits spend most of their time waiting on nothing.
+    """
+    return {"NEON_FLEET_RATE_LIMIT": f"{rpm}/min", "NEON_FLEET_ROUTE_RATE_LIMIT": f"{per_route}/s"}
+
+
+#: The pacing matching ``e2e_seed``'s default limits.
+E2E_RATE_LIMITS = rate_limits(E2E_RPM, E2E_PER_ROUTE)
+
+
+def e2e_seed(
+    *, operation_ms: int = 100, rpm: int = E2E_RPM, per_route: int = E2E_PER_ROUTE
+) -> dict[str, Any]:
     """Two orgs as in fleet.example, the keys above, and generous limits for speed."""
     return {
         "orgs": [

@@ -2,7 +2,10 @@
 
 The apply runs as a real process against the loopback emulator, whose operations take time, so
 kills land between a create and its ledger record, during operation waits, while a key is being
-delivered, and so on. After the kills, one more apply must finish cleanly and leave: exactly one
+delivered, and so on. Each moment is chosen in observed progress, not in wall time (see
+tests/support/kills.py): once the run's first create reached the emulator, a random number of
+further API requests, so a slow start-up on a busy machine cannot make every kill land before
+the run began. After the kills, one more apply must finish cleanly and leave: exactly one
 project per tenant, a ledger record for every tenant pointing at its live project, every live
 neon-fleet key recorded (no untracked key), and a re-plan with no changes. Runs on both ledger
 backends.
@@ -10,26 +13,26 @@ backends.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from reconciler.ledger import open_ledger
-from tests.e2e.conftest import EXAMPLE, Loopback
+from tests.e2e.conftest import E2E_RATE_LIMITS, EXAMPLE, Loopback
 from tests.support.cli import run_subprocess
+from tests.support.kills import KillPoint, Progress, run_until_killed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TENANTS = 24
 KILLS = 20
+#: A kill lands 0..this many API requests after the run's first create. A full apply of the
+#: fleet makes about 150, so each killed run gets a little further and the kills spread over
+#: creates, operation waits, keys and the recovery of what the previous kill interrupted.
+MOST_REQUESTS_BEFORE_KILL = 8
 
 
 def write_fleet(root: Path) -> None:
@@ -51,30 +54,28 @@ def write_fleet(root: Path) -> None:
 
 def test_sigkill_at_random_moments_converges(loopback: Loopback, workdir, env, ledger_url):
     write_fleet(workdir / "crash")
-    args = [
-        sys.executable,
-        "-m",
-        "reconciler",
-        "--ledger",
-        ledger_url,
-        "apply",
-        "crash",
-        "--auto-approve",
-        "--lock-timeout",
-        "30",
-    ]
+    args = ["--ledger", ledger_url, "apply", "crash", "--auto-approve", "--lock-timeout", "30"]
     rng = random.Random(20261126)
+    progress = Progress(loopback.emulator)
+    killed = 0
     for _ in range(KILLS):
-        process = subprocess.Popen(
+        outcome = run_until_killed(
             args,
             cwd=workdir,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            env={**env, **E2E_RATE_LIMITS},
+            progress=progress,
+            point=KillPoint.draw(rng, MOST_REQUESTS_BEFORE_KILL),
+            # Only the applier POSTs (recovery only reads and revokes), so a kill counted from
+            # the first POST always hits a run that has begun.
+            start_methods=frozenset({"POST"}),
         )
-        time.sleep(rng.uniform(0.3, 2.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        if not outcome.killed:
+            # It finished before its kill point: the fleet converged, later kills would hit
+            # nothing but no-op runs.
+            assert outcome.code == 0, "an apply that was not killed failed"
+            break
+        killed += 1
+    assert killed, "no apply was killed: the fleet converged before the first kill"
 
     final = run_subprocess(
         ["--ledger", ledger_url, "apply", "crash", "--auto-approve"], cwd=workdir, env=env
