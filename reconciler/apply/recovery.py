@@ -15,6 +15,9 @@ takes the lock belongs to a run that died; what happened is found out from Neon,
   rotation (the intent names the key it ``replaces``) and the run died after minting, the sink
   may already hold the new token, now revoked, instead of the old one: the old key is revoked
   and dropped from the ledger too, so the planner issues a fresh key the sink is sure to hold.
+* ``transfer_project``: the project is looked up in the managed orgs' listings; where it is now
+  is recorded for the tenant (the move landed or it did not), so the ledger never keeps a moved
+  project under its old org. A project found in no completely read org leaves the intent open.
 * ``delete_project``: if the project is gone, the offboarding is finished (the keys the record
   still lists are revoked, then the record is dropped); if it still exists the delete never
   happened, the intent is closed as abandoned and the planner plans the offboarding again.
@@ -23,7 +26,7 @@ takes the lock belongs to a run that died; what happened is found out from Neon,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.apply.offboarding import (
     DELETE_INTENT,
@@ -32,6 +35,7 @@ from reconciler.apply.offboarding import (
     forget_key,
     revoke_key,
 )
+from reconciler.apply.transfer_steps import TRANSFER_INTENT
 from reconciler.core.matching import project_owners
 from reconciler.core.model import LiveFleet, OwnedKey, OwnedTenant
 from reconciler.credentials import Credentials
@@ -64,7 +68,9 @@ def recover(
         return RecoveryReport()
     project_intents = [i for i in intents if i.action == "create_project"]
     delete_intents = [i for i in intents if i.action == DELETE_INTENT]
-    live = list_projects() if project_intents or delete_intents else LiveFleet(projects={})
+    transfer_intents = [i for i in intents if i.action == TRANSFER_INTENT]
+    needs_listing = project_intents or delete_intents or transfer_intents
+    live = list_projects() if needs_listing else LiveFleet(projects={})
     names = {p.name for p in live.projects.values()}
     closed = 0
     revoked: list[str] = []
@@ -88,9 +94,33 @@ def recover(
         for intent in group:
             if _settle_key(client, credentials, ledger, (org_id, key), listed, intent, revoked):
                 closed += 1
+    for intent in transfer_intents:
+        closed += _settle_transfer(ledger, live, intent)
     for intent in delete_intents:
         closed += _settle_delete(client, credentials, ledger, live, intent, revoked)
     return RecoveryReport(closed, tuple(revoked))
+
+
+def _settle_transfer(ledger: Ledger, live: LiveFleet, intent: Intent) -> int:
+    """Record where an interrupted transfer left the project; 1 when its intent was closed."""
+    project_id = str(intent.detail.get("project_id"))
+    source = str(intent.detail.get("source_org_id"))
+    destination = str(intent.detail.get("destination_org_id"))
+    project = live.projects.get(project_id)
+    if project is None:
+        if {source, destination} <= live.observed_orgs:
+            # In neither org: deleted since. The planner sees the tenant's project missing.
+            ledger.resolve_intent(intent.intent_id, IntentOutcome.ABANDONED)
+            return 1
+        return 0  # an org could not be read completely: leave it for the next run
+    owned = ledger.tenant(intent.tenant)
+    if owned is not None and owned.project_id == project_id and owned.org_id != project.org_id:
+        ledger.upsert_tenant(replace(owned, org_id=project.org_id))
+    moved = project.org_id == destination
+    ledger.resolve_intent(
+        intent.intent_id, IntentOutcome.DONE if moved else IntentOutcome.ABANDONED
+    )
+    return 1
 
 
 def _record_created(ledger: Ledger, live: LiveFleet, intent: Intent) -> bool:

@@ -9,6 +9,12 @@ name, expected and actual value.
 So that one tenant's failed move skips only that tenant's later steps, the applier gives every
 tenant of a batch a *gate* item (``<step id>#<tenant>``) that depends on the batch and fails when
 its tenant did not move; the tenant's own steps depend on its gate instead of on the batch.
+
+Each project's move is a write-ahead intent (``transfer_project``) recorded before the call and
+closed once the ledger holds the outcome: a run that dies between Neon moving a project and the
+ledger saying so leaves the intent open, and recovery reads the project's org back, so the
+ledger never keeps a moved project under its old org (where its key rotations and revokes would
+fail with 404 for ever).
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from reconciler.apply.context import ApplyContext
 from reconciler.apply.executor import ItemFailed
 from reconciler.core.plan import Step
 from reconciler.errors import NotAcceptable, OutcomeUnknown, UnprocessableEntity
+from reconciler.ledger import IntentOutcome
 
 GATE_SEPARATOR = "#"
+#: The intent recorded before each project of a batch is moved (settled by apply.recovery).
+TRANSFER_INTENT = "transfer_project"
 
 
 def gate_id(step_id: str, tenant: str) -> str:
@@ -36,6 +45,42 @@ def transfer_projects(ctx: ApplyContext, step: Step, failures: dict[str, str]) -
         zip((str(p) for p in after["project_ids"]), (str(t) for t in after["tenants"]), strict=True)
     )
     key = ctx.credentials.transfer_key()
+    intents = {
+        project_id: ctx.ledger.record_intent(
+            tenant,
+            TRANSFER_INTENT,
+            {"project_id": project_id, "source_org_id": source, "destination_org_id": destination},
+        )
+        for project_id, tenant in sorted(pending.items())
+    }
+    try:
+        _move(ctx, key, (source, destination), pending, failures)
+    except ItemFailed:
+        for intent in intents.values():
+            ctx.ledger.resolve_intent(intent, IntentOutcome.FAILED)
+        raise
+    for project_id, tenant in pending.items():
+        binding = ctx.binding(tenant)
+        binding.org_id = destination
+        ctx.record(tenant, lambda t: replace(t, org_id=destination))
+        ctx.ledger.resolve_intent(intents[project_id], IntentOutcome.DONE)
+    for project_id in sorted(set(intents) - set(pending)):
+        ctx.ledger.resolve_intent(intents[project_id], IntentOutcome.ABANDONED)
+    if not pending:
+        raise ItemFailed("no project of the batch could be transferred: " + _summary(failures))
+    return {"moved": sorted(pending), "failed": sorted(failures)}
+
+
+def _move(
+    ctx: ApplyContext,
+    key: str,
+    orgs: tuple[str, str],
+    pending: dict[str, str],
+    failures: dict[str, str],
+) -> None:
+    """Send the transfer; afterwards ``pending`` holds what moved, ``failures`` why the rest
+    did not. An unexpected error leaves the intents open for recovery to read back."""
+    source, destination = orgs
     while pending:
         try:
             ctx.client.transfer_projects(key, source, destination, sorted(pending))
@@ -71,13 +116,6 @@ def transfer_projects(ctx: ApplyContext, step: Step, failures: dict[str, str]) -
                 f"Neon refused the transfer from {source} to {destination} (406): "
                 + (limits or exc.detail)
             ) from exc
-    for tenant in pending.values():
-        binding = ctx.binding(tenant)
-        binding.org_id = destination
-        ctx.record(tenant, lambda t: replace(t, org_id=destination))
-    if not pending:
-        raise ItemFailed("no project of the batch could be transferred: " + _summary(failures))
-    return {"moved": sorted(pending), "failed": sorted(failures)}
 
 
 def _projects_in(ctx: ApplyContext, org_id: str, wanted: dict[str, str]) -> set[str]:

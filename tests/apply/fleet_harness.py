@@ -268,9 +268,16 @@ class FleetHarness:
 
     def live_projects(self) -> dict[str, str]:
         """Every live project: id → name."""
+        return {project_id: name for project_id, (name, _) in self._listed().items()}
+
+    def live_orgs(self) -> dict[str, str | None]:
+        """Every live project: id → the org it is in."""
+        return {project_id: org for project_id, (_, org) in self._listed().items()}
+
+    def _listed(self) -> dict[str, tuple[str, str | None]]:
         with self.client as client:
             return {
-                p.id: p.name
+                p.id: (p.name, p.org_id)
                 for org in ORGS.values()
                 for p in client.list_projects(ENVIRON[_env_of(org)], org_id=org).projects
             }
