@@ -34,9 +34,14 @@ _GROUPS: dict[str, tuple[Action, ...]] = {
 }
 
 
+#: ``json.dumps(raw, ensure_ascii=False, sort_keys=True)``, without building an encoder per call
+#: (a plan of 10,000 tenants shows about 100,000 values).
+_VALUE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def value(raw: Any) -> str:
     """A field value as JSON text (strings quoted, ``null`` for none)."""
-    return json.dumps(raw, ensure_ascii=False, sort_keys=True)
+    return _VALUE_ENCODER.encode(raw)
 
 
 def step_label(step: Step) -> str:
