@@ -35,6 +35,7 @@ from typing import Any
 
 from reconciler.core.context import parse_instant
 from reconciler.core.graph import topological_order
+from reconciler.core.json_text import compact_sorted
 from reconciler.core.plan import FORMAT_VERSION, Action, Blocker, FieldChange, Plan, Step
 from reconciler.errors import PlanError, PlanFileError
 
@@ -57,18 +58,15 @@ _META_TYPES: dict[str, type] = {
 }
 
 
-#: One encoder for every canonical text: ``json.dumps`` with these options would build a new
-#: encoder per call, which costs more than encoding a small step.
-_CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
+#: One encoder for every canonical text (see ``json_text``).
+_CANONICAL = compact_sorted(allow_nan=False)
 #: The document entry whose value ``plan_document`` yields as an iterator of step dicts.
 STEPS = "steps"
 
 
 def canonical_json(document: Any) -> str:
     """The canonical text the seal is computed over: sorted keys, no whitespace, UTF-8."""
-    return _CANONICAL.encode(document)
+    return _CANONICAL(document)
 
 
 def seal_of(document: Mapping[str, Any]) -> str:
@@ -118,15 +116,15 @@ def plan_document(plan: Plan) -> Iterator[tuple[str, Any]]:
     small = {**head, **tail}
     names = sorted([*small, STEPS])
     at = names.index(STEPS)
-    members = [_CANONICAL.encode(n) + ":" + _CANONICAL.encode(small[n]) for n in names if n in small]
+    members = [canonical_json(n) + ":" + canonical_json(small[n]) for n in names if n in small]
     hasher = hashlib.sha256()
-    opening = ",".join([*members[:at], _CANONICAL.encode(STEPS) + ":["])
+    opening = ",".join([*members[:at], canonical_json(STEPS) + ":["])
     hasher.update(("{" + opening).encode("utf-8"))
 
     def steps() -> Iterator[dict[str, Any]]:
         for index, step in enumerate(plan.steps):
             document = _step_to_dict(step)
-            text = _CANONICAL.encode(document)
+            text = canonical_json(document)
             hasher.update(("," + text if index else text).encode("utf-8"))
             yield document
 
