@@ -12,7 +12,7 @@ import click
 from reconciler.app import applying, plan_trust, planning
 from reconciler.app.environment import Environment
 from reconciler.app.history import read_history, render_history
-from reconciler.app.output import apply_exit_error, apply_summary, plan_text
+from reconciler.app.output import apply_exit_error, apply_summary, plan_chunks, plan_text
 from reconciler.apply.applier import record_converged
 from reconciler.apply.executor import ExecutionReport
 from reconciler.cli import FORMATS, State, cli, pass_state
@@ -68,7 +68,17 @@ def plan(
     if out_file is not None:
         planning.save_plan(result.plan, out_file)
         warn_if_out_looks_like_a_format(state, out_file, "plan")
-    click.echo(plan_text(result.plan, fmt, color=state.output.color), nl=False)
+    # In pieces of about a megabyte: a large plan's text is never held whole, and echo (which
+    # flushes) runs a few times, not once per tenant.
+    pending: list[str] = []
+    size = 0
+    for chunk in plan_chunks(result.plan, fmt, color=state.output.color):
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= 1 << 20:
+            click.echo("".join(pending), nl=False)
+            pending, size = [], 0
+    click.echo("".join(pending), nl=False)
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")
     state.output.note(f"{result.api_calls} API call(s)")

@@ -19,13 +19,27 @@ from typing import Any
 
 def compact_sorted(*, allow_nan: bool) -> Callable[[Any], str]:
     """The ``json.dumps`` above as a function, its encoder made once."""
+    return sorted_encoder(separators=(",", ":"), allow_nan=allow_nan)
+
+
+def sorted_encoder(*, separators: tuple[str, str], allow_nan: bool) -> Callable[[Any], str]:
+    """``json.dumps(value, sort_keys=True, ensure_ascii=False, ...)`` with one encoder."""
+    item_separator, key_separator = separators
     encoder = json.JSONEncoder(
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan
+        sort_keys=True, separators=separators, ensure_ascii=False, allow_nan=allow_nan
     )
     if c_make_encoder is None:  # a Python without the C accelerator: still one encoder
         return encoder.encode
     chunks = c_make_encoder(
-        None, encoder.default, encode_basestring, None, ":", ",", True, False, allow_nan
+        None,
+        encoder.default,
+        encode_basestring,
+        None,
+        key_separator,
+        item_separator,
+        True,
+        False,
+        allow_nan,
     )
 
     def encode(value: Any) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.core.json_text import sorted_encoder
 from reconciler.core.plan import Action, Plan, Step
 
 #: The plan symbol of each action, after ``terraform plan`` (``»`` for transfers).
@@ -36,12 +36,12 @@ _GROUPS: dict[str, tuple[Action, ...]] = {
 
 #: ``json.dumps(raw, ensure_ascii=False, sort_keys=True)``, without building an encoder per call
 #: (a plan of 10,000 tenants shows about 100,000 values).
-_VALUE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+_VALUE = sorted_encoder(separators=(", ", ": "), allow_nan=True)
 
 
 def value(raw: Any) -> str:
     """A field value as JSON text (strings quoted, ``null`` for none)."""
-    return _VALUE_ENCODER.encode(raw)
+    return _VALUE(raw)
 
 
 def step_label(step: Step) -> str:
@@ -103,5 +103,21 @@ def summary_line(plan: Plan) -> str:
 
 
 def blockers_of(plan: Plan, tenant: str) -> Sequence[str]:
-    """The blocker messages of ``tenant``."""
-    return [b.message for b in plan.blockers if b.tenant == tenant]
+    """The blocker messages of ``tenant``.
+
+    Renderers ask once per tenant: the plan's blockers are grouped once per plan (the last
+    plan's grouping is kept), not scanned per tenant, which was quadratic on a fleet whose
+    tenants are all blocked (an org that could not be listed).
+    """
+    global _grouped
+    grouped = _grouped  # one read: another thread may render another plan meanwhile
+    if grouped is None or grouped[0] is not plan:
+        groups: dict[str, list[str]] = {}
+        for blocker in plan.blockers:
+            groups.setdefault(blocker.tenant, []).append(blocker.message)
+        grouped = _grouped = (plan, groups)
+    return list(grouped[1].get(tenant, ()))
+
+
+#: (plan, tenant → its blocker messages) of the plan ``blockers_of`` last grouped.
+_grouped: tuple[Plan, dict[str, list[str]]] | None = None

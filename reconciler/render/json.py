@@ -96,6 +96,8 @@ def _indented(value: Any, newline: str, out: list[str]) -> None:
                 out.append(f"{separator}{encode_basestring(key)}: {encode_basestring(item)}")
             elif item_kind is int:
                 out.append(f"{separator}{encode_basestring(key)}: {int.__repr__(item)}")
+            elif item is None:
+                out.append(f"{separator}{encode_basestring(key)}: null")
             else:
                 out.append(f"{separator}{encode_basestring(key)}: ")
                 _indented(item, inner, out)
