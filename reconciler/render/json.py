@@ -16,14 +16,14 @@ import json
 from collections.abc import Iterator
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from reconciler.core.plan import Plan
 from reconciler.core.plan_codec import STEPS, plan_document
 from reconciler.errors import PlanFileError
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain a bad plan file (~70 ms)
+    import jsonschema
 
 #: ``reconciler/schemas`` is a symlink to the repository's ``schemas/`` and ships in the wheel.
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -136,6 +136,8 @@ def _dumped(value: Any, newline: str) -> str:
 
 @functools.cache
 def _validator(schema_file: str) -> jsonschema.protocols.Validator:
+    import jsonschema
+
     path = SCHEMA_DIR / schema_file
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
@@ -148,6 +150,8 @@ def _validator(schema_file: str) -> jsonschema.protocols.Validator:
 
 def check_document(data: Any, schema_file: str, what: str) -> None:
     """Raise ``PlanFileError`` naming ``what`` and the field path unless ``data`` matches."""
+    from jsonschema.exceptions import best_match
+
     error = best_match(_validator(schema_file).iter_errors(data))
     if error is None:
         return
