@@ -44,7 +44,7 @@ def sorted_encoder(*, separators: tuple[str, str], allow_nan: bool) -> Callable[
 
     def encode(value: Any) -> str:
         if type(value) is str:  # encode() special-cases a bare string the same way
-            return encode_basestring(value)  # type: ignore[no-any-return]
+            return encode_basestring(value)
         return "".join(chunks(value, 0))
 
     return encode

@@ -86,9 +86,7 @@ def plan_digest(plan: Plan) -> str:
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The sealed plan file document for ``plan`` (keys in a stable, readable order)."""
-    return {
-        name: list(value) if name == STEPS else value for name, value in plan_document(plan)
-    }
+    return {name: list(value) if name == STEPS else value for name, value in plan_document(plan)}
 
 
 def plan_document(plan: Plan) -> Iterator[tuple[str, Any]]:
