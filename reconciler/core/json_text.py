@@ -43,8 +43,13 @@ def sorted_encoder(*, separators: tuple[str, str], allow_nan: bool) -> Callable[
     )
 
     def encode(value: Any) -> str:
-        if type(value) is str:  # encode() special-cases a bare string the same way
+        kind = type(value)
+        if kind is str:  # encode() special-cases a bare string the same way
             return encode_basestring(value)
+        if kind is int:  # what the C encoder writes for an int, without calling it
+            return int.__repr__(value)
+        if value is None:
+            return "null"
         return "".join(chunks(value, 0))
 
     return encode

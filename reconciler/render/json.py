@@ -73,8 +73,9 @@ def json_chunks(plan: Plan) -> Iterator[str]:
 def _indented(value: Any, newline: str, out: list[str]) -> None:
     """Append ``value`` as ``json.dumps(indent=2, ensure_ascii=False)`` writes it at ``newline``.
 
-    ``newline`` is a line break and the indentation of the line the value starts on. Strings
-    and integers inside containers are written inline (most values of a plan are). Anything
+    ``newline`` is a line break and the indentation of the line the value starts on. Scalars
+    inside a mapping and strings inside a list are written inline (most values of a plan are,
+    and a call per value was most of the cost). Anything
     other than plain JSON types (or a dict with a non-string key) goes through ``json.dumps``
     itself, so its text (or its error) is exactly what ``json.dumps`` gives.
     """
@@ -93,14 +94,21 @@ def _indented(value: Any, newline: str, out: list[str]) -> None:
                 return
             item_kind = type(item)
             if item_kind is str:
-                out.append(f"{separator}{encode_basestring(key)}: {encode_basestring(item)}")
+                text = encode_basestring(item)
             elif item_kind is int:
-                out.append(f"{separator}{encode_basestring(key)}: {int.__repr__(item)}")
+                text = int.__repr__(item)
             elif item is None:
-                out.append(f"{separator}{encode_basestring(key)}: null")
+                text = "null"
+            elif item_kind is bool:
+                text = "true" if item else "false"
+            elif item_kind is float:
+                text = _float(item)
             else:
                 out.append(f"{separator}{encode_basestring(key)}: ")
                 _indented(item, inner, out)
+                separator = "," + inner
+                continue
+            out.append(f"{separator}{encode_basestring(key)}: {text}")
             separator = "," + inner
         out.append(newline + "}")
     elif kind is list or kind is tuple:
