@@ -12,6 +12,7 @@ and renderers work on the same dotted paths.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -124,7 +125,8 @@ def _created(
             origin = origins.get(dotted)
             if origin is None:
                 origin = origins.get(first, default_origin)
-            changes[dotted] = FieldChange(prefix + dotted, None, new, origin)
+            # Interned: every tenant's create repeats the same few paths (~35 MB at 100,000).
+            changes[dotted] = FieldChange(sys.intern(prefix + dotted), None, new, origin)
 
     visit(after, "", None)
     return tuple(changes[p] for p in sorted(changes))
