@@ -9,6 +9,7 @@ renderers read each fleet-wide collection a bounded number of times, whatever th
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,8 +35,10 @@ from reconciler.errors import StalePlanError
 from reconciler.render import json as render_json_module
 from reconciler.render.json import json_chunks, render_json
 from reconciler.render.text import render_text, text_chunks
+from tests.cli.example import example_workdir
 from tests.core import factories as f
 from tests.core.scenarios import SCENARIOS, plan_for
+from tests.support.cli import run_in_process
 
 TENANTS = 40
 
@@ -219,3 +222,27 @@ def test_created_fields_are_every_leaf_of_the_desired_view() -> None:
         ("p.q", None, "d"),
         ("p.z.y.x", [1], "ZYX"),
     ]
+
+
+@pytest.mark.integration
+def test_plan_command_spares_the_collector_and_then_restores_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The long-lived data is frozen while the command builds it; the heap is ordinary after."""
+    workdir = example_workdir(tmp_path, monkeypatch)
+    frozen: list[int] = []
+    real_freeze = gc.freeze
+
+    def counted_freeze() -> None:
+        real_freeze()
+        frozen.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(gc, "freeze", counted_freeze)
+    thresholds = gc.get_threshold()
+    result = run_in_process(["--sandbox", "plan", "fleet", "-o", "plan.json"])
+    assert result.code == 0, result.text
+    assert len(frozen) == 3 and all(count > 0 for count in frozen)  # modules, manifests, plan
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
+    text = (workdir / "plan.json").read_text(encoding="utf-8")
+    assert plan_from_text(text).steps  # the saved plan reads back, seal and all
+    assert result.out.startswith("neon-fleet plan ·")
