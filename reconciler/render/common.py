@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,13 +112,14 @@ def blockers_of(plan: Plan, tenant: str) -> Sequence[str]:
     """
     global _grouped
     grouped = _grouped  # one read: another thread may render another plan meanwhile
-    if grouped is None or grouped[0] is not plan:
+    if grouped is None or grouped[0]() is not plan:
         groups: dict[str, list[str]] = {}
         for blocker in plan.blockers:
             groups.setdefault(blocker.tenant, []).append(blocker.message)
-        grouped = _grouped = (plan, groups)
+        grouped = _grouped = (weakref.ref(plan), groups)
     return list(grouped[1].get(tenant, ()))
 
 
-#: (plan, tenant → its blocker messages) of the plan ``blockers_of`` last grouped.
-_grouped: tuple[Plan, dict[str, list[str]]] | None = None
+#: (plan, tenant → its blocker messages) of the plan ``blockers_of`` last grouped; the plan is
+#: held weakly, so a rendered plan is not kept alive by this cache.
+_grouped: tuple[weakref.ref[Plan], dict[str, list[str]]] | None = None
