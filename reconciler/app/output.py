@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -20,19 +20,27 @@ from reconciler.apply.applier import StepEvent
 from reconciler.apply.executor import Status
 from reconciler.core.plan import Blocker, Plan
 from reconciler.errors import ApplyError, BlockedTenantsError
-from reconciler.render.json import render_json
+from reconciler.render.json import json_chunks
 from reconciler.render.markdown import render_markdown
-from reconciler.render.text import render_text
+from reconciler.render.text import text_chunks
 
 _MARK = {"succeeded": "✓", "failed": "✗", "skipped": "-"}
 
 
 def plan_text(plan: Plan, fmt: str, *, color: bool) -> str:
     """The plan in the chosen format, ending with a newline."""
+    return "".join(plan_chunks(plan, fmt, color=color))
+
+
+def plan_chunks(plan: Plan, fmt: str, *, color: bool) -> Iterator[str]:
+    """``plan_text`` in pieces, so a large plan is printed without holding its whole text."""
     if fmt == "json":
-        return render_json(plan)
-    text = render_markdown(plan) if fmt == "markdown" else render_text(plan, color=color)
-    return text if text.endswith("\n") else text + "\n"
+        yield from json_chunks(plan)
+    elif fmt == "markdown":
+        text = render_markdown(plan)
+        yield text if text.endswith("\n") else text + "\n"
+    else:
+        yield from text_chunks(plan, color=color)  # every piece ends with a newline
 
 
 def apply_summary(outcome: ApplyOutcome, fmt: str, blockers: Sequence[Blocker] = ()) -> str:

@@ -46,7 +46,7 @@ from reconciler.core.planner import build_plan
 from reconciler.errors import PlanFileError, UsageError
 from reconciler.manifests import load_fleet
 from reconciler.observe import DetailNeeds, RefreshMode, needs_for, observe, tenants_to_refresh
-from reconciler.render.json import render_json, validate_plan_dict
+from reconciler.render.json import json_chunks, validate_plan_dict
 
 
 @dataclass(frozen=True)
@@ -330,7 +330,9 @@ def save_plan(plan: Plan, path: str | Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(render_json(plan))
+            # Written in pieces: a large plan's whole text is never held in memory.
+            for chunk in json_chunks(plan):
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o600)  # O_CREAT's mode only applies to a file it creates

@@ -22,7 +22,7 @@ from typing import Any, assert_never
 from reconciler.apply import child_steps, project_steps, transfer_steps
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.executor import ExecutionReport, ItemResult, Status, WorkItem, execute
-from reconciler.core.fingerprint import fingerprint, project_keys
+from reconciler.core.fingerprint import fingerprint, index_keys, project_keys
 from reconciler.core.model import LiveFleet, LiveProject
 from reconciler.core.plan import Action, Plan, Step
 from reconciler.errors import StalePlanError
@@ -41,13 +41,36 @@ class StepEvent:
     detail: Mapping[str, Any]
 
 
+#: Live projects of the managed orgs by name; see :func:`projects_by_name`.
+NameIndex = dict[str, list[LiveProject]]
+
+
+def projects_by_name(live: LiveFleet, managed_orgs: frozenset[str]) -> NameIndex:
+    """The live projects of ``managed_orgs`` grouped by name, in live order (one pass)."""
+    index: NameIndex = {}
+    for project in live.projects.values():
+        if project.org_id in managed_orgs:
+            index.setdefault(project.name, []).append(project)
+    return index
+
+
 def live_project_for(
-    live: LiveFleet, binding_project_id: str | None, name: str, managed_orgs: frozenset[str]
+    live: LiveFleet,
+    binding_project_id: str | None,
+    name: str,
+    managed_orgs: frozenset[str],
+    by_name: NameIndex | None = None,
 ) -> LiveProject | None:
-    """The live project a planned tenant refers to: by recorded id, else by unique name."""
+    """The live project a planned tenant refers to: by recorded id, else by unique name.
+
+    Pass ``by_name`` (from :func:`projects_by_name` with the same ``managed_orgs``) when looking
+    up many tenants: without it every lookup scans every live project.
+    """
     if binding_project_id:
         return live.projects.get(binding_project_id)
-    named = [p for p in live.projects.values() if p.name == name and p.org_id in managed_orgs]
+    if by_name is None:
+        by_name = projects_by_name(live, managed_orgs)
+    named = by_name.get(name, ())
     return named[0] if len(named) == 1 else None
 
 
@@ -57,7 +80,8 @@ def check_fresh(
     """Refuse the plan when any planned tenant's live state moved since planning.
 
     A planned tenant without a fingerprint in the plan cannot be shown fresh, so it counts as
-    stale too (the planner writes one for every tenant it plans).
+    stale too (the planner writes one for every tenant it plans). Projects by name and keys by
+    project are indexed once, so the check is linear in tenants, projects and keys.
     """
     stale = []
     tenants: set[str] = {s.tenant for s in plan.steps if s.tenant is not None}
@@ -68,14 +92,18 @@ def check_fresh(
         if s.action is Action.TRANSFER_PROJECTS
         for t in (s.after or {}).get("tenants", ())
     )
+    by_name = projects_by_name(live, managed_orgs)
+    keys = index_keys(live)
     for tenant in sorted(tenants):
         planned = plan.fingerprints.get(tenant)
         if planned is None:
             stale.append(tenant)
             continue
         binding = ctx.binding(tenant)
-        project = live_project_for(live, binding.project_id, binding.project_name, managed_orgs)
-        if fingerprint(project, project_keys(live, project)) != planned:
+        project = live_project_for(
+            live, binding.project_id, binding.project_name, managed_orgs, by_name
+        )
+        if fingerprint(project, project_keys(live, project, keys)) != planned:
             stale.append(tenant)
     if stale:
         raise StalePlanError(stale)

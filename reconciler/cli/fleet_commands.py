@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -12,7 +14,7 @@ import click
 from reconciler.app import applying, history_prune, plan_trust, planning
 from reconciler.app.environment import Environment
 from reconciler.app.history import read_history, render_history
-from reconciler.app.output import apply_exit_error, apply_summary, plan_text
+from reconciler.app.output import apply_exit_error, apply_summary, plan_chunks, plan_text
 from reconciler.cli import FORMATS, State, cli, pass_state
 from reconciler.cli.out_file import warn_if_out_looks_like_a_format
 from reconciler.errors import UsageError
@@ -28,6 +30,31 @@ def validate(state: State, path: Path) -> None:
         f"{path}: valid — {len(desired.tenants)} tenant(s), {len(desired.tiers)} tier(s), "
         f"{len(desired.fleet.orgs)} org(s)"
     )
+
+
+@contextlib.contextmanager
+def _kept_from_the_collector() -> Iterator[Callable[[], None]]:
+    """Calls of the yielded function move every object alive then out of the collector's walks.
+
+    The manifests, the live state and the plan live as long as the command; every full
+    collection walked all of them again (a fifth of the CPU of a 10,000-tenant plan, more at
+    100,000). ``gc.freeze`` leaves reference counting alone: frozen objects are still freed
+    when unreferenced. Full collections are also made rarer inside the block (young ones still
+    collect the short-lived cycles), since what the command builds is kept to its end anyway.
+    Leaving the block restores both, so in-process callers (tests) keep an ordinary heap.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], max(thresholds[2], _FULL_COLLECTION_EVERY))
+    try:
+        yield gc.freeze
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+#: Inside ``_kept_from_the_collector``: a full collection after this many middle ones (10 by
+#: default), i.e. after about 700,000 net allocations instead of 70,000.
+_FULL_COLLECTION_EVERY = 100
 
 
 @cli.command()
@@ -60,13 +87,29 @@ def plan(
     refresh: Literal["changed", "all"],
 ) -> None:
     """Diff the manifests against the live fleet and print (and optionally save) the plan."""
-    desired = planning.validate(path)
-    with Environment(state.options, desired.fleet) as env:
-        result = planning.make_plan(env, desired, targets=tenants, refresh=refresh, manifests=path)
-    if out_file is not None:
-        planning.save_plan(result.plan, out_file)
-        warn_if_out_looks_like_a_format(state, out_file, "plan")
-    click.echo(plan_text(result.plan, fmt, color=state.output.color), nl=False)
+    with _kept_from_the_collector() as keep:
+        keep()  # the modules loaded so far
+        desired = planning.validate(path)
+        keep()
+        with Environment(state.options, desired.fleet) as env:
+            result = planning.make_plan(
+                env, desired, targets=tenants, refresh=refresh, manifests=path
+            )
+        keep()
+        if out_file is not None:
+            planning.save_plan(result.plan, out_file)
+            warn_if_out_looks_like_a_format(state, out_file, "plan")
+        # In pieces of about a megabyte: a large plan's text is never held whole, and echo
+        # (which flushes) runs a few times, not once per tenant.
+        pending: list[str] = []
+        size = 0
+        for chunk in plan_chunks(result.plan, fmt, color=state.output.color):
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= 1 << 20:
+                click.echo("".join(pending), nl=False)
+                pending, size = [], 0
+        click.echo("".join(pending), nl=False)
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")
     state.output.note(f"{result.api_calls} API call(s)")

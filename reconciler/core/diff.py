@@ -12,10 +12,9 @@ and renderers work on the same dotted paths.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
-
-from deepdiff import DeepDiff
 
 from reconciler.core.plan import FieldChange
 
@@ -61,11 +60,13 @@ def field_changes(
     path (e.g. ``branches.dev.``).
     """
     if before is None:
-        # Nothing to compare with: every leaf of ``after`` is new (no DeepDiff needed).
-        created = [(path, None, new) for path, _, new in _leaves([], None, dict(after)) if path]
-        return _as_changes(created, origins, prefix, default_origin)
+        # Nothing to compare with: every leaf of ``after`` is new (no diff needed).
+        return _created(after, origins, prefix, default_origin)
     if _equal_ignoring_managed(before, after):
         return ()
+    # Imported here: a plan of creates and unchanged tenants never needs it (~40 ms to load).
+    from deepdiff import DeepDiff
+
     diff = DeepDiff(
         dict(before),
         dict(after),
@@ -101,6 +102,46 @@ def _as_changes(
     return tuple(changes[p] for p in sorted(changes))
 
 
+def _created(
+    after: Mapping[str, Any], origins: Mapping[str, str], prefix: str, default_origin: str
+) -> tuple[FieldChange, ...]:
+    """Every leaf of ``after`` as a change from ``None``: what ``_leaves`` gives from nothing.
+
+    Creates are most of a new fleet's plan, so this walks ``after`` once, without the
+    comparisons and intermediate lists of the general path. Leaves are visited in the same
+    order as ``_leaves`` visits them, so a later leaf with the same dotted path (a key holding
+    a dot) replaces an earlier one exactly as in ``_as_changes``.
+    """
+    changes: dict[str, FieldChange] = {}
+
+    def visit(mapping: Mapping[str, Any], dotted_prefix: str, head: str | None) -> None:
+        for key in sorted(mapping):
+            new = mapping[key]
+            dotted = dotted_prefix + str(key)
+            first = str(key) if head is None else head
+            if _is_mapping(new):
+                visit(new, dotted + ".", first)
+                continue
+            origin = origins.get(dotted)
+            if origin is None:
+                origin = origins.get(first, default_origin)
+            # Interned: every tenant's create repeats the same few paths (~35 MB at 100,000).
+            changes[dotted] = FieldChange(sys.intern(prefix + dotted), None, new, origin)
+
+    visit(after, "", None)
+    return tuple(changes[p] for p in sorted(changes))
+
+
+#: JSON leaf types: never a Mapping, and checked by type first because ``isinstance`` against
+#: the ``Mapping`` ABC costs more than the rest of a create's diff.
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _is_mapping(value: Any) -> bool:
+    kind = type(value)
+    return kind is dict or (kind not in _LEAF_TYPES and isinstance(value, Mapping))
+
+
 def _equal_ignoring_managed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     keys = (set(before) | set(after)) - set(SERVER_MANAGED_FIELDS)
     return all(before.get(k) == after.get(k) for k in keys)
@@ -113,9 +154,9 @@ def _missing(value: Any) -> bool:
 
 def _leaves(path: list[str], old: Any, new: Any) -> list[tuple[list[str], Any, Any]]:
     """Expand a change of (or to/from) a dict into one change per differing leaf."""
-    if isinstance(old, Mapping) or isinstance(new, Mapping):
-        old_map: Mapping[str, Any] = old if isinstance(old, Mapping) else {}
-        new_map: Mapping[str, Any] = new if isinstance(new, Mapping) else {}
+    if _is_mapping(old) or _is_mapping(new):
+        old_map: Mapping[str, Any] = old if _is_mapping(old) else {}
+        new_map: Mapping[str, Any] = new if _is_mapping(new) else {}
         result: list[tuple[list[str], Any, Any]] = []
         for key in sorted(set(old_map) | set(new_map)):
             o, n = old_map.get(key), new_map.get(key)

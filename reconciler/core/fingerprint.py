@@ -17,10 +17,10 @@ contract recorded in plan files: change it only together with ``FORMAT_VERSION``
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from reconciler.core.json_text import compact_sorted
 from reconciler.core.matching import ProjectMatch, match_tenants
 from reconciler.core.model import (
     DesiredFleet,
@@ -34,8 +34,13 @@ from reconciler.core.views import branch_view, endpoint_view, key_view, project_
 _PREFIX = "sha256:"
 
 
+#: ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` with its encoder
+#: made once: apply checks one fingerprint per planned tenant.
+_ENCODE = compact_sorted(allow_nan=True)
+
+
 def _digest(document: Any) -> str:
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODE(document)
     return _PREFIX + hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -14,6 +14,12 @@ the ledger records it as the run's plan digest. A seal catches accidents, not at
 can recompute it): ``fleet apply PLANFILE`` also re-plans from the manifests and refuses steps
 they would not produce (``reconciler.app.plan_trust``).
 
+**One pass.** ``plan_document`` gives the sealed document entry by entry, its steps one at a
+time, and hashes each piece's canonical JSON as it goes: a 100,000-tenant plan is never held
+as one dict or one canonical string, and saving it renders each step once for the file and
+once (compact, by the C encoder) for the seal. ``plan_to_dict`` and ``plan_digest`` are the
+same walk, so the file, the dict and the digest cannot disagree.
+
 **Bounded reading.** ``plan_from_text`` refuses JSON nested deeper than ``MAX_NESTING`` before
 parsing (so no ``RecursionError`` can happen), numbers that are not finite, and a step graph
 with unknown ``depends_on`` ids or a cycle.
@@ -24,11 +30,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.core.context import parse_instant
 from reconciler.core.graph import topological_order
+from reconciler.core.json_text import compact_sorted
 from reconciler.core.plan import FORMAT_VERSION, Action, Blocker, FieldChange, Plan, Step
 from reconciler.errors import PlanError, PlanFileError
 
@@ -51,11 +58,15 @@ _META_TYPES: dict[str, type] = {
 }
 
 
+#: One encoder for every canonical text (see ``json_text``).
+_CANONICAL = compact_sorted(allow_nan=False)
+#: The document entry whose value ``plan_document`` yields as an iterator of step dicts.
+STEPS = "steps"
+
+
 def canonical_json(document: Any) -> str:
     """The canonical text the seal is computed over: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL(document)
 
 
 def seal_of(document: Mapping[str, Any]) -> str:
@@ -66,18 +77,27 @@ def seal_of(document: Mapping[str, Any]) -> str:
 
 def plan_digest(plan: Plan) -> str:
     """The plan's seal: what the plan file carries and the ledger records for its run."""
-    return seal_of(_unsealed(plan))
+    seal = ""
+    for name, value in plan_document(plan):
+        if name == "seal":
+            seal = value
+    return seal
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The sealed plan file document for ``plan`` (keys in a stable, readable order)."""
-    document = _unsealed(plan)
-    document["seal"] = seal_of(document)
-    return document
+    return {name: list(value) if name == STEPS else value for name, value in plan_document(plan)}
 
 
-def _unsealed(plan: Plan) -> dict[str, Any]:
-    return {
+def plan_document(plan: Plan) -> Iterator[tuple[str, Any]]:
+    """The sealed document's (name, value) entries in file order, ``seal`` last.
+
+    The value of ``steps`` is an iterator of step dicts made one at a time; each is hashed as
+    it is handed out, and whatever the caller did not take is hashed before the next entry.
+    The seal is the same ``sha256`` over the canonical JSON of the unsealed document that
+    ``seal_of`` computes on a whole dict: sorted keys, the steps array in place.
+    """
+    head: dict[str, Any] = {
         "format_version": plan.format_version,
         "tool_version": plan.tool_version,
         "created_at": plan.created_at,
@@ -85,11 +105,36 @@ def _unsealed(plan: Plan) -> dict[str, Any]:
         "targets": list(plan.targets),
         "fingerprints": {t: plan.fingerprints[t] for t in sorted(plan.fingerprints)},
         "summary": plan.summary,
-        "steps": [_step_to_dict(step) for step in plan.steps],
+    }
+    tail: dict[str, Any] = {
         "warnings": list(plan.warnings),
         "blockers": [{"tenant": b.tenant, "message": b.message} for b in plan.blockers],
         "meta": dict(plan.meta),
     }
+    small = {**head, **tail}
+    names = sorted([*small, STEPS])
+    at = names.index(STEPS)
+    members = [canonical_json(n) + ":" + canonical_json(small[n]) for n in names if n in small]
+    hasher = hashlib.sha256()
+    opening = ",".join([*members[:at], canonical_json(STEPS) + ":["])
+    hasher.update(("{" + opening).encode("utf-8"))
+
+    def steps() -> Iterator[dict[str, Any]]:
+        for index, step in enumerate(plan.steps):
+            document = _step_to_dict(step)
+            text = canonical_json(document)
+            hasher.update(("," + text if index else text).encode("utf-8"))
+            yield document
+
+    yield from head.items()
+    pending = steps()
+    yield STEPS, pending
+    for _ in pending:  # steps the caller left: the seal covers every one
+        pass
+    closing = "".join("," + member for member in members[at:])
+    hasher.update(("]" + closing + "}").encode("utf-8"))
+    yield from tail.items()
+    yield "seal", SEAL_PREFIX + hasher.hexdigest()
 
 
 def _step_to_dict(step: Step) -> dict[str, Any]:

@@ -153,8 +153,9 @@ def _ordered(steps: list[Step]) -> tuple[Step, ...]:
         if step.id in by_id:
             raise PlanError(f"two steps share the id {step.id!r}")
         by_id[step.id] = step
+    # Sort keys made once per step, not once per comparison the ordering makes.
+    keys = {sid: (step.tenant or "", ACTION_ORDER[step.action], sid) for sid, step in by_id.items()}
     order = topological_order(
-        {sid: step.depends_on for sid, step in by_id.items()},
-        key=lambda sid: (by_id[sid].tenant or "", ACTION_ORDER[by_id[sid].action], sid),
+        {sid: step.depends_on for sid, step in by_id.items()}, key=keys.__getitem__
     )
     return tuple(by_id[sid] for sid in order)

@@ -14,10 +14,10 @@ exactly the canonical JSON of ``{"fleet": ..., "tenant": ..., "tier": ...}`` (th
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.json_text import compact_sorted
 from reconciler.core.model import (
     COMPUTE_KEYS,
     DEFAULT_HISTORY_RETENTION_SECONDS,
@@ -50,12 +50,13 @@ BUILT_IN = "built-in default"
 DEFAULT_PG_VERSION = 17
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, encoder made once.
+_CANONICAL = compact_sorted(allow_nan=True)
 
 
 def canonical_json(value: Any) -> str:
     """The canonical JSON text digests are computed over (sorted keys, no whitespace)."""
-    return _CANONICAL.encode(value)
+    return _CANONICAL(value)
 
 
 def _sha256(text: str) -> str:

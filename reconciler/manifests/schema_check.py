@@ -17,15 +17,16 @@ import functools
 import importlib.resources
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Problem
 from reconciler.manifests import fastcheck
 from reconciler.manifests.wording import describe, unknown
 from reconciler.manifests.yaml_data import FieldPath
 from reconciler.manifests.yaml_source import SourceDocument
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain an invalid document (~70 ms)
+    from jsonschema import Draft202012Validator, ValidationError
 
 API_VERSION = "neon-fleet/v1"
 SCHEMA_FILES: Mapping[str, str] = {
@@ -56,6 +57,8 @@ def load_schema(kind: str) -> dict[str, Any]:
 
 @functools.cache
 def _validator(kind: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema(kind))
 
 

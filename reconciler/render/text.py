@@ -8,6 +8,8 @@ Colour (ANSI) only when asked: the CLI decides (a TTY and no ``NO_COLOR``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from reconciler.core.plan import Action, Plan, Step
 from reconciler.render.common import (
     BLOCKER_SYMBOL,
@@ -63,6 +65,15 @@ def render_tenant(plan: Plan, tenant: str, steps: list[Step], *, color: bool = F
 
 def render_text(plan: Plan, *, color: bool) -> str:
     """The whole plan as text, ending with the summary line and a newline."""
+    return "".join(text_chunks(plan, color=color))
+
+
+def text_chunks(plan: Plan, *, color: bool) -> Iterator[str]:
+    """``render_text``'s text in pieces (one per tenant section), each ending with a newline.
+
+    A plan of 100,000 tenants is over a million lines: written piece by piece, its text is
+    never held whole (nor its list of lines).
+    """
     header = f"neon-fleet plan · tool {plan.tool_version} · manifests {plan.manifest_digest}" + (
         f" · {plan.created_at}" if plan.created_at else ""
     )
@@ -73,7 +84,8 @@ def render_text(plan: Plan, *, color: bool) -> str:
         lines.append("live state was NOT refreshed for this plan")
     if not plan.has_changes:
         lines += ["", *(f"warning: {w}" for w in plan.warnings), summary_line(plan)]
-        return "\n".join(lines) + "\n"
+        yield "\n".join(lines) + "\n"
+        return
     lines += [LEGEND, ""]
     batches, tenants = by_tenant(plan)
     if batches:
@@ -81,13 +93,14 @@ def render_text(plan: Plan, *, color: bool) -> str:
         for step in batches:
             lines.extend("  " + line for line in render_step(step, color=color))
         lines.append("")
+    yield "\n".join(lines) + "\n"
     for tenant, steps in tenants.items():
-        lines.append(_paint(tenant, "1", color))
+        lines = [_paint(tenant, "1", color)]
         lines.extend("  " + line for line in render_tenant(plan, tenant, steps, color=color))
         lines.append("")
-    for warning in plan.warnings:
-        lines.append(_paint(f"warning: {warning}", "33", color))
+        yield "\n".join(lines) + "\n"
+    lines = [_paint(f"warning: {warning}", "33", color) for warning in plan.warnings]
     if plan.warnings:
         lines.append("")
     lines.append(summary_line(plan))
-    return "\n".join(lines) + "\n"
+    yield "\n".join(lines) + "\n"
