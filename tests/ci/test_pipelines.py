@@ -212,7 +212,18 @@ def test_github_apply_runs_on_main_with_the_pull_requests_plan_file():
     assert "--workflow fleet-plan.yml" in scripts
     assert "--name fleet-plan --dir planned" in scripts
     applied = [a for _, a in all_invocations() if a[0] == "apply"]
-    assert ["apply", "planned/plan.json", "--format", "text"] in applied
+    assert ["apply", "planned/plan.json", "-f", "fleet", "--format", "text"] in applied
+
+
+def test_ci_apply_pins_the_manifests_to_the_checkout_not_the_path_the_plan_file_names():
+    # A plan file names its manifests (meta.manifests); an artifact is not reviewed code, so a
+    # plan made from other manifests on the runner must not be applied with those: every apply
+    # in the pipelines passes -f with the checked-out manifests, which the plan must match.
+    applies = [(where, a) for where, a in all_invocations() if a[0] == "apply"]
+    assert {where for where, _ in applies} == {"fleet-apply.yml", "gitlab:apply"}
+    for where, args in applies:
+        ctx = parse_with_cli(args)
+        assert ctx.params["manifests"] == Path("fleet"), where
 
 
 def test_github_drift_runs_on_a_schedule_fails_and_files_an_issue():
