@@ -14,7 +14,13 @@ from pathlib import Path
 
 from reconciler.app.environment import GlobalOptions
 from reconciler.errors import LedgerError
-from reconciler.ledger import DEFAULT_LEDGER_URL, LEDGER_ENV, RunRecord, open_ledger
+from reconciler.ledger import (
+    DEFAULT_LEDGER_URL,
+    LEDGER_ENV,
+    RunRecord,
+    open_ledger,
+    postgres_ledger_exists,
+)
 from reconciler.ledger.retention import pruned_before
 from reconciler.ledger.url import SqliteTarget, parse_ledger_url
 from reconciler.manifests import load_fleet
@@ -76,10 +82,15 @@ def read_history(
 
 
 def existing_ledger(options: GlobalOptions, fleet_path: Path | None) -> tuple[LedgerChoice, str]:
-    """The chosen ledger and how to show it; ``LedgerError`` when a SQLite one does not exist."""
+    """The chosen ledger and how to show it; ``LedgerError`` when it does not exist."""
     choice = choose_ledger(options, fleet_path)
     target = parse_ledger_url(choice.url, base_dir=options.workdir)
     if not isinstance(target, SqliteTarget):
+        # Opening a PostgreSQL ledger creates its schema and tables: look before opening.
+        if not postgres_ledger_exists(choice.url):
+            raise LedgerError(
+                f"no ledger in {target.display} ({choice.source}); nothing was created"
+            )
         return choice, target.display
     shown = str(target.path) if target.path is not None else ":memory:"
     # Opening a SQLite ledger creates it; a read must not leave an empty ledger behind.

@@ -182,6 +182,12 @@ def apply(
         if saved is not None
         else planning.validate(target)
     )
+    if saved is not None and manifests is None:
+        # The plan file chose them: say which, so a log shows it (CI should pin them with -f).
+        output.note(
+            f"checked the plan against the manifests it names, {saved.meta.get('manifests')} "
+            "(-f PATH names them instead)"
+        )
     with (
         Environment(state.options, desired.fleet) as env,
         applying.apply_session(env, lock_timeout=lock_timeout) as recovered,

@@ -51,6 +51,7 @@ __all__ = [
     "choose_ledger_url",
     "current_actor",
     "open_ledger",
+    "postgres_ledger_exists",
     "redact_url",
     "utc_now",
 ]
@@ -77,13 +78,8 @@ def open_ledger(
         return SqliteLedger(target.path, clock=clock, migrations=migrations)
     try:
         from reconciler.ledger.postgres import PostgresLedger
-    except ImportError as exc:  # psycopg is the optional extra neon-fleet[postgres]
-        if not (exc.name or "psycopg").startswith("psycopg"):
-            raise
-        raise LedgerError(
-            f"the ledger {target.display} is PostgreSQL, and PostgreSQL support is not "
-            "installed: pip install 'neon-fleet[postgres]'"
-        ) from exc
+    except ImportError as exc:
+        raise _without_postgres(target.display, exc) from exc
 
     return PostgresLedger(
         target.conninfo,
@@ -91,4 +87,29 @@ def open_ledger(
         display=target.display,
         clock=clock,
         migrations=migrations,
+    )
+
+
+def postgres_ledger_exists(url: str) -> bool:
+    """Whether the PostgreSQL ledger at ``url`` has been created (its migrations table is in
+    its schema), found without creating anything: readers such as ``fleet history`` must not
+    leave a new schema and empty tables behind."""
+    target = parse_ledger_url(url)
+    if isinstance(target, SqliteTarget):
+        raise TypeError(f"not a PostgreSQL ledger URL: {redact_url(url)}")
+    try:
+        from reconciler.ledger.postgres import ledger_exists
+    except ImportError as exc:
+        raise _without_postgres(target.display, exc) from exc
+    return ledger_exists(target.conninfo, target.schema, target.display)
+
+
+def _without_postgres(display: str, exc: ImportError) -> LedgerError:
+    """The error for a PostgreSQL ledger when psycopg (the extra ``neon-fleet[postgres]``) is
+    missing; any other failed import is raised again as it is."""
+    if not (exc.name or "psycopg").startswith("psycopg"):
+        raise exc
+    return LedgerError(
+        f"the ledger {display} is PostgreSQL, and PostgreSQL support is not "
+        "installed: pip install 'neon-fleet[postgres]'"
     )

@@ -283,3 +283,20 @@ class PostgresLedger(SqlLedger):
 
     def bool_in(self, value: bool) -> Any:
         return bool(value)
+
+
+def ledger_exists(conninfo: str, schema: str | None, display: str) -> bool:
+    """Whether a ledger's migrations table is where a ledger at this URL keeps it (the
+    ``schema=`` schema, else the connection's ``search_path``); creates nothing."""
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            if schema is not None:
+                connection.execute("SELECT set_config('search_path', %s, false)", (schema,))
+            row = connection.execute(
+                "SELECT to_regclass('schema_migrations') IS NOT NULL"
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise LedgerError(
+            f"cannot connect to the ledger {display}: {redact_text(str(exc))}"
+        ) from exc
+    return bool(row and row[0])

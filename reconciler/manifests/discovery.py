@@ -4,8 +4,11 @@ Directories are searched for ``*.yaml`` and ``*.yml``; hidden files and director
 ``.fleet/``) are skipped. Symlinked directories are followed (a shared ``tiers/`` linked into
 several fleets is a real layout), so the walk remembers the directories it has entered by
 device and inode: a symlink leading back into one of them is a loop, reported once as a problem
-instead of recursing until the path is too long. Unreadable directories and symlinks that lead
-nowhere (dangling, or looping on themselves) are problems too, never tracebacks.
+instead of recursing until the path is too long. A symlink to a directory the walk is inside
+(``..``, ``/``, ``/proc/self/root``) is that loop too, and is reported before it is entered:
+entering it first would search everything below that ancestor, the whole filesystem for ``/``.
+Unreadable directories and symlinks that lead nowhere (dangling, or looping on themselves) are
+problems too, never tracebacks.
 """
 
 from __future__ import annotations
@@ -76,6 +79,13 @@ def _walk(
         except OSError:
             is_dir = is_file = False
         if is_dir:
+            if entry.is_symlink() and _leads_to_an_ancestor(path, directory):
+                message = (
+                    f"symlink loop: {path} {_target(path)} leads to a directory "
+                    "this search is inside"
+                )
+                problems.append(Problem(str(path), 1, 1, "", message))
+                continue
             yield from _walk(path, entered, problems)
         elif is_file:
             if path.suffix in _SUFFIXES:
@@ -83,6 +93,15 @@ def _walk(
         elif path.suffix in _SUFFIXES and entry.is_symlink():
             # A manifest-named symlink that resolves to nothing: say so rather than skip it.
             problems.append(Problem(str(path), 1, 1, "", _missing(path)))
+
+
+def _leads_to_an_ancestor(link: Path, directory: Path) -> bool:
+    """Whether ``link`` resolves to ``directory`` or to a directory above it."""
+    try:
+        target, here = link.resolve(), directory.resolve()
+    except (OSError, RuntimeError):  # unresolvable: the walk's own stat reports it
+        return False
+    return target == here or target in here.parents
 
 
 def _reason(exc: OSError) -> str:

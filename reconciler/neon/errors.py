@@ -37,6 +37,9 @@ STATUS_ERRORS: Mapping[int, type[errors.ApiError]] = {
     503: errors.ApiServerError,
 }
 
+#: Statuses whose message names the request's key (and, for 401, the host) instead.
+_KEY_STATUSES = frozenset({401, 403})
+
 #: Statuses whose body is not a GeneralError but data the caller needs (kept as ``body``).
 SPECIAL_BODY_STATUSES = frozenset({406, 422})
 
@@ -83,6 +86,14 @@ def error_for_response(
         message = response.reason_phrase or f"HTTP {status}"
         if status in SPECIAL_BODY_STATUSES and data:
             message = f"{message}: {json.dumps(data, sort_keys=True)[:500]}"
+        elif host and 400 <= status < 500 and status not in _KEY_STATUSES | {429}:
+            # Neon answers every client error with a GeneralError body; a bare 4xx (an HTML
+            # "404 File not found") comes from something else at --api-host: say which host.
+            # (A bare 429 may be Neon's edge rate limiting: it is retried, not blamed.)
+            message = (
+                f"{message}; {host} answered without a Neon error body, so it may not be "
+                "the Neon API: check --api-host / NEON_API_HOST"
+            )
     if status == 401 and key_label:
         message = f"{message}; {host or 'the API'} rejected {key_label}"
     elif status == 403 and key_label:

@@ -212,7 +212,18 @@ def test_github_apply_runs_on_main_with_the_pull_requests_plan_file():
     assert "--workflow fleet-plan.yml" in scripts
     assert "--name fleet-plan --dir planned" in scripts
     applied = [a for _, a in all_invocations() if a[0] == "apply"]
-    assert ["apply", "planned/plan.json", "--format", "text"] in applied
+    assert ["apply", "planned/plan.json", "-f", "fleet", "--format", "text"] in applied
+
+
+def test_ci_apply_pins_the_manifests_to_the_checkout_not_the_path_the_plan_file_names():
+    # A plan file names its manifests (meta.manifests); an artifact is not reviewed code, so a
+    # plan made from other manifests on the runner must not be applied with those: every apply
+    # in the pipelines passes -f with the checked-out manifests, which the plan must match.
+    applies = [(where, a) for where, a in all_invocations() if a[0] == "apply"]
+    assert {where for where, _ in applies} == {"fleet-apply.yml", "gitlab:apply"}
+    for where, args in applies:
+        ctx = parse_with_cli(args)
+        assert ctx.params["manifests"] == Path("fleet"), where
 
 
 def test_github_drift_runs_on_a_schedule_fails_and_files_an_issue():
@@ -260,3 +271,56 @@ def test_gitlab_pipeline_plans_merge_requests_applies_the_default_branch_and_dri
     assert "plan.json" in pipeline["plan"]["artifacts"]["paths"]
     drift_script = "\n".join(pipeline["drift"]["script"])
     assert "exit 2" in drift_script and "labels=fleet-drift" in drift_script
+
+
+_COMPARISON = re.compile(r'^\$(\w+)\s*(==|!=)\s*(?:"([^"]*)"|\$(\w+))$')
+
+
+def _gitlab_rule_matches(condition: str, variables: Mapping[str, str]) -> bool:
+    """Evaluate a GitLab ``rules: if:`` made of ``$A == "x"`` / ``$A != $B`` joined by ``&&``;
+    any other form fails the test rather than being guessed at."""
+    results = []
+    for part in condition.split("&&"):
+        match = _COMPARISON.match(part.strip())
+        assert match is not None, f"rule form this test cannot evaluate: {condition!r}"
+        name, operator, literal, other = match.groups()
+        right = literal if literal is not None else variables.get(other, "")
+        results.append((variables.get(name, "") == right) == (operator == "=="))
+    return all(results)
+
+
+def _gitlab_jobs_run(pipeline: Mapping[str, Any], variables: Mapping[str, str]) -> set[str]:
+    """The jobs (those with ``rules``) a pipeline with these predefined variables would run."""
+    return {
+        name
+        for name, job in pipeline.items()
+        if name != "workflow"  # the pipeline's own rules, not a job
+        and isinstance(job, dict)
+        and "rules" in job
+        and any(_gitlab_rule_matches(rule["if"], variables) for rule in job["rules"])
+    }
+
+
+def test_gitlab_pipeline_run_by_hand_on_the_default_branch_plans_and_applies_again():
+    # docs/ci.md: after an apply refused its plan, a pipeline run by hand on the default branch
+    # (source "web") plans main again and applies that plan.
+    pipeline = load(GITLAB)
+    on_main = {"CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main"}
+    by_hand = {**on_main, "CI_PIPELINE_SOURCE": "web"}
+    assert any(_gitlab_rule_matches(r["if"], by_hand) for r in pipeline["workflow"]["rules"])
+    assert _gitlab_jobs_run(pipeline, by_hand) == {
+        "validate",
+        "plan",
+        "apply",
+    }
+    assert _gitlab_jobs_run(pipeline, {**on_main, "CI_PIPELINE_SOURCE": "push"}) == {
+        "validate",
+        "plan",
+        "apply",
+    }
+    merge_request = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_DEFAULT_BRANCH": "main"}
+    assert _gitlab_jobs_run(pipeline, merge_request) == {"validate", "plan"}
+    # A hand-run pipeline on another branch never applies.
+    other = {"CI_COMMIT_BRANCH": "feature", "CI_DEFAULT_BRANCH": "main"}
+    assert "apply" not in _gitlab_jobs_run(pipeline, {**other, "CI_PIPELINE_SOURCE": "web"})
+    assert _gitlab_jobs_run(pipeline, {**on_main, "CI_PIPELINE_SOURCE": "schedule"}) == {"drift"}

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from reconciler.ledger import open_ledger
 from tests.cli.example import example_workdir
+from tests.ledger.conftest import postgres_dsn
 from tests.support.cli import Result, run_in_process
 
 
@@ -67,3 +71,27 @@ def test_history_says_which_ledger_it_read(workdir: Path) -> None:
     assert as_json.code == 0, as_json.text
     assert json.loads(as_json.out) == []  # stdout stays one JSON document
     assert f"ledger: {workdir / '.fleet' / 'ledger.db'} (the default;" in as_json.err
+
+
+@pytest.mark.postgres
+def test_history_of_a_postgresql_ledger_that_does_not_exist_is_an_error_and_creates_nothing(
+    workdir: Path,
+) -> None:
+    dsn = postgres_dsn()
+    schema = f"fleet_test_{uuid.uuid4().hex[:16]}"
+    url = f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        try:
+            line = _error(run_in_process(["--ledger", url, "history"]))
+            assert "no ledger in" in line and "(--ledger); nothing was created" in line
+            found = admin.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)
+            ).fetchone()
+            assert found == (0,), "fleet history created the ledger's schema"
+            # Once a ledger exists there, history reads it.
+            open_ledger(url).close()
+            result = run_in_process(["--ledger", url, "history"])
+            assert result.code == 0 and "No apply runs recorded yet." in result.out, result.text
+        finally:
+            drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            admin.execute(drop)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,19 @@ def test_a_plan_made_before_the_manifests_changed_is_refused(
     result = fleet("apply", "p.json")
     assert result.code == 1, result.text
     assert "the manifests changed since the plan was made" in _error_line(result)
+
+
+def test_apply_planfile_says_which_manifests_it_checked_the_plan_against(
+    loopback: Loopback, workdir: Path, fleet: Fleet
+) -> None:
+    # A plan made from other manifests fits those: the log names what was used, and -f pins.
+    shutil.copytree(workdir / "fleet", workdir / "other")
+    _ok(fleet("plan", "other", "-o", "other.json"))
+    unpinned = _ok(fleet("apply", "other.json"))
+    assert "checked the plan against the manifests it names, other" in unpinned.err
+    _ok(fleet("plan", "fleet", "-o", "p.json"))
+    pinned = _ok(fleet("apply", "p.json", "-f", "fleet"))
+    assert "checked the plan against the manifests it names" not in pinned.err
 
 
 def test_honest_saved_plans_apply_through_a_fleet_lifecycle(

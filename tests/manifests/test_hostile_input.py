@@ -133,3 +133,20 @@ def test_integer_over_4300_digits_written_in_hex_is_an_error_not_a_traceback(tmp
     assert result.code == 1 and "Traceback" not in result.text
     where = f"{tmp_path / 'fleet.yaml'}:22:15: spec.pg_version:"
     assert f"{where} a number of about 6,021 digits is too long" in result.err.splitlines()
+
+
+@pytest.mark.timeout(30)
+def test_symlink_to_an_ancestor_directory_is_a_loop_reported_before_it_is_searched(tmp_path):
+    fleet = tmp_path / "fleet"
+    (fleet / "tiers").mkdir(parents=True)
+    (fleet / "fleet.yaml").write_text(FLEET + "---\n" + TIER)
+    # A manifest beside the fleet, outside it: following the link would read it (a second Fleet).
+    (tmp_path / "elsewhere.yaml").write_text(FLEET)
+    os.symlink(str(tmp_path), fleet / "tiers" / "up")  # up -> the fleet's parent
+    os.symlink("/", fleet / "root")  # searching it would walk the whole filesystem
+    result = run_in_process(["validate", str(fleet)])
+    assert result.code == 1, result.text
+    assert "Traceback" not in result.text and result.err.startswith("Error:")
+    assert f"{fleet / 'tiers' / 'up'}:1:1: symlink loop:" in result.err
+    assert f"{fleet / 'root'}:1:1: symlink loop:" in result.err
+    assert "second Fleet" not in result.err

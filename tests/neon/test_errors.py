@@ -159,3 +159,14 @@ def test_bare_os_errors_from_a_transport_are_translated(
 ) -> None:
     assert type(error_for_transport(exc, method="GET")) is get_class
     assert type(error_for_transport(exc, method="POST")) is post_class
+
+
+def test_a_neon_error_body_or_a_key_status_gets_no_wrong_host_hint() -> None:
+    host = "https://console.neon.tech:443"
+    neon_404 = httpx.Response(404, json={"code": "", "message": "project not found"})
+    assert "api-host" not in str(error_for_response(neon_404, host=host))
+    for status in (401, 403, 429):
+        bare = error_for_response(httpx.Response(status, content=b"<html></html>"), host=host)
+        assert "api-host" not in str(bare), status
+    bare_400 = error_for_response(httpx.Response(400, content=b"<html></html>"), host=host)
+    assert f"{host} answered without a Neon error body" in str(bare_400)

@@ -194,3 +194,35 @@ def test_retry_budgets_come_from_the_environment(
 def test_a_bad_retry_budget_is_a_usage_error_naming_the_variable(value: str) -> None:
     with pytest.raises(errors.UsageError, match="NEON_FLEET_RETRY_BUDGET: bad time budget"):
         RetryPolicy.from_env({"NEON_FLEET_RETRY_BUDGET": value})
+
+
+class _NotNeonHandler(http.server.BaseHTTPRequestHandler):
+    """A web server that is not the Neon API: every path is an HTML 404."""
+
+    def do_GET(self) -> None:
+        self.send_error(404, "File not found")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_wrong_api_host_answering_404_without_a_neon_error_body_is_named() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotNeonHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = _port(server)
+        fake = FakeTime()
+        with (
+            _client(f"http://127.0.0.1:{port}", fake) as client,
+            pytest.raises(errors.NotFound) as info,
+        ):
+            client.get_project("k", "p-1")
+        message = str(info.value)
+        assert f"http://127.0.0.1:{port} answered without a Neon error body" in message
+        assert "check --api-host / NEON_API_HOST" in message
+        assert client.stats.snapshot().total_requests == 1 and fake.sleeps == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
