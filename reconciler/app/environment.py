@@ -47,6 +47,8 @@ class GlobalOptions:
                 f"--sandbox and --api-host {self.api_host} contradict each other: --sandbox "
                 "runs against the local emulator; drop one of them"
             )
+        if self.ledger_url is not None and not self.ledger_url.strip():
+            raise UsageError("--ledger is empty: name a ledger URL, or leave the option out")
 
 
 def api_base_url(options: GlobalOptions) -> str:
@@ -81,6 +83,9 @@ class Environment:
             from reconciler.app.sandbox import Sandbox  # the emulator only loads when asked
 
             self._sandbox = Sandbox(options.workdir / ".fleet", fleet)
+        # Resolve the ledger URL now (no I/O): an empty FLEET_LEDGER is refused before any
+        # key is read or any API is contacted.
+        self.ledger_url()
 
     def credentials(self) -> Credentials:
         if self._sandbox is not None:

@@ -22,7 +22,7 @@ from reconciler.ledger import (
     postgres_ledger_exists,
 )
 from reconciler.ledger.retention import pruned_before
-from reconciler.ledger.url import SqliteTarget, parse_ledger_url
+from reconciler.ledger.url import SqliteTarget, ledger_from_environment, parse_ledger_url
 from reconciler.manifests import load_fleet
 
 
@@ -59,8 +59,9 @@ def choose_ledger(options: GlobalOptions, fleet_path: Path | None) -> LedgerChoi
         return LedgerChoice(
             f"sqlite:///{options.workdir / '.fleet' / 'sandbox-ledger.db'}", "the sandbox"
         )
-    if options.environ.get(LEDGER_ENV):
-        return LedgerChoice(options.environ[LEDGER_ENV], LEDGER_ENV)
+    from_environment = ledger_from_environment(options.environ)
+    if from_environment is not None:
+        return LedgerChoice(from_environment, LEDGER_ENV)
     if fleet_path is None:
         hint = f"the default; name the ledger with -f MANIFESTS, --ledger URL or {LEDGER_ENV}"
         return LedgerChoice(DEFAULT_LEDGER_URL, hint)

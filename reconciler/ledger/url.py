@@ -49,7 +49,25 @@ class PostgresTarget:
 def choose_ledger_url(flag: str | None, environ: Mapping[str, str], manifest: str | None) -> str:
     """The ledger URL in force: ``--ledger``, else ``$FLEET_LEDGER``, else the manifest, else
     the default ``sqlite:///.fleet/ledger.db``."""
-    return flag or environ.get(LEDGER_ENV) or manifest or DEFAULT_LEDGER_URL
+    if flag is not None and not flag.strip():
+        raise UsageError("--ledger is empty: name a ledger URL, or leave the option out")
+    return flag or ledger_from_environment(environ) or manifest or DEFAULT_LEDGER_URL
+
+
+def ledger_from_environment(environ: Mapping[str, str]) -> str | None:
+    """``$FLEET_LEDGER``, or None when it is not set; set but empty is an error.
+
+    CI systems expand a missing secret to an empty string. Falling back to the default would
+    run against a fresh local ledger that owns nothing: apply would adopt every project again
+    and re-mint every key. An empty value is refused instead.
+    """
+    value = environ.get(LEDGER_ENV)
+    if value is not None and not value.strip():
+        raise UsageError(
+            f"{LEDGER_ENV} is set but empty (a CI secret that is not defined?): set it to the "
+            f"ledger URL, or unset it to use the Fleet's ledger"
+        )
+    return value
 
 
 def redact_url(url: str) -> str:
