@@ -108,6 +108,9 @@ def test_sigkill_at_random_moments_converges(loopback: Loopback, workdir, env, l
             listed = client.get(f"/organizations/{org}/api_keys").json()
         ours = {k["id"] for k in listed if str(k["name"]).startswith("t-crash-")}
         assert ours <= recorded_keys, "a key minted by a killed run was left untracked"
-    assert runs[0].result == "succeeded"
+    # The final apply recorded a succeeded run, unless the last killed run had already done
+    # every step (killed while closing its record): then there was nothing left to run.
+    if "No changes" not in final.text:
+        assert runs[0].result == "succeeded"
     # Every run that started left its record; the killed ones show as interrupted.
     assert any(run.interrupted for run in runs)
