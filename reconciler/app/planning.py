@@ -43,6 +43,7 @@ from reconciler.core.plan import Plan
 from reconciler.core.plan_codec import plan_from_text
 from reconciler.core.plan_vouch import touched_tenants
 from reconciler.core.planner import build_plan
+from reconciler.core.sharding import Shard
 from reconciler.errors import PlanFileError, UsageError
 from reconciler.manifests import load_fleet
 from reconciler.observe import DetailNeeds, RefreshMode, needs_for, observe, tenants_to_refresh
@@ -75,6 +76,7 @@ def make_plan(
     targets: Sequence[str] = (),
     refresh: RefreshMode = "all",
     manifests: str | Path | None = None,
+    shard: Shard | None = None,
 ) -> PlanResult:
     """Observe the fleet, read the ledger and build the plan (no writes anywhere).
 
@@ -82,10 +84,17 @@ def make_plan(
     docstring); ``"all"`` reads them for every tenant. With ``targets`` only those tenants'
     details are read either way. ``manifests`` is the path the manifests were loaded from, as
     the user gave it: the plan records it (``meta.manifests``) so ``fleet apply PLANFILE`` can
-    load the same manifests again.
+    load the same manifests again. ``shard`` (``--shard i/n``) plans that shard's tenants only,
+    declared or recorded (``shard_targets``), and records it in ``meta.shard``.
     """
     client = env.client()
     view = env.ledger().view()
+    if shard is not None and not shard.whole:
+        if targets:
+            raise UsageError("--shard and --tenant both choose tenants: use one of them")
+        targets = shard_targets(desired, view, shard)
+        if not targets:
+            return PlanResult(empty_shard_plan(desired, shard), desired, LiveFleet({}), 0)
     unknown = sorted(set(targets) - set(desired.tenants) - set(view.tenants))
     if unknown:
         raise UsageError(f"--tenant names no declared or recorded tenant: {', '.join(unknown)}")
@@ -100,9 +109,32 @@ def make_plan(
         targets=targets,
         refresh=refresh,
         manifests=manifests,
+        shard=shard,
     )
     calls = client.stats.snapshot().total_requests - before
     return PlanResult(plan, desired, observation.live, calls)
+
+
+def shard_targets(desired: DesiredFleet, view: LedgerView, shard: Shard) -> tuple[str, ...]:
+    """The tenants ``shard`` plans: declared ones and ones only the ledger still records."""
+    return shard.select(set(desired.tenants) | set(view.tenants))
+
+
+def empty_shard_plan(desired: DesiredFleet, shard: Shard) -> Plan:
+    """The plan of a shard that holds no tenant: nothing to read, nothing to do."""
+    return Plan(
+        tool_version=__version__,
+        manifest_digest=desired.digest,
+        fingerprints={},
+        steps=(),
+        created_at=utc_now_text(),
+        meta={
+            "shard": shard.describe(),
+            "fleet": fleet_meta(desired.fleet),
+            "observed": {},
+            "tenants": {},
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -160,6 +192,7 @@ def plan_from_observation(
     targets: Sequence[str],
     refresh: RefreshMode,
     manifests: str | Path | None,
+    shard: Shard | None = None,
 ) -> Plan:
     """The pure planner on ``observation``, with everything apply needs in ``meta``."""
     live = observation.live
@@ -178,6 +211,7 @@ def plan_from_observation(
         **({"manifests": str(manifests)} if manifests is not None else {}),
         **plan_meta(desired, live, view, plan, observation.needs),
         **refresh_meta(desired, refresh, refreshed),
+        **({"shard": shard.describe()} if shard is not None and not shard.whole else {}),
     }
     meta["converged"] = converged_digests(desired, view, plan, refreshed, targets)
     meta["prevent_destroy"] = {

@@ -42,6 +42,7 @@ from typing import Literal
 
 from reconciler.errors import UsageError
 from reconciler.neon.apikey import key_account
+from reconciler.neon.shared_budget import SharedBudget
 
 #: Route templates under this prefix also draw from the consumption budget.
 CONSUMPTION_PREFIX = "/consumption_history"
@@ -255,6 +256,7 @@ class RateLimiter:
         self._accounts: dict[str, _Account] = {}
         self._waited = 0.0
         self._penalties = 0
+        self._shared: SharedBudget | None = None
 
     def _account(self, account: str | None, now: float) -> _Account:
         """The buckets of ``account`` (default: the current ``account_scope``); lock held."""
@@ -311,8 +313,21 @@ class RateLimiter:
             now = self._clock()
             wait = self._account(account, now).reserve(route, now)
             self._waited += wait
+            shared = self._shared
+            name = "" if self._scope == "process" else account or _current_account.get()
         if wait > 0:
             self._sleep(wait)
+        if shared is not None:
+            # After the local pacing: a token leased is spent at once, never held while waiting.
+            waited = shared.take(name)
+            with self._lock:
+                self._waited += waited
+
+    def share(self, budget: SharedBudget | None) -> None:
+        """Also draw every request's token from ``budget`` (runners sharing accounts), or stop
+        (None). ``reconfigure`` stops sharing too."""
+        with self._lock:
+            self._shared = budget
 
     def penalize(self, cooldown: float = 1.0, account: str | None = None) -> None:
         """Halve an account's effective rate after a 429 (at most once per ``cooldown``
