@@ -90,8 +90,6 @@ def make_plan(
     client = env.client()
     view = env.ledger().view()
     if shard is not None and not shard.whole:
-        if targets:
-            raise UsageError("--shard and --tenant both choose tenants: use one of them")
         targets = shard_targets(desired, view, shard)
         if not targets:
             return PlanResult(empty_shard_plan(desired, shard), desired, LiveFleet({}), 0)

@@ -95,7 +95,7 @@ def plan(
     shard_text: str | None,
 ) -> None:
     """Diff the manifests against the live fleet and print (and optionally save) the plan."""
-    shard = Shard.parse(shard_text) if shard_text is not None else None
+    shard = _shard_option(shard_text, tenants)
     with _kept_from_the_collector() as keep:
         keep()  # the modules loaded so far
         desired = planning.validate(path)
@@ -180,7 +180,7 @@ def apply(
     Exits 5 when blockers held tenants back (the rest was applied), 4 when steps failed.
     """
     output = state.output
-    shard = Shard.parse(shard_text) if shard_text is not None else None
+    shard = _shard_option(shard_text, tenants)
     from_file = planning.is_plan_file(target)
     if from_file and shard is not None:
         raise UsageError(
@@ -250,6 +250,15 @@ def apply(
     failure = apply_exit_error(outcome, the_plan.blockers)
     if failure is not None:
         raise failure
+
+
+def _shard_option(text: str | None, tenants: Sequence[str]) -> Shard | None:
+    """``--shard I/N`` parsed, refused with ``--tenant`` (both choose the tenants)."""
+    if text is None:
+        return None
+    if tenants:
+        raise UsageError("--shard and --tenant both choose tenants: use one of them")
+    return Shard.parse(text)
 
 
 def _confirm_or_refuse() -> None:
