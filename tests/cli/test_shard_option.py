@@ -55,13 +55,14 @@ def test_bad_shard_values_are_one_usage_error_before_anything_is_read(value: str
         assert line.startswith(f"Error: --shard {value!r}: ")
 
 
-@pytest.mark.usefixtures("workdir")
-def test_shard_refuses_a_sqlite_ledger_without_changing_anything() -> None:
+def test_shard_refuses_a_sqlite_ledger_without_changing_anything(workdir: Path) -> None:
     before = run_in_process(["--sandbox", "plan", "fleet", "--detailed-exitcode"])
     assert before.code == 2, before.text
+    (workdir / ".fleet" / "sandbox-ledger.db").unlink()
     for command in (["plan", "fleet"], ["apply", "fleet", "--auto-approve"]):
         line = error_line(run_in_process(["--sandbox", *command, "--shard", "1/2"]))
         assert "--shard 1/2 needs a PostgreSQL ledger" in line
+    assert not (workdir / ".fleet" / "sandbox-ledger.db").exists()  # not even created
     after = run_in_process(["--sandbox", "plan", "fleet", "--detailed-exitcode"])
     assert after.code == 2 and summary(after) == summary(before)  # nothing was applied
 
