@@ -135,11 +135,9 @@ def _project_names(url: str) -> Counter[str]:
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         cursor = None
         while True:
-            params = {
-                "org_id": "org-free-1",
-                "limit": 400,
-                **({"cursor": cursor} if cursor else {}),
-            }
+            params: dict[str, str | int] = {"org_id": "org-free-1", "limit": 400}
+            if cursor:
+                params["cursor"] = cursor
             body = client.get("/projects", params=params).json()
             names.update(p["name"] for p in body["projects"])
             cursor = body.get("pagination", {}).get("cursor")
