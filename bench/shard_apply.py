@@ -11,7 +11,7 @@ emulator's account bucket holds a whole minute of budget, so it only refuses a r
 overspends for longer than that: the default fleet takes about 1.5 minutes at 240/min, and four
 runners that each spent the whole budget would meet 429s after about 20 seconds. Besides the
 emulator's 429 count, the bench samples the emulator's request count and reports the busiest
-10-second window, the aggregate rate the account actually saw.
+10- and 60-second windows, the aggregate rate the account actually saw.
 
 It reports: API calls, wall, aggregate calls/min over the run and in the busiest window vs the
 budget, 429s, creates sent per tenant (must be exactly one), and the re-plan's exit code.
@@ -45,7 +45,8 @@ from tests.support.shard_run import (  # noqa: E402
     write_one_org_fleet,
 )
 
-WINDOW = 10.0
+#: The windows the busiest stretch is measured over (seconds).
+WINDOWS = (10.0, 60.0)
 
 
 def main() -> None:
@@ -114,7 +115,9 @@ def main() -> None:
             drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
             connection.execute(drop)
     creates = stats.requests.get(("POST", "/projects"), 0)
-    busiest = sampler.most_in_window(WINDOW)
+    busiest = "; ".join(
+        f"{window:g} s: {sampler.most_in_window(window) / window * 60:,.0f}" for window in WINDOWS
+    )
     print(f"""
 | {args.shards} × fleet apply --shard i/{args.shards}, {args.tenants} tenants, one org | |
 |---|---|
@@ -122,7 +125,7 @@ def main() -> None:
 | API calls | {stats.total} |
 | wall s | {wall:.1f} |
 | aggregate calls/min over the run | {stats.total / wall * 60:,.0f} (budget {per_minute:g}) |
-| busiest {WINDOW:g} s window, calls/min | {busiest / WINDOW * 60:,.0f} |
+| busiest window, calls/min | {busiest} |
 | 429s at the emulator | {stats.rate_limited} |
 | create requests per tenant | {creates / args.tenants:.2f} ({creates} for {args.tenants}) |
 | projects with a tenant's name, each once | {projects == Counter(f"t-{n}" for n in names)} |

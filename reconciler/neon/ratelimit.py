@@ -31,7 +31,6 @@ shared limiter is first used; ``configure_shared_limiter`` changes them in place
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -42,6 +41,7 @@ from typing import Literal
 
 from reconciler.errors import UsageError
 from reconciler.neon.apikey import key_account
+from reconciler.neon.rates import parse_rate as parse_rate  # re-exported: benches use it
 from reconciler.neon.shared_budget import SharedBudget
 
 #: Route templates under this prefix also draw from the consumption budget.
@@ -58,23 +58,6 @@ RATE_SCOPES: tuple[RateScope, ...] = ("account", "process")
 #: budget in its first second (other tools may share the account).
 ACCOUNT_BURST = 40.0
 CONSUMPTION_BURST = 5.0
-
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$")
-_SECONDS_PER_UNIT = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
-
-
-def parse_rate(text: str, *, default_unit: str) -> float:
-    """Requests per second from ``"700/min"``, ``"40/s"`` or a bare number in ``default_unit``.
-
-    Raises ``UsageError`` for anything else, or a rate that is not positive.
-    """
-    found = _RATE.match(text)
-    if found is None:
-        raise UsageError(f"bad rate limit {text!r}: write it like 700/min or 40/s")
-    value = float(found.group(1))
-    if value <= 0:
-        raise UsageError(f"bad rate limit {text!r}: it must be positive")
-    return value / _SECONDS_PER_UNIT[found.group(2) or default_unit]
 
 
 @dataclass(frozen=True)
@@ -314,18 +297,17 @@ class RateLimiter:
             wait = self._account(account, now).reserve(route, now)
             self._waited += wait
             shared = self._shared
-            name = "" if self._scope == "process" else account or _current_account.get()
+            name = _current_account.get() if account is None else account
         if wait > 0:
             self._sleep(wait)
-        if shared is not None:
-            # After the local pacing: a token leased is spent at once, never held while waiting.
-            waited = shared.take(name)
+        if shared is not None:  # after the local pacing: a leased token is spent at once
+            waited = shared.take("" if self._scope == "process" else name)
             with self._lock:
                 self._waited += waited
 
     def share(self, budget: SharedBudget | None) -> None:
-        """Also draw every request's token from ``budget`` (runners sharing accounts), or stop
-        (None). ``reconfigure`` stops sharing too."""
+        """Also spend a token of ``budget`` (shared by runners) per request; None stops that, as
+        does ``reconfigure``."""
         with self._lock:
             self._shared = budget
 
