@@ -84,12 +84,9 @@ def main() -> None:
                 )
                 started = time.monotonic()
                 with RequestSampler(emulator) as sampler:
-                    codes = {
-                        index: process.wait()
-                        for index, process in start_shards(
-                            apply, args.shards, cwd=work, env=env
-                        ).items()
-                    }
+                    running = start_shards(apply, args.shards, cwd=work, env=env)
+                    # communicate, not wait: a shard's plan text can fill its pipe.
+                    codes = {i: (p.communicate(), p.returncode)[1] for i, p in running.items()}
                 wall = time.monotonic() - started
                 stats = emulator.stats()
                 replan = subprocess.run(
