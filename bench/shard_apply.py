@@ -25,13 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import httpx
-import psycopg
-from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -39,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from reconciler.emulator import Emulator, seed_from_mapping, serve  # noqa: E402
 from reconciler.neon.ratelimit import parse_rate  # noqa: E402
 from tests.e2e.conftest import KEYS, e2e_seed  # noqa: E402
+from tests.support.pg_schemas import private_schema_url  # noqa: E402
 from tests.support.shard_run import (  # noqa: E402
     RequestSampler,
     start_shards,
@@ -61,56 +59,44 @@ def main() -> None:
         parser.error("a PostgreSQL server is needed: --dsn or FLEET_TEST_POSTGRES_DSN")
     per_minute = parse_rate(args.rate, default_unit="min") * 60
     per_route = parse_rate(args.route_rate, default_unit="s")
-    schema = f"fleet_bench_{uuid.uuid4().hex[:12]}"
-    ledger = f"{args.dsn}{'&' if '?' in args.dsn else '?'}schema={schema}"
     seed = e2e_seed(operation_ms=20, rpm=round(per_minute), per_route=round(per_route))
-    try:
-        with tempfile.TemporaryDirectory(prefix="shard-apply-") as tmp:
-            work = Path(tmp) / "work"
-            names = write_one_org_fleet(work / "fleet", args.tenants)
-            emulator = Emulator(Path(tmp) / "emulator.db", seed_from_mapping(seed))
-            with serve(emulator) as server:
-                env = {
-                    **KEYS,
-                    "NEON_API_HOST": server.url,
-                    "NEON_FLEET_RATE_LIMIT": f"{per_minute:g}/min",
-                    "NEON_FLEET_ROUTE_RATE_LIMIT": f"{per_route:g}/s",
-                }
-                apply = ["--ledger", ledger, "apply", "fleet", "--auto-approve"]
-                print(
-                    f"{args.tenants} tenants in one org, {args.shards} shards; emulator and "
-                    f"runners {per_minute:g}/min and {per_route:g}/s per route",
-                    flush=True,
-                )
-                started = time.monotonic()
-                with RequestSampler(emulator) as sampler:
-                    running = start_shards(apply, args.shards, cwd=work, env=env)
-                    # communicate, not wait: a shard's plan text can fill its pipe.
-                    codes = {i: (p.communicate(), p.returncode)[1] for i, p in running.items()}
-                wall = time.monotonic() - started
-                stats = emulator.stats()
-                replan = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "reconciler",
-                        "--ledger",
-                        ledger,
-                        "plan",
-                        "fleet",
-                        "--detailed-exitcode",
-                    ],
-                    cwd=work,
-                    env={**os.environ, **env},
-                    capture_output=True,
-                    check=False,
-                ).returncode
-                projects = _project_names(server.url)
-            emulator.close()
-    finally:
-        with psycopg.connect(args.dsn, autocommit=True) as connection:
-            drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-            connection.execute(drop)
+    with (
+        private_schema_url(args.dsn, "fleet_bench") as ledger,
+        tempfile.TemporaryDirectory(prefix="shard-apply-") as tmp,
+    ):
+        work = Path(tmp) / "work"
+        names = write_one_org_fleet(work / "fleet", args.tenants)
+        emulator = Emulator(Path(tmp) / "emulator.db", seed_from_mapping(seed))
+        with serve(emulator) as server:
+            env = {
+                **KEYS,
+                "NEON_API_HOST": server.url,
+                "NEON_FLEET_RATE_LIMIT": f"{per_minute:g}/min",
+                "NEON_FLEET_ROUTE_RATE_LIMIT": f"{per_route:g}/s",
+            }
+            apply = ["--ledger", ledger, "apply", "fleet", "--auto-approve"]
+            print(
+                f"{args.tenants} tenants in one org, {args.shards} shards; emulator and "
+                f"runners {per_minute:g}/min and {per_route:g}/s per route",
+                flush=True,
+            )
+            started = time.monotonic()
+            with RequestSampler(emulator) as sampler:
+                running = start_shards(apply, args.shards, cwd=work, env=env)
+                # communicate, not wait: a shard's plan text can fill its pipe.
+                codes = {i: (p.communicate(), p.returncode)[1] for i, p in running.items()}
+            wall = time.monotonic() - started
+            stats = emulator.stats()
+            replan_args = ["--ledger", ledger, "plan", "fleet", "--detailed-exitcode"]
+            replan = subprocess.run(
+                [sys.executable, "-m", "reconciler", *replan_args],
+                cwd=work,
+                env={**os.environ, **env},
+                capture_output=True,
+                check=False,
+            ).returncode
+            projects = _project_names(server.url)
+        emulator.close()
     creates = stats.requests.get(("POST", "/projects"), 0)
     busiest = "; ".join(
         f"{window:g} s: {sampler.most_in_window(window) / window * 60:,.0f}" for window in WINDOWS

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from reconciler.core.model import OwnedTenant
 from reconciler.core.sharding import Shard
@@ -18,6 +15,7 @@ from reconciler.manifests import load_fleet
 from tests.cli.example import example_workdir
 from tests.ledger.conftest import postgres_dsn
 from tests.support.cli import Result, run_in_process
+from tests.support.pg_schemas import private_schema_url
 
 
 @pytest.fixture
@@ -27,12 +25,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def pg_ledger() -> Iterator[str]:
-    dsn = postgres_dsn()
-    schema = f"fleet_cli_{uuid.uuid4().hex[:12]}"
-    yield f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-        connection.execute(drop)
+    with private_schema_url(postgres_dsn(), "fleet_cli") as url:
+        yield url
 
 
 def error_line(result: Result) -> str:

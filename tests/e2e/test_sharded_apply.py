@@ -9,15 +9,12 @@ whole-fleet re-plan is empty.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from reconciler.core.sharding import Shard
 from reconciler.emulator import Emulator, RunningServer, seed_from_mapping, serve
@@ -26,6 +23,7 @@ from reconciler.ledger.leases import LEASE_BLOCK, shared_capacity
 from tests.e2e.conftest import KEYS, e2e_seed, postgres_dsn, rate_limits
 from tests.support.cli import RECORDED, Result, run_subprocess
 from tests.support.kills import KillPoint, Progress, run_until_killed
+from tests.support.pg_schemas import private_schema_url
 from tests.support.shard_run import RequestSampler, start_shards, write_one_org_fleet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -46,13 +44,8 @@ ALLOWED_IN_WINDOW = (
 
 @pytest.fixture
 def ledger_url() -> Iterator[str]:
-    dsn = postgres_dsn()
-    schema = f"fleet_e2e_{uuid.uuid4().hex[:12]}"
-    yield f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-        )
+    with private_schema_url(postgres_dsn(), "fleet_e2e") as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from reconciler.ledger import Ledger, open_ledger
 from reconciler.ledger.leases import LEASE_BLOCK, shared_capacity
 from reconciler.ledger.postgres import PostgresLedger
 from tests.ledger.conftest import postgres_dsn
+from tests.support.pg_schemas import private_schema_url
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_open(postgres_admin: psycopg.Connection[Any]) -> Iterator[Callable[[], PostgresLedger]]:
+def pg_open() -> Iterator[Callable[[], PostgresLedger]]:
     """Open PostgreSQL ledgers (one per simulated runner) in a schema of this test's own."""
-    dsn = postgres_dsn()
-    schema = f"fleet_test_{uuid.uuid4().hex[:16]}"
-    url = f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
     opened: list[Ledger] = []
 
     def opener() -> PostgresLedger:
@@ -34,12 +28,10 @@ def pg_open(postgres_admin: psycopg.Connection[Any]) -> Iterator[Callable[[], Po
         opened.append(ledger)
         return ledger
 
-    yield opener
-    for ledger in opened:
-        ledger.close()
-    postgres_admin.execute(
-        sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-    )
+    with private_schema_url(postgres_dsn(), "fleet_test") as url:
+        yield opener
+        for ledger in opened:
+            ledger.close()
 
 
 def test_a_new_account_bucket_starts_full_and_grants_whole_blocks(
