@@ -89,13 +89,18 @@ class RequestSampler:
     def seconds(self) -> float:
         return self.samples[-1][0] - self.samples[0][0] if self.samples else 0.0
 
-    def most_in_window(self, window: float) -> int:
-        """The most requests that arrived within any ``window`` seconds (to sampling accuracy:
-        a window is widened to the samples around it, so this never under-counts)."""
+    def windows(self, window: float) -> list[tuple[int, float]]:
+        """(requests, seconds) of every stretch of at least ``window`` seconds starting at a
+        sample: from the sample before it to the first sample past its end, so a window never
+        under-counts, and its length is what the samples say (a stalled sampler widens it)."""
         times = [moment for moment, _ in self.samples]
-        most = 0
+        found = []
         for start, (moment, count) in enumerate(self.samples):
             end = min(bisect.bisect_right(times, moment + window), len(times) - 1)
-            earlier = self.samples[start - 1][1] if start else count
-            most = max(most, self.samples[end][1] - earlier)
-        return most
+            before_time, before_count = self.samples[start - 1] if start else (moment, count)
+            found.append((self.samples[end][1] - before_count, times[end] - before_time))
+        return found
+
+    def most_in_window(self, window: float) -> int:
+        """The most requests seen in any stretch of ``window`` seconds (see ``windows``)."""
+        return max((count for count, _ in self.windows(window)), default=0)
