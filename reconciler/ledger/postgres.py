@@ -11,7 +11,11 @@ the lock's duration: PostgreSQL releases it when that session ends, including wh
 holding it is killed. An ``apply_lock`` row names the holder for the refused apply's message;
 it is joined with ``pg_locks`` so a stale row of a dead holder is never reported. Both keys
 come from the schema the session resolves, never from the URL's text, so two URLs that reach
-the same tables (``/db`` and ``/db?schema=public``) share one lock.
+the same tables (``/db`` and ``/db?schema=public``) share one lock. A shard's apply
+(``--shard i/n``) holds that lock shared plus a lock of its own shard (``shard_locks``).
+
+Shared budgets: ``lease_tokens`` leases request tokens from the account's row of
+``rate_leases`` (``leases``) on a session of its own.
 """
 
 from __future__ import annotations
