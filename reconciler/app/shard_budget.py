@@ -18,7 +18,7 @@ from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
 from reconciler.ledger.leases import LEASE_BLOCK, shared_capacity
 from reconciler.ledger.postgres import PostgresLedger
-from reconciler.ledger.url import PostgresTarget, parse_ledger_url, redact_url
+from reconciler.ledger.url import PostgresTarget, parse_ledger_url
 from reconciler.neon.ratelimit import ACCOUNT_BURST, shared_limiter
 from reconciler.neon.shared_budget import SharedBudget
 
@@ -26,7 +26,8 @@ from reconciler.neon.shared_budget import SharedBudget
 def require_postgres(env: Environment, shard: Shard) -> PostgresLedger:
     """The ledger runners share, or the one clear error for a ledger they cannot share.
 
-    Decided from the URL first, so a SQLite ledger is not even created for a refused run.
+    Decided from the URL first, so a SQLite ledger is not even created for a refused run (the
+    URL is shown as is: only SQLite URLs, which hold no password, get this far).
     """
     url = env.ledger_url()
     target = parse_ledger_url(url, base_dir=env.options.workdir)
@@ -35,7 +36,7 @@ def require_postgres(env: Environment, shard: Shard) -> PostgresLedger:
         return ledger
     raise UsageError(
         f"--shard {shard.describe()} needs a PostgreSQL ledger (the ledger is "
-        f"{redact_url(url)}): runners on several machines cannot share a SQLite file; "
+        f"{url}): runners on several machines cannot share a SQLite file; "
         "drop --shard, or move the ledger to postgresql://"
     )
 
