@@ -93,7 +93,8 @@ def make_plan(
     if shard is not None and not shard.whole:
         targets = shard_targets(desired, view, shard)
         if not targets:
-            return PlanResult(empty_shard_plan(desired, shard), desired, LiveFleet({}), 0)
+            empty = empty_shard_plan(desired, shard, refresh, manifests)
+            return PlanResult(empty, desired, LiveFleet({}), 0)
     unknown = sorted(set(targets) - set(desired.tenants) - set(view.tenants))
     if unknown:
         raise UsageError(f"--tenant names no declared or recorded tenant: {', '.join(unknown)}")
@@ -119,7 +120,9 @@ def shard_targets(desired: DesiredFleet, view: LedgerView, shard: Shard) -> tupl
     return shard.select(set(desired.tenants) | set(view.tenants))
 
 
-def empty_shard_plan(desired: DesiredFleet, shard: Shard) -> Plan:
+def empty_shard_plan(
+    desired: DesiredFleet, shard: Shard, refresh: RefreshMode, manifests: str | Path | None
+) -> Plan:
     """The plan of a shard that holds no tenant: nothing to read, nothing to do."""
     return Plan(
         tool_version=__version__,
@@ -128,10 +131,12 @@ def empty_shard_plan(desired: DesiredFleet, shard: Shard) -> Plan:
         steps=(),
         created_at=utc_now_text(),
         meta={
+            **({"manifests": str(manifests)} if manifests is not None else {}),
             "shard": shard.describe(),
             "fleet": fleet_meta(desired.fleet),
             "observed": {},
             "tenants": {},
+            "refresh_mode": refresh,
         },
     )
 

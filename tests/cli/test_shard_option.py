@@ -149,3 +149,30 @@ def test_a_transfer_runs_in_the_shard_of_its_tenant_whatever_the_orgs(pg_ledger:
         assert ledger.view().tenants["cust-00042"].org_id == "org-paid-1"
     replan = run_in_process([*base, "plan", "fleet", "--detailed-exitcode"])
     assert replan.code == 0, replan.text
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("workdir")
+def test_a_shard_without_tenants_plans_and_applies_nothing(pg_ledger: str) -> None:
+    tenants = load_fleet("fleet").tenants
+    empty = next(Shard(i, 16) for i in range(16) if not Shard(i, 16).select(tenants))
+    base = ["--ledger", pg_ledger, "--sandbox"]
+    plan = run_in_process(
+        [
+            *base,
+            "plan",
+            "fleet",
+            "--shard",
+            empty.describe(),
+            "-o",
+            "empty.json",
+            "--detailed-exitcode",
+        ]
+    )
+    assert plan.code == 0 and "0 API call(s)" in plan.err, plan.text  # nothing to read either
+    saved = json.loads(Path("empty.json").read_text())
+    assert (saved["meta"]["shard"], saved["targets"], saved["steps"]) == (empty.describe(), [], [])
+    applied = run_in_process([*base, "apply", "empty.json"])
+    assert applied.code == 0 and "No changes" in applied.text, applied.text
+    with open_ledger(pg_ledger) as ledger:
+        assert ledger.view().tenants == {}
