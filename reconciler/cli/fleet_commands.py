@@ -125,10 +125,20 @@ def plan(
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")
     state.output.note(f"{result.api_calls} API call(s)")
-    if result.plan.meta.get("list_only_tenants"):
+    meta = result.plan.meta
+    # A shard's counts are of its own tenants: the others are not planned here at all.
+    list_only = meta.get("list_only_tenants", 0)
+    if "shard" in meta:
+        declared = sum(1 for name in result.plan.targets if name in desired.tenants)
+        list_only = declared - meta.get("refreshed_tenants", declared)
         state.output.note(
-            f"incremental refresh: {result.plan.meta['refreshed_tenants']} tenant(s) read in "
-            f"full, {result.plan.meta['list_only_tenants']} from list pages only "
+            f"shard {meta['shard']}: {len(result.plan.targets)} tenant(s) planned; the other "
+            "shards' tenants are left to their runners"
+        )
+    if list_only:
+        state.output.note(
+            f"incremental refresh: {meta['refreshed_tenants']} tenant(s) read in "
+            f"full, {list_only} from list pages only "
             "(--refresh=all reads every tenant's computes and branches)"
         )
     if detailed_exitcode and result.plan.has_changes:

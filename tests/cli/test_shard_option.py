@@ -94,6 +94,9 @@ def test_a_shard_plan_file_is_applied_under_its_shard_lock_only(pg_ledger: str) 
             ]
         )
         assert result.code == 0, result.text
+        mine = shard.select(tenants)
+        assert f"shard {shard.describe()}: {len(mine)} tenant(s) planned" in result.err
+        assert "from list pages only" not in result.err  # a new fleet: all of mine read in full
         saved = json.loads(Path(f"plan-{shard.index}.json").read_text())
         assert saved["meta"]["shard"] == shard.describe()
         assert saved["targets"] == list(shard.select(tenants))
