@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from reconciler import __version__
 from reconciler.app.environment import Environment
+from reconciler.app.shard_budget import require_postgres, shared_budgets
 from reconciler.apply.applier import Applier, StepEvent, check_fresh, record_converged
 from reconciler.apply.context import ApplyContext, TenantBinding
 from reconciler.apply.executor import ExecutionReport
@@ -21,6 +22,7 @@ from reconciler.apply.recovery import RecoveryReport, recover
 from reconciler.core.model import LiveFleet
 from reconciler.core.plan import Plan
 from reconciler.core.plan_codec import SEAL_PREFIX, plan_digest
+from reconciler.core.sharding import Shard
 from reconciler.ledger import RunInfo, current_actor, utc_now
 from reconciler.ledger.retention import PruneReport, prune_by_policy
 from reconciler.observe import DetailNeeds, list_orgs, observe
@@ -37,16 +39,34 @@ class ApplyOutcome:
 
 
 @contextlib.contextmanager
-def apply_session(env: Environment, *, lock_timeout: float = 0.0) -> Iterator[RecoveryReport]:
+def apply_session(
+    env: Environment, *, lock_timeout: float = 0.0, shard: Shard | None = None
+) -> Iterator[RecoveryReport]:
     """Hold the ledger's apply lock and settle what a crashed apply left open.
 
     Everything an apply reads and writes happens inside this block, planning included for
-    ``fleet apply PATH``, so no other apply can move the fleet in between.
+    ``fleet apply PATH``, so no other apply can move the fleet in between. With ``shard``
+    (``--shard i/n``, PostgreSQL only) the lock is that shard's, recovery settles that shard's
+    intents only, and the account budgets are shared with the other shards' runners.
     """
+    sharded = shard if shard is not None and not shard.whole else None
+    if sharded is not None:
+        require_postgres(env, sharded)
     client, credentials, ledger = env.client(), env.credentials(), env.ledger()
     org_ids = [org.id for org in env.fleet.orgs.values()]
-    with ledger.apply_lock(current_actor(), timeout=lock_timeout):
-        yield recover(client, credentials, ledger, lambda: list_orgs(client, credentials, org_ids))
+    lock = (
+        ledger.apply_lock(current_actor(), timeout=lock_timeout)
+        if sharded is None
+        else ledger.shard_lock(current_actor(), sharded, timeout=lock_timeout)
+    )
+    with lock, shared_budgets(env, sharded):
+        yield recover(
+            client,
+            credentials,
+            ledger,
+            lambda: list_orgs(client, credentials, org_ids),
+            owns=None if sharded is None else sharded.holds,
+        )
 
 
 def apply_plan(

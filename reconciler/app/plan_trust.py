@@ -26,11 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.app.environment import Environment
-from reconciler.app.planning import fleet_meta, observe_for_plan, plan_from_observation
+from reconciler.app.planning import (
+    fleet_meta,
+    observe_for_plan,
+    plan_from_observation,
+    shard_targets,
+)
 from reconciler.core.model import DesiredFleet, LiveFleet
 from reconciler.core.plan import Plan
 from reconciler.core.plan_codec import plan_digest
 from reconciler.core.plan_vouch import stale_tenants, touched_tenants, unvouched_steps
+from reconciler.core.sharding import Shard
 from reconciler.errors import StalePlanError, UnvouchedPlanError, UsageError
 from reconciler.manifests import load_fleet
 from reconciler.observe import REFRESH_MODES, RefreshMode
@@ -77,10 +83,36 @@ def manifests_for(saved: Plan, override: Path | None) -> DesiredFleet:
     return desired
 
 
+def saved_shard(saved: Plan) -> Shard | None:
+    """The shard a saved plan was made for (``meta.shard``), or None for a whole-fleet plan."""
+    recorded = saved.meta.get("shard")
+    if recorded is None:
+        return None
+    try:
+        shard = Shard.parse(str(recorded))
+    except UsageError as exc:
+        raise UnvouchedPlanError(f"plan file: meta.shard: {exc}") from exc
+    return None if shard.whole else shard
+
+
 def vouch(env: Environment, desired: DesiredFleet, saved: Plan) -> VouchedPlan:
-    """Re-plan from the manifests and live state; the saved steps the re-plan vouches for."""
+    """Re-plan from the manifests and live state; the saved steps the re-plan vouches for.
+
+    A shard's plan (``meta.shard``) must name exactly the tenants the manifests and the ledger
+    put in that shard now: its steps run under that shard's lock only, so a tenant of another
+    shard in it could be applied by two runners at once.
+    """
     refresh = _refresh_mode(saved.meta.get("refresh_mode", "all"))
     view = env.ledger().view()
+    shard = saved_shard(saved)
+    if shard is not None:
+        if tuple(saved.targets) != shard_targets(desired, view, shard):
+            raise UnvouchedPlanError(
+                f"the plan's tenants are not those of shard {shard.describe()} now (tenants were "
+                "added or removed since, or the plan file was edited); plan again"
+            )
+        if not saved.targets:
+            return VouchedPlan(saved, LiveFleet({}), plan_digest(saved))
     observation = observe_for_plan(
         env,
         desired,
@@ -98,6 +130,7 @@ def vouch(env: Environment, desired: DesiredFleet, saved: Plan) -> VouchedPlan:
         targets=saved.targets,
         refresh=refresh,
         manifests=saved.meta.get("manifests"),
+        shard=shard,
     )
     stale = stale_tenants(saved, replan)
     if stale:

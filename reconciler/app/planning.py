@@ -1,4 +1,4 @@
-"""Use cases ``validate`` and ``plan``, and the plan file on disk.
+"""Use cases ``validate`` and ``plan`` (the plan file on disk: ``reconciler.app.plan_file``).
 
 A saved plan records, in ``meta``, the manifests path it was made from (``manifests``), the
 Fleet settings it was made with (org ids and the *names* of the key variables, never keys, and
@@ -19,8 +19,6 @@ fingerprint stays comparable.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,6 +27,11 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.app.environment import Environment
+
+# The plan file on disk lives in its own module; these names stay importable from here.
+from reconciler.app.plan_file import is_plan_file as is_plan_file
+from reconciler.app.plan_file import load_plan_file as load_plan_file
+from reconciler.app.plan_file import save_plan as save_plan
 from reconciler.app.transfer_key import check_transfer_key
 from reconciler.apply.context import TenantBinding
 from reconciler.core.matching import match_tenants
@@ -40,13 +43,12 @@ from reconciler.core.model import (
 )
 from reconciler.core.options import PlanOptions
 from reconciler.core.plan import Plan
-from reconciler.core.plan_codec import plan_from_text
 from reconciler.core.plan_vouch import touched_tenants
 from reconciler.core.planner import build_plan
-from reconciler.errors import PlanFileError, UsageError
+from reconciler.core.sharding import Shard
+from reconciler.errors import UsageError
 from reconciler.manifests import load_fleet
 from reconciler.observe import DetailNeeds, RefreshMode, needs_for, observe, tenants_to_refresh
-from reconciler.render.json import json_chunks, validate_plan_dict
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ def make_plan(
     targets: Sequence[str] = (),
     refresh: RefreshMode = "all",
     manifests: str | Path | None = None,
+    shard: Shard | None = None,
 ) -> PlanResult:
     """Observe the fleet, read the ledger and build the plan (no writes anywhere).
 
@@ -82,10 +85,16 @@ def make_plan(
     docstring); ``"all"`` reads them for every tenant. With ``targets`` only those tenants'
     details are read either way. ``manifests`` is the path the manifests were loaded from, as
     the user gave it: the plan records it (``meta.manifests``) so ``fleet apply PLANFILE`` can
-    load the same manifests again.
+    load the same manifests again. ``shard`` (``--shard i/n``) plans that shard's tenants only,
+    declared or recorded (``shard_targets``), and records it in ``meta.shard``.
     """
     client = env.client()
     view = env.ledger().view()
+    if shard is not None and not shard.whole:
+        targets = shard_targets(desired, view, shard)
+        if not targets:
+            empty = empty_shard_plan(desired, shard, refresh, manifests)
+            return PlanResult(empty, desired, LiveFleet({}), 0)
     unknown = sorted(set(targets) - set(desired.tenants) - set(view.tenants))
     if unknown:
         raise UsageError(f"--tenant names no declared or recorded tenant: {', '.join(unknown)}")
@@ -100,9 +109,36 @@ def make_plan(
         targets=targets,
         refresh=refresh,
         manifests=manifests,
+        shard=shard,
     )
     calls = client.stats.snapshot().total_requests - before
     return PlanResult(plan, desired, observation.live, calls)
+
+
+def shard_targets(desired: DesiredFleet, view: LedgerView, shard: Shard) -> tuple[str, ...]:
+    """The tenants ``shard`` plans: declared ones and ones only the ledger still records."""
+    return shard.select(set(desired.tenants) | set(view.tenants))
+
+
+def empty_shard_plan(
+    desired: DesiredFleet, shard: Shard, refresh: RefreshMode, manifests: str | Path | None
+) -> Plan:
+    """The plan of a shard that holds no tenant: nothing to read, nothing to do."""
+    return Plan(
+        tool_version=__version__,
+        manifest_digest=desired.digest,
+        fingerprints={},
+        steps=(),
+        created_at=utc_now_text(),
+        meta={
+            **({"manifests": str(manifests)} if manifests is not None else {}),
+            "shard": shard.describe(),
+            "fleet": fleet_meta(desired.fleet),
+            "observed": {},
+            "tenants": {},
+            "refresh_mode": refresh,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -160,6 +196,7 @@ def plan_from_observation(
     targets: Sequence[str],
     refresh: RefreshMode,
     manifests: str | Path | None,
+    shard: Shard | None = None,
 ) -> Plan:
     """The pure planner on ``observation``, with everything apply needs in ``meta``."""
     live = observation.live
@@ -178,6 +215,7 @@ def plan_from_observation(
         **({"manifests": str(manifests)} if manifests is not None else {}),
         **plan_meta(desired, live, view, plan, observation.needs),
         **refresh_meta(desired, refresh, refreshed),
+        **({"shard": shard.describe()} if shard is not None and not shard.whole else {}),
     }
     meta["converged"] = converged_digests(desired, view, plan, refreshed, targets)
     meta["prevent_destroy"] = {
@@ -315,78 +353,3 @@ def fleet_meta(fleet: FleetConfig) -> dict[str, Any]:
         "region": fleet.region,
         "pg_version": fleet.pg_version,
     }
-
-
-def save_plan(plan: Plan, path: str | Path) -> None:
-    """Write the sealed plan file: mode 0600 from the start, replaced atomically.
-
-    A plan names projects, orgs and key names (never secrets), but it is still the fleet's
-    blueprint: only its owner should read it. A temporary file in the same directory is
-    renamed over the target, so a crash never leaves half a plan where a CI job finds it.
-    """
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            # Written in pieces: a large plan's whole text is never held in memory.
-            for chunk in json_chunks(plan):
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)  # O_CREAT's mode only applies to a file it creates
-        os.replace(temporary, target)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise PlanFileError(f"cannot write the plan file {target}: {exc.strerror}") from exc
-
-
-def load_plan_file(path: str | Path) -> Plan:
-    """Read a saved plan: bounded parse, shape, step graph and seal, one clear error each.
-
-    jsonschema is not run on the success path (it costs seconds on a large plan and the codec
-    checks what apply relies on); it only explains a shape failure in schema terms.
-    """
-    source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlanFileError(f"{source}: cannot read the plan file: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise PlanFileError(f"{source}: not a JSON plan file: {exc.reason}") from exc
-    try:
-        plan = plan_from_text(text)
-    except PlanFileError as exc:
-        raise PlanFileError(f"{source}: {_explained(text, exc)}") from exc
-    for key in ("observed", "tenants"):
-        if key not in plan.meta:
-            raise PlanFileError(
-                f"{source}: plan file: meta.{key} is missing (not made by fleet plan?)"
-            )
-    return plan
-
-
-def _explained(text: str, error: PlanFileError) -> str:
-    """The schema's wording for a shape error, when the schema sees one; else ``error``."""
-    message = str(error)
-    if not message.startswith("plan file: ") or "seal" in message or "nested" in message:
-        return message
-    try:
-        validate_plan_dict(json.loads(text))
-    except PlanFileError as schema_error:
-        return str(schema_error)
-    except (ValueError, RecursionError):
-        pass
-    return message
-
-
-def is_plan_file(path: str | Path) -> bool:
-    """A saved plan is a JSON file; manifests are YAML files or directories."""
-    candidate = Path(path)
-    if not candidate.is_file():
-        return False
-    if candidate.suffix == ".json":
-        return True
-    with candidate.open("rb") as handle:
-        return handle.read(64).lstrip().startswith(b"{")

@@ -61,9 +61,14 @@ def recover(
     credentials: Credentials,
     ledger: Ledger,
     list_projects: Callable[[], LiveFleet],
+    owns: Callable[[str], bool] | None = None,
 ) -> RecoveryReport:
-    """Settle every open intent; ``list_projects`` reads the managed orgs' projects if needed."""
-    intents = ledger.pending_intents()
+    """Settle every open intent; ``list_projects`` reads the managed orgs' projects if needed.
+
+    ``owns`` limits recovery to the intents of some tenants (a shard's, ``--shard i/n``): the
+    intents of other shards may belong to runs that are alive and hold their shard's lock.
+    """
+    intents = [i for i in ledger.pending_intents() if owns is None or owns(i.tenant)]
     if not intents:
         return RecoveryReport()
     project_intents = [i for i in intents if i.action == "create_project"]

@@ -11,13 +11,19 @@ from typing import Literal
 
 import click
 
-from reconciler.app import applying, history_prune, plan_trust, planning
+from reconciler.app import applying, history_prune, plan_trust, planning, shard_budget
 from reconciler.app.environment import Environment
 from reconciler.app.history import read_history, render_history
 from reconciler.app.output import apply_exit_error, apply_summary, plan_chunks, plan_text
 from reconciler.cli import FORMATS, State, cli, pass_state
 from reconciler.cli.out_file import warn_if_out_looks_like_a_format
+from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
+
+_SHARD_HELP = (
+    "Only shard I of N (0 … N-1) of the tenants, by a stable hash of the name; N runners apply "
+    "one fleet at once on a PostgreSQL ledger, sharing each account's budget (docs/scale.md)."
+)
 
 
 @cli.command()
@@ -76,6 +82,7 @@ _FULL_COLLECTION_EVERY = 100
     show_default=True,
     help="Read compute/branch details of changed tenants only, or of all (docs/scale.md).",
 )
+@click.option("--shard", "shard_text", metavar="I/N", help=_SHARD_HELP)
 @pass_state
 def plan(
     state: State,
@@ -85,15 +92,20 @@ def plan(
     detailed_exitcode: bool,
     tenants: Sequence[str],
     refresh: Literal["changed", "all"],
+    shard_text: str | None,
 ) -> None:
     """Diff the manifests against the live fleet and print (and optionally save) the plan."""
+    shard = _shard_option(shard_text, tenants)
     with _kept_from_the_collector() as keep:
         keep()  # the modules loaded so far
         desired = planning.validate(path)
         keep()
-        with Environment(state.options, desired.fleet) as env:
+        with (
+            Environment(state.options, desired.fleet) as env,
+            shard_budget.shared_budgets(env, shard),
+        ):
             result = planning.make_plan(
-                env, desired, targets=tenants, refresh=refresh, manifests=path
+                env, desired, targets=tenants, refresh=refresh, manifests=path, shard=shard
             )
         keep()
         if out_file is not None:
@@ -113,10 +125,20 @@ def plan(
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")
     state.output.note(f"{result.api_calls} API call(s)")
-    if result.plan.meta.get("list_only_tenants"):
+    meta = result.plan.meta
+    # A shard's counts are of its own tenants: the others are not planned here at all.
+    list_only = meta.get("list_only_tenants", 0)
+    if "shard" in meta:
+        declared = sum(1 for name in result.plan.targets if name in desired.tenants)
+        list_only = declared - meta.get("refreshed_tenants", declared)
         state.output.note(
-            f"incremental refresh: {result.plan.meta['refreshed_tenants']} tenant(s) read in "
-            f"full, {result.plan.meta['list_only_tenants']} from list pages only "
+            f"shard {meta['shard']}: {len(result.plan.targets)} tenant(s) planned; the other "
+            "shards' tenants are left to their runners"
+        )
+    if list_only:
+        state.output.note(
+            f"incremental refresh: {meta['refreshed_tenants']} tenant(s) read in "
+            f"full, {list_only} from list pages only "
             "(--refresh=all reads every tenant's computes and branches)"
         )
     if detailed_exitcode and result.plan.has_changes:
@@ -149,6 +171,7 @@ def plan(
     help="PLANFILE form: the manifests to check the plan against (default: the path the plan "
     "was made from).",
 )
+@click.option("--shard", "shard_text", metavar="I/N", help=_SHARD_HELP + " PATH form.")
 @pass_state
 def apply(
     state: State,
@@ -160,13 +183,20 @@ def apply(
     tenants: Sequence[str],
     refresh: Literal["changed", "all"] | None,
     manifests: Path | None,
+    shard_text: str | None,
 ) -> None:
     """Apply a saved PLANFILE (checked against the manifests), or plan PATH, confirm, and apply.
 
     Exits 5 when blockers held tenants back (the rest was applied), 4 when steps failed.
     """
     output = state.output
+    shard = _shard_option(shard_text, tenants)
     from_file = planning.is_plan_file(target)
+    if from_file and shard is not None:
+        raise UsageError(
+            "--shard shapes a new plan and only goes with a manifests PATH; a saved plan "
+            "applies the shard it was made for (fleet plan --shard I/N -o FILE)"
+        )
     if from_file and (tenants or refresh):
         # A saved plan is applied exactly as reviewed; narrowing it here would apply a plan
         # nobody saw.
@@ -188,9 +218,11 @@ def apply(
             f"checked the plan against the manifests it names, {saved.meta.get('manifests')} "
             "(-f PATH names them instead)"
         )
+    if saved is not None:
+        shard = plan_trust.saved_shard(saved)
     with (
         Environment(state.options, desired.fleet) as env,
-        applying.apply_session(env, lock_timeout=lock_timeout) as recovered,
+        applying.apply_session(env, lock_timeout=lock_timeout, shard=shard) as recovered,
     ):
         if recovered.did_anything:
             output.note(
@@ -202,7 +234,12 @@ def apply(
             the_plan, planned_from, digest = vouched.plan, vouched.live, vouched.digest
         else:
             result = planning.make_plan(
-                env, desired, targets=tenants, refresh=refresh or "all", manifests=target
+                env,
+                desired,
+                targets=tenants,
+                refresh=refresh or "all",
+                manifests=target,
+                shard=shard,
             )
             the_plan, planned_from, digest = result.plan, result.live, None
             if fmt == "text":
@@ -229,6 +266,15 @@ def apply(
     failure = apply_exit_error(outcome, the_plan.blockers)
     if failure is not None:
         raise failure
+
+
+def _shard_option(text: str | None, tenants: Sequence[str]) -> Shard | None:
+    """``--shard I/N`` parsed, refused with ``--tenant`` (both choose the tenants)."""
+    if text is None:
+        return None
+    if tenants:
+        raise UsageError("--shard and --tenant both choose tenants: use one of them")
+    return Shard.parse(text)
 
 
 def _confirm_or_refuse() -> None:

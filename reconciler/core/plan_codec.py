@@ -55,6 +55,7 @@ _META_TYPES: dict[str, type] = {
     "tenants": dict,
     "converged": dict,
     "prevent_destroy": dict,
+    "shard": str,
 }
 
 

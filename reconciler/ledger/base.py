@@ -23,6 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.core.model import LedgerView, OwnedTenant
+from reconciler.core.sharding import Shard
+from reconciler.errors import UsageError
 from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
@@ -134,6 +136,23 @@ class Ledger(LedgerReader):
         ``timeout`` 0 a held lock raises ``LockHeldError`` at once; otherwise the lock is polled
         until acquired or ``timeout`` seconds have passed. The lock dies with the process.
         """
+
+    def shard_lock(
+        self, holder: str, shard: Shard, timeout: float = 0.0
+    ) -> AbstractContextManager[None]:
+        """Hold the apply lock of one shard (``fleet apply --shard i/n``) for the block.
+
+        Shards of one ``n`` run at once; a whole-fleet apply excludes them all. Only the
+        PostgreSQL ledger can be shared by runners on several machines, so this default
+        accepts the whole fleet (``0/1``) and refuses a real shard.
+        """
+        if shard.whole:
+            return self.apply_lock(holder, timeout)
+        raise UsageError(
+            f"--shard {shard.describe()} needs a PostgreSQL ledger (the ledger is "
+            f"{self.describe()}): runners on several machines cannot share a SQLite file; "
+            "drop --shard, or move the ledger to postgresql://"
+        )
 
     @abc.abstractmethod
     def close(self) -> None:

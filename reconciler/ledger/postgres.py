@@ -11,7 +11,11 @@ the lock's duration: PostgreSQL releases it when that session ends, including wh
 holding it is killed. An ``apply_lock`` row names the holder for the refused apply's message;
 it is joined with ``pg_locks`` so a stale row of a dead holder is never reported. Both keys
 come from the schema the session resolves, never from the URL's text, so two URLs that reach
-the same tables (``/db`` and ``/db?schema=public``) share one lock.
+the same tables (``/db`` and ``/db?schema=public``) share one lock. A shard's apply
+(``--shard i/n``) holds that lock shared plus a lock of its own shard (``shard_locks``).
+
+Shared budgets: ``lease_tokens`` leases request tokens from the account's row of
+``rate_leases`` (``leases``) on a session of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -31,11 +36,14 @@ from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.json import Jsonb
 from psycopg.types.string import TextLoader
 
+from reconciler.core.sharding import Shard
 from reconciler.errors import LedgerError
 from reconciler.ledger.guard import redact_text
+from reconciler.ledger.leases import Lease, lease_tokens
 from reconciler.ledger.locking import UNKNOWN_HOLDER, Waiting, describe_since, poll
 from reconciler.ledger.migrations import MIGRATIONS_TABLE, Migration
 from reconciler.ledger.rows import dump_json
+from reconciler.ledger.shard_locks import shard_key, try_shard_lock, unlock_shard
 from reconciler.ledger.sql import Row, SqlLedger, Tx
 
 #: First halves of the two-part advisory lock keys ("NF" + purpose); the second half is derived
@@ -107,6 +115,8 @@ class PostgresLedger(SqlLedger):
             raise LedgerError(f"bad ledger schema name {schema!r}: use [a-z_][a-z0-9_]*")
         self._conninfo, self._schema, self._display = conninfo, schema, display
         self._waiting = waiting
+        self._lease_session: psycopg.Connection[Any] | None = None
+        self._lease_guard = threading.Lock()
         self._connection = self._connect()
         try:
             row = self._connection.execute(
@@ -197,16 +207,43 @@ class PostgresLedger(SqlLedger):
         tx.execute("SELECT pg_advisory_xact_lock(?, ?)", (EXCLUSIVE_TX_SPACE, self._apply_key))
 
     def apply_lock(self, holder: str, timeout: float = 0.0) -> AbstractContextManager[None]:
-        return self._advisory_lock(holder, self._waiting(timeout))
+        return self._advisory_lock(holder, self._waiting(timeout), None)
+
+    def shard_lock(
+        self, holder: str, shard: Shard, timeout: float = 0.0
+    ) -> AbstractContextManager[None]:
+        if shard.whole:
+            return self.apply_lock(holder, timeout)
+        return self._advisory_lock(holder, self._waiting(timeout), shard)
+
+    def lease_tokens(self, account: str, want: int, per_second: float, capacity: float) -> Lease:
+        """Lease up to ``want`` tokens of ``account``'s shared bucket (``ledger.leases``).
+
+        On a session of its own, so a runner waiting for the bucket's row never holds up the
+        ledger's other transactions.
+        """
+        with self._lease_guard:
+            if self._lease_session is None or self._lease_session.broken:
+                self._lease_session = self._connect()
+            session = self._lease_session
+            try:
+                with session.transaction(), session.cursor() as cursor:
+                    return lease_tokens(_PostgresTx(cursor), account, want, per_second, capacity)
+            except psycopg.Error as exc:
+                raise self._error("cannot lease rate tokens from", exc) from exc
 
     @contextmanager
-    def _advisory_lock(self, holder: str, waiting: Waiting) -> Iterator[None]:
+    def _advisory_lock(self, holder: str, waiting: Waiting, shard: Shard | None) -> Iterator[None]:
         session = self._connect()  # its death, and only that, releases the lock
         try:
             try:
                 poll(
-                    lambda: self._try_lock(session, holder),
-                    lambda: self._read_holder(session),
+                    lambda: (
+                        self._try_lock(session, holder)
+                        if shard is None
+                        else try_shard_lock(session, self._apply_key, shard, holder, self._now())
+                    ),
+                    lambda: self._read_holder(session, shard),
                     waiting,
                 )
             except psycopg.Error as exc:
@@ -216,9 +253,13 @@ class PostgresLedger(SqlLedger):
             finally:
                 try:
                     session.execute("DELETE FROM apply_lock WHERE backend_pid = pg_backend_pid()")
-                    session.execute(
-                        "SELECT pg_advisory_unlock(%s, %s)", (APPLY_LOCK_SPACE, self._apply_key)
-                    )
+                    if shard is None:
+                        session.execute(
+                            "SELECT pg_advisory_unlock(%s, %s)",
+                            (APPLY_LOCK_SPACE, self._apply_key),
+                        )
+                    else:
+                        unlock_shard(session, self._apply_key, shard)
                 except psycopg.Error as exc:
                     raise self._error("cannot release the apply lock of", exc) from exc
         finally:
@@ -240,15 +281,26 @@ class PostgresLedger(SqlLedger):
             )
         return True
 
-    def _read_holder(self, session: psycopg.Connection[Any]) -> tuple[str, str]:
+    def _read_holder(
+        self, session: psycopg.Connection[Any], shard: Shard | None = None
+    ) -> tuple[str, str]:
+        # A shard is refused by the whole-fleet apply (the fleet key) or by a runner of the
+        # same shard (its key); either holder's row names it. pg_locks shows keys' 32-bit
+        # halves unsigned.
+        keys = [(APPLY_LOCK_SPACE, self._apply_key & 0xFFFFFFFF, 2)]
+        if shard is not None:
+            key = shard_key(self._apply_key, shard) & 0xFFFFFFFFFFFFFFFF
+            keys.append((key >> 32, key & 0xFFFFFFFF, 1))
         row = session.execute(
             "SELECT a.holder, a.client_pid, a.since FROM pg_locks l"
             " JOIN apply_lock a ON a.backend_pid = l.pid"
-            " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
-            " AND l.classid::bigint = %s AND l.objid::bigint = %s"
-            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            # pg_locks shows the key's 32 bits unsigned.
-            (APPLY_LOCK_SPACE, self._apply_key & 0xFFFFFFFF),
+            " WHERE l.locktype = 'advisory' AND l.granted"
+            " AND (l.classid::bigint, l.objid::bigint, l.objsubid::int) IN ("
+            + ", ".join(["(%s, %s, %s)"] * len(keys))
+            + ") AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            # The shard's own holder first, then an exclusive (whole-fleet) one.
+            " ORDER BY l.objsubid = 1 DESC, l.mode = 'ExclusiveLock' DESC LIMIT 1",
+            [part for key in keys for part in key],
         ).fetchone()
         if row is None:
             return UNKNOWN_HOLDER
@@ -260,6 +312,8 @@ class PostgresLedger(SqlLedger):
             if not self._closed:
                 self._closed = True
                 self._connection.close()
+                if self._lease_session is not None:
+                    self._lease_session.close()
 
     # ------------------------------------------------------------------ value conversions
 

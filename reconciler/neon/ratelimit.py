@@ -31,7 +31,6 @@ shared limiter is first used; ``configure_shared_limiter`` changes them in place
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -42,6 +41,8 @@ from typing import Literal
 
 from reconciler.errors import UsageError
 from reconciler.neon.apikey import key_account
+from reconciler.neon.rates import parse_rate as parse_rate  # re-exported: benches use it
+from reconciler.neon.shared_budget import SharedBudget
 
 #: Route templates under this prefix also draw from the consumption budget.
 CONSUMPTION_PREFIX = "/consumption_history"
@@ -57,23 +58,6 @@ RATE_SCOPES: tuple[RateScope, ...] = ("account", "process")
 #: budget in its first second (other tools may share the account).
 ACCOUNT_BURST = 40.0
 CONSUMPTION_BURST = 5.0
-
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|second|m|min|minute))?\s*$")
-_SECONDS_PER_UNIT = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
-
-
-def parse_rate(text: str, *, default_unit: str) -> float:
-    """Requests per second from ``"700/min"``, ``"40/s"`` or a bare number in ``default_unit``.
-
-    Raises ``UsageError`` for anything else, or a rate that is not positive.
-    """
-    found = _RATE.match(text)
-    if found is None:
-        raise UsageError(f"bad rate limit {text!r}: write it like 700/min or 40/s")
-    value = float(found.group(1))
-    if value <= 0:
-        raise UsageError(f"bad rate limit {text!r}: it must be positive")
-    return value / _SECONDS_PER_UNIT[found.group(2) or default_unit]
 
 
 @dataclass(frozen=True)
@@ -255,6 +239,7 @@ class RateLimiter:
         self._accounts: dict[str, _Account] = {}
         self._waited = 0.0
         self._penalties = 0
+        self._shared: SharedBudget | None = None
 
     def _account(self, account: str | None, now: float) -> _Account:
         """The buckets of ``account`` (default: the current ``account_scope``); lock held."""
@@ -311,8 +296,20 @@ class RateLimiter:
             now = self._clock()
             wait = self._account(account, now).reserve(route, now)
             self._waited += wait
+            shared = self._shared
+            name = _current_account.get() if account is None else account
         if wait > 0:
             self._sleep(wait)
+        if shared is not None:  # after the local pacing: a leased token is spent at once
+            waited = shared.take("" if self._scope == "process" else name)
+            with self._lock:
+                self._waited += waited
+
+    def share(self, budget: SharedBudget | None) -> None:
+        """Also spend a token of ``budget`` (shared by runners) per request; None stops that, as
+        does ``reconfigure``."""
+        with self._lock:
+            self._shared = budget
 
     def penalize(self, cooldown: float = 1.0, account: str | None = None) -> None:
         """Halve an account's effective rate after a 429 (at most once per ``cooldown``

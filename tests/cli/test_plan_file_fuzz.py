@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reconciler.app import environment, planning
+from reconciler.app import environment, plan_file, planning
 from reconciler.core.plan_codec import seal_of
 from reconciler.render.json import validate_plan_dict
 from tests.support.cli import run_in_process
@@ -167,10 +167,10 @@ def test_jsonschema_only_explains_a_failing_plan_file(
     plan_dir: Path, original: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[object] = []
-    monkeypatch.setattr(planning, "validate_plan_dict", lambda data: calls.append(data))
+    monkeypatch.setattr(plan_file, "validate_plan_dict", lambda data: calls.append(data))
     assert planning.load_plan_file(plan_dir / "plan.json").steps  # the success path skips it
     assert calls == []
-    monkeypatch.setattr(planning, "validate_plan_dict", validate_plan_dict)
+    monkeypatch.setattr(plan_file, "validate_plan_dict", validate_plan_dict)
     bad = copy.deepcopy(original)
     bad["steps"][0]["action"] = "explode"
     line = _refused(plan_dir, _sealed(bad))
