@@ -27,7 +27,7 @@ from reconciler.neon.client_orgs import OrgAndAccountCalls
 from reconciler.neon.http import ApiHttp
 from reconciler.neon.operations import wait_for_operations as _wait_for_operations
 from reconciler.neon.pagination import iter_pages
-from reconciler.neon.ratelimit import RateLimiter, account_scope, shared_limiter
+from reconciler.neon.ratelimit import RateLimiter, shared_limiter
 from reconciler.neon.responses import (
     BranchPage,
     CreatedBranch,
@@ -44,14 +44,6 @@ DEFAULT_BASE_URL = "https://console.neon.tech/api/v2"
 _PROJECT = "/projects/{project_id}"
 _BRANCHES = _PROJECT + "/branches"
 _ENDPOINT = _PROJECT + "/endpoints/{endpoint_id}"
-
-
-class _PerAccountHttp(ApiHttp):
-    """``ApiHttp`` whose every call (retries included) spends its key's account budget."""
-
-    def call(self, key: str, *args: Any, **kwargs: Any) -> Any:
-        with account_scope(key):
-            return super().call(key, *args, **kwargs)
 
 
 class NeonClient(OrgAndAccountCalls):
@@ -71,7 +63,7 @@ class NeonClient(OrgAndAccountCalls):
     ) -> None:
         """Create a client; without ``limiter`` it joins the process-wide shared limiter."""
         self._sleep, self._clock = sleep, clock
-        self._http = _PerAccountHttp(
+        self._http = ApiHttp(
             base_url,
             transport=transport,
             limiter=limiter if limiter is not None else shared_limiter(),

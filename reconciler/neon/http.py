@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -30,7 +31,7 @@ import httpx
 
 from reconciler import errors
 from reconciler.neon import errors as neon_errors
-from reconciler.neon.apikey import key_label
+from reconciler.neon.apikey import key_account, key_label
 from reconciler.neon.prepared import QueryValue, RequestBuilder
 from reconciler.neon.ratelimit import RateLimiter
 from reconciler.neon.retry import (
@@ -85,7 +86,10 @@ class ApiHttp:
         self._full_timeout = _timeouts(timeout)
         self._sleep, self._clock, self._wall_clock = sleep, clock, wall_clock
         self._rng = rng or random.Random()
-        self._storm = StormClock()
+        #: One storm clock per Neon account: a 429 storm is an account's, and an answer for
+        #: another account's key says nothing about it.
+        self._storms: dict[str, StormClock] = {}
+        self._storms_lock = threading.Lock()
         #: Whether the host has answered anything yet (see the module docstring).
         self._ever_answered = False
 
@@ -124,16 +128,16 @@ class ApiHttp:
             timeout=self._full_timeout,
         )
 
-        label = key_label(key)
+        label, account = key_label(key), key_account(key)
 
         def attempt(budget_left: float) -> _Decoded | Failure:
-            self.limiter.acquire(route_key)
+            self.limiter.acquire(route_key, account)
             self.stats.record_request(route_key)
             limit = max(MIN_ATTEMPT_SECONDS, min(self._timeout, budget_left))
             request.extensions["timeout"] = (
                 self._full_timeout if limit == self._timeout else _timeouts(limit)
             )
-            return self._attempt(request, method, template, route_key, label, limit)
+            return self._attempt(request, (method, template, route_key), (label, account), limit)
 
         decoded = call_with_retries(
             attempt,
@@ -143,19 +147,24 @@ class ApiHttp:
             clock=self._clock,
             rng=self._rng,
             on_retry=lambda _failure: self.stats.record_retry(route_key),
-            storm=self._storm,
+            storm=self._storm_of(account),
         )
         return decoded.body
+
+    def _storm_of(self, account: str) -> StormClock:
+        with self._storms_lock:
+            return self._storms.setdefault(account, StormClock())
 
     def _attempt(
         self,
         request: httpx.Request,
-        method: str,
-        template: str,
-        route_key: str,
-        label: str,
+        route: tuple[str, str, str],
+        key: tuple[str, str],
         limit: float,
     ) -> _Decoded | Failure:
+        """One attempt; ``route`` is (method, template, route key), ``key`` (label, account)."""
+        method, template, route_key = route
+        label, account = key
         try:
             response = self._client.send(request)
             response.read()
@@ -174,7 +183,7 @@ class ApiHttp:
             return _decode(response, method, template, self.host)
         if response.status_code == 429:
             self.stats.record_rate_limited(route_key)
-            self.limiter.penalize()
+            self.limiter.penalize(account=account)
         error = neon_errors.error_for_response(
             response, method=method, route=template, host=self.host, key_label=label
         )

@@ -9,9 +9,9 @@ are *reserved* (a bucket may go negative) under a lock and the wait happens outs
 concurrent threads queue fairly instead of spinning.
 
 The account of a call is the ``account`` of its ``ApiKey`` (``reconciler.credentials`` sets
-it); the client enters ``account_scope(key)`` around each call, and ``acquire``/``penalize``
-without an explicit account use that scope's. Calls with a plain ``str`` key share the
-account ``""``.
+it); the client passes it to ``acquire``/``penalize`` with every attempt. Callers that hold a
+key but no account may enter ``account_scope(key)`` instead: ``acquire``/``penalize`` without
+an explicit account use that scope's. Calls with a plain ``str`` key share the account ``""``.
 
 It adapts per account: a 429 means that account's budget is evidently smaller than ours (other
 tools share it), so ``penalize()`` halves the effective rate of that account's buckets only; the

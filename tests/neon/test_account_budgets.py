@@ -136,3 +136,21 @@ def test_the_client_spends_each_keys_account_and_backs_off_only_there() -> None:
     assert limiter.accounts == (ORG_A, ORG_B)
     assert limiter.factor_of(ORG_A) < 1.0
     assert limiter.factor_of(ORG_B) == 1.0
+
+
+def test_a_429_storm_is_timed_per_account_not_per_client() -> None:
+    """An answer for org B's key does not end org A's storm: its read budget keeps counting."""
+    fake = FakeTime()
+    client = NeonClient(
+        BASE_URL, transport=httpx.MockTransport(lambda _r: httpx.Response(200, json={})),
+        limiter=_limiter(fake), retry=RetryPolicy(jitter=0.0), sleep=fake.sleep, clock=fake.clock,
+    )  # fmt: skip
+    credentials = Credentials(org_keys={"org-a": "ta", "org-b": "tb"})
+    http = client._http
+    storm_a = http._storm_of(credentials.org_key("org-a").account)
+    assert storm_a is http._storm_of(ORG_A)
+    assert storm_a is not http._storm_of(ORG_B)
+    began, _ = storm_a.refused(fake.clock())
+    with client:
+        client.request(credentials.org_key("org-b"), "GET", "/projects/p1")
+    assert storm_a.refused(fake.clock() + 1.0)[0] == began  # still the same storm
