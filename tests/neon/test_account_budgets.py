@@ -147,7 +147,7 @@ def test_a_429_storm_is_timed_per_account_not_per_client() -> None:
     )  # fmt: skip
     credentials = Credentials(org_keys={"org-a": "ta", "org-b": "tb"})
     http = client._http
-    storm_a = http._storm_of(credentials.org_key("org-a").account)
+    storm_a = http._storm_of(key_account(credentials.org_key("org-a")))
     assert storm_a is http._storm_of(ORG_A)
     assert storm_a is not http._storm_of(ORG_B)
     began, _ = storm_a.refused(fake.clock())
