@@ -112,7 +112,7 @@ def vouch(env: Environment, desired: DesiredFleet, saved: Plan) -> VouchedPlan:
                 "added or removed since, or the plan file was edited); plan again"
             )
         if not saved.targets:
-            return VouchedPlan(saved, LiveFleet({}), plan_digest(saved))
+            return VouchedPlan(saved, LiveFleet({}), saved.seal or plan_digest(saved))
     observation = observe_for_plan(
         env,
         desired,
@@ -151,7 +151,8 @@ def vouch(env: Environment, desired: DesiredFleet, saved: Plan) -> VouchedPlan:
         blockers=tuple(sorted(blockers.values(), key=lambda b: (b.tenant, b.message))),
         meta=replan.meta,
     )
-    return VouchedPlan(vouched, observation.live, plan_digest(saved))
+    # The seal was verified when the file was read: no second pass over every step.
+    return VouchedPlan(vouched, observation.live, saved.seal or plan_digest(saved))
 
 
 def _refresh_mode(value: Any) -> RefreshMode:

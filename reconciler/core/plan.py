@@ -84,6 +84,9 @@ class Plan:
     #: Names of tenants the plan was restricted to (``--tenant``); empty means all.
     targets: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: The seal a plan file carried, verified when it was read (``plan_codec``); empty for a
+    #: plan made in this process. Not part of equality: it is derived from the rest.
+    seal: str = field(default="", compare=False)
 
     @property
     def summary(self) -> dict[str, int]:

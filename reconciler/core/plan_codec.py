@@ -31,6 +31,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from reconciler.core.context import parse_instant
@@ -195,8 +196,7 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
     """
     plan = _plan_shape(data)
     _check_graph(plan.steps)
-    _check_seal(data)
-    return plan
+    return replace(plan, seal=_check_seal(data))
 
 
 def _check_graph(steps: tuple[Step, ...]) -> None:
@@ -211,7 +211,8 @@ def _check_graph(steps: tuple[Step, ...]) -> None:
         raise PlanFileError(f"plan file: {exc}") from None
 
 
-def _check_seal(data: Mapping[str, Any]) -> None:
+def _check_seal(data: Mapping[str, Any]) -> str:
+    """The document's seal, once it is known to match its content."""
     seal = data.get("seal")
     if not isinstance(seal, str) or not seal.startswith(SEAL_PREFIX):
         raise PlanFileError(
@@ -227,6 +228,7 @@ def _check_seal(data: Mapping[str, Any]) -> None:
             "plan file: the plan file was modified after it was made (its seal does not match "
             "its content); make the plan again with fleet plan"
         )
+    return seal
 
 
 def _plan_shape(data: Mapping[str, Any]) -> Plan:

@@ -347,7 +347,7 @@ def ledger_exists(conninfo: str, schema: str | None, display: str) -> bool:
             if schema is not None:
                 connection.execute("SELECT set_config('search_path', %s, false)", (schema,))
             row = connection.execute(
-                "SELECT to_regclass('schema_migrations') IS NOT NULL"
+                "SELECT to_regclass(%s) IS NOT NULL", (MIGRATIONS_TABLE,)
             ).fetchone()
     except psycopg.Error as exc:
         raise LedgerError(

@@ -152,6 +152,9 @@ class ApiHttp:
         return decoded.body
 
     def _storm_of(self, account: str) -> StormClock:
+        found = self._storms.get(account)  # the common case: no lock once the clock exists
+        if found is not None:
+            return found
         with self._storms_lock:
             return self._storms.setdefault(account, StormClock())
 

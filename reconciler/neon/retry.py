@@ -219,7 +219,8 @@ def call_with_retries(
             storm.calm()
             return result
         error, now = result.error, clock()
-        if policy.waits_out_storms(error, method):
+        storm_refusal = policy.waits_out_storms(error, method)
+        if storm_refusal:
             refusals += 1
             first_refusal = now if first_refusal is None else first_refusal
             began, report = storm.refused(now)
@@ -232,7 +233,7 @@ def call_with_retries(
         if on_retry is not None:
             on_retry(result)
         sleep(wait)
-        if policy.waits_out_storms(error, method):
+        if storm_refusal:
             storm_waited += wait
 
 
