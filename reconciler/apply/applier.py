@@ -58,18 +58,15 @@ def live_project_for(
     live: LiveFleet,
     binding_project_id: str | None,
     name: str,
-    managed_orgs: frozenset[str],
-    by_name: NameIndex | None = None,
+    by_name: NameIndex,
 ) -> LiveProject | None:
     """The live project a planned tenant refers to: by recorded id, else by unique name.
 
-    Pass ``by_name`` (from :func:`projects_by_name` with the same ``managed_orgs``) when looking
-    up many tenants: without it every lookup scans every live project.
+    ``by_name`` is :func:`projects_by_name` of the managed orgs, built once per check so a
+    lookup never scans every live project.
     """
     if binding_project_id:
         return live.projects.get(binding_project_id)
-    if by_name is None:
-        by_name = projects_by_name(live, managed_orgs)
     named = by_name.get(name, ())
     return named[0] if len(named) == 1 else None
 
@@ -100,9 +97,7 @@ def check_fresh(
             stale.append(tenant)
             continue
         binding = ctx.binding(tenant)
-        project = live_project_for(
-            live, binding.project_id, binding.project_name, managed_orgs, by_name
-        )
+        project = live_project_for(live, binding.project_id, binding.project_name, by_name)
         if fingerprint(project, project_keys(live, project, keys)) != planned:
             stale.append(tenant)
     if stale:

@@ -80,6 +80,7 @@ def recover(
     closed = 0
     revoked: list[str] = []
     key_intents = [i for i in intents if i.action == "create_api_key"]
+    owners = set(project_owners(ledger.view())) if project_intents else set()
     for intent in project_intents:
         if str(intent.detail.get("name")) not in names:
             ledger.resolve_intent(intent.intent_id, IntentOutcome.ABANDONED)
@@ -88,7 +89,7 @@ def recover(
             # The run died after recording the project but before closing its intent.
             ledger.resolve_intent(intent.intent_id, IntentOutcome.DONE)
             closed += 1
-        elif owned is None and _record_created(ledger, live, intent):
+        elif owned is None and _record_created(ledger, live, owners, intent):
             closed += 1
     for org_id, group in _by_org(key_intents).items():
         try:
@@ -128,7 +129,7 @@ def _settle_transfer(ledger: Ledger, live: LiveFleet, intent: Intent) -> int:
     return 1
 
 
-def _record_created(ledger: Ledger, live: LiveFleet, intent: Intent) -> bool:
+def _record_created(ledger: Ledger, live: LiveFleet, owners: set[str], intent: Intent) -> bool:
     """Record the one project a dead run's create made, so no manifest change can orphan it.
 
     Left to the planner (which adopts by name, or reports ambiguity) unless exactly one project
@@ -138,9 +139,9 @@ def _record_created(ledger: Ledger, live: LiveFleet, intent: Intent) -> bool:
     """
     name, org_id = str(intent.detail.get("name")), str(intent.detail.get("org_id"))
     found = [p for p in live.projects.values() if p.name == name and p.org_id == org_id]
-    owners = project_owners(ledger.view())
     if len(found) != 1 or found[0].id in owners:
         return False
+    owners.add(found[0].id)  # ``owners``: the ledger's, read once for every intent
     ledger.upsert_tenant(OwnedTenant(tenant=intent.tenant, project_id=found[0].id, org_id=org_id))
     ledger.resolve_intent(intent.intent_id, IntentOutcome.DONE)
     return True
