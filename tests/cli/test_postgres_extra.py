@@ -13,13 +13,28 @@ from tests.cli.example import ROOT, example_workdir
 from tests.support.cli import run_in_process
 
 
+class _NoPsycopg:
+    """A meta path finder that refuses psycopg, as a plain ``neon-fleet`` install would, and
+    records every attempt to import it."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "psycopg" or name.startswith("psycopg."):
+            self.attempts.append(name)
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
 @pytest.fixture
-def without_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
+def without_psycopg(monkeypatch: pytest.MonkeyPatch) -> _NoPsycopg:
     """Imports of psycopg fail here as on a machine that installed plain ``neon-fleet``."""
     for name in [m for m in sys.modules if m == "psycopg" or m.startswith("psycopg.")]:
         monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "psycopg", None)  # None: "import psycopg" raises
     monkeypatch.delitem(sys.modules, "reconciler.ledger.postgres", raising=False)
+    finder = _NoPsycopg()
+    monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path])
+    return finder
 
 
 @pytest.fixture
@@ -42,12 +57,14 @@ def test_postgres_ledger_without_psycopg_is_an_error_naming_the_extra(workdir: P
 
 
 @pytest.mark.integration
-@pytest.mark.usefixtures("without_psycopg")
-def test_postgres_extra_is_not_needed_for_the_default_sqlite_ledger(workdir: Path) -> None:
+def test_postgres_extra_is_not_needed_for_the_default_sqlite_ledger(
+    workdir: Path, without_psycopg: _NoPsycopg
+) -> None:
     result = run_in_process(["--sandbox", "plan", "fleet", "--detailed-exitcode"])
     assert result.code == 2, result.text  # planned (changes) on the SQLite sandbox ledger
     assert (workdir / ".fleet" / "sandbox-ledger.db").is_file()
-    assert sys.modules["psycopg"] is None  # and nothing imported psycopg meanwhile
+    assert without_psycopg.attempts == []  # and nothing even tried to import psycopg
+    assert "psycopg" not in sys.modules
 
 
 def test_postgres_extra_and_dev_dependencies_are_declared_in_pyproject() -> None:

@@ -235,6 +235,10 @@ def test_fault_soak_loses_and_leaks_nothing(
         assert project["org_id"] == TIERS[_declared_tier(tenant)], project["name"]
     assert after.projects == len(kept)
     rotated = _sink_key_ids(workdir, ROTATED)
+    # Every rotated tenant had keys in the sink before and after, so the check below compares
+    # something (an empty sink would make it pass vacuously).
+    assert {k.split("/")[0] for k in before_rotation} == set(ROTATED)
+    assert rotated.keys() == before_rotation.keys()
     assert all(rotated[k] != before_rotation[k] for k in before_rotation), "a rotation was lost"
     assert sum(soak.kills.values()) >= len(ROTATED), "too few kills landed"
     assert all(faults[kind] for kind in ("server_errors_500_503", "dropped_connections"))

@@ -79,10 +79,17 @@ def test_four_shards_share_one_account_budget_and_a_killed_shard_recovers(
     with RequestSampler(emulator) as sampler:
         running = start_shards(apply, SHARDS, cwd=workdir, env=env)
         results = {}
-        for index, process in running.items():
-            out, err = process.communicate(timeout=120)
-            results[index] = Result(process.returncode, out, err)
-            RECORDED.append(results[index])
+        try:
+            for index, process in running.items():
+                # A generous bound for a stuck runner, not a speed test (about 15 s here).
+                out, err = process.communicate(timeout=300)
+                results[index] = Result(process.returncode, out, err)
+                RECORDED.append(results[index])
+        finally:
+            for process in running.values():  # never leave a runner writing to the ledger
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
     for index, result in results.items():
         assert result.code == 0, f"shard {index}/{SHARDS}: {result.text}"
         recovered = "recovered from an interrupted apply" in result.text
