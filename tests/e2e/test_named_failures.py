@@ -7,7 +7,7 @@ no retry warnings.
 
 from __future__ import annotations
 
-import socket
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import pytest
 from reconciler.emulator import Emulator, seed_from_mapping, serve
 from tests.e2e.conftest import KEYS, e2e_seed
 from tests.support.cli import Result, run_subprocess
+from tests.support.ports import closed_port
 
 pytestmark = pytest.mark.e2e
 
@@ -31,29 +32,24 @@ def free_plan_url(tmp_path: Path) -> Iterator[str]:
     emulator.close()
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _fleet(args: list[str], workdir: Path, **env: str) -> Result:
     return run_subprocess(args, cwd=workdir, env={**KEYS, "NO_COLOR": "1", **env}, timeout=60)
 
 
 @pytest.mark.parametrize("target", ["closed-port", "unresolvable"])
 def test_wrong_api_host_fails_in_seconds_naming_the_host(workdir: Path, target: str) -> None:
-    if target == "closed-port":
-        port = _closed_port()
-        url, host, words = (
-            f"http://127.0.0.1:{port}",
-            f"http://127.0.0.1:{port}",
-            "nothing is listening at",
-        )
-    else:
-        url, host = "https://nonexistent.invalid", "https://nonexistent.invalid:443"
-        words = "cannot resolve the host name of"
-    result = _fleet(["--api-host", url, "plan", "fleet"], workdir, NEON_FLEET_RETRY_BUDGET="30")
+    with contextlib.ExitStack() as stack:
+        if target == "closed-port":
+            port = stack.enter_context(closed_port())
+            url, host, words = (
+                f"http://127.0.0.1:{port}",
+                f"http://127.0.0.1:{port}",
+                "nothing is listening at",
+            )
+        else:
+            url, host = "https://nonexistent.invalid", "https://nonexistent.invalid:443"
+            words = "cannot resolve the host name of"
+        result = _fleet(["--api-host", url, "plan", "fleet"], workdir, NEON_FLEET_RETRY_BUDGET="30")
     assert result.code == 1, result.text
     (line,) = [line for line in result.err.splitlines() if line.startswith("Error:")]
     assert f"{words} {host}" in line and "check --api-host / NEON_API_HOST" in line

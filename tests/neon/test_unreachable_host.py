@@ -23,6 +23,7 @@ from reconciler.neon import NeonClient, RetryPolicy
 from reconciler.neon.http import origin_of
 from tests.neon.fakes import FakeTime, fast_limiter
 from tests.neon.test_retry import OK_PROJECT
+from tests.support.ports import closed_port
 
 BUDGET = 5.0
 POLICY = RetryPolicy(backoffs=(0.5, 1.0, 2.0), max_total_seconds=BUDGET, jitter=0.0)
@@ -39,12 +40,6 @@ def _real_clock_client(url: str, fake: FakeTime, policy: RetryPolicy) -> NeonCli
     return NeonClient(
         url, limiter=fast_limiter(fake), retry=policy, sleep=fake.sleep, clock=time.monotonic
     )
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -97,10 +92,10 @@ def _fails_at_once(url: str, expected_host: str, words: str) -> None:
 
 
 def test_wrong_api_host_fails_fast_and_names_the_host_when_nothing_listens() -> None:
-    port = _closed_port()
-    _fails_at_once(
-        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}", "nothing is listening at"
-    )
+    with closed_port() as port:
+        _fails_at_once(
+            f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}", "nothing is listening at"
+        )
 
 
 def test_wrong_api_host_fails_fast_and_names_the_host_when_the_name_does_not_resolve() -> None:

@@ -88,7 +88,10 @@ def test_detail_reads_alternate_between_orgs_and_merge_deterministically() -> No
 
 
 def test_a_failed_read_drops_the_reads_still_queued() -> None:
-    stub = StubClient(fail="org-a-p0", busy=0.2)
+    # Each other read takes a second: the failure reaches the caller, which cancels what is
+    # still queued, long before the two other workers could take more (a wide margin on a
+    # loaded machine; the run takes about a second, as the first reads finish).
+    stub = StubClient(fail="org-a-p0", busy=1.0)
     live = _live(per_org=50)
     needs = DetailNeeds(endpoints=frozenset(live.projects))
     with pytest.raises(errors.ApiError, match="boom"):
