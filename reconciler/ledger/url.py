@@ -49,8 +49,6 @@ class PostgresTarget:
 def choose_ledger_url(flag: str | None, environ: Mapping[str, str], manifest: str | None) -> str:
     """The ledger URL in force: ``--ledger``, else ``$FLEET_LEDGER``, else the manifest, else
     the default ``sqlite:///.fleet/ledger.db``."""
-    if flag is not None and not flag.strip():
-        raise UsageError("--ledger is empty: name a ledger URL, or leave the option out")
     return flag or ledger_from_environment(environ) or manifest or DEFAULT_LEDGER_URL
 
 
