@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from reconciler.errors import UsageError
 from reconciler.neon import fields as f
 from reconciler.neon.client import NeonClient
-from reconciler.neon.pagination import iter_pages
 
 ROUTE = "/consumption_history/v2/projects"
 GRANULARITIES: tuple[str, ...] = ("hourly", "daily", "monthly")
@@ -159,14 +158,3 @@ def fetch_consumption_page(
     """One page of consumption (one request through the consumption budget)."""
     return parse_consumption_page(client.request(key, "GET", ROUTE, params=query.params(cursor)))
 
-
-def iter_consumption(
-    client: NeonClient, key: str, query: ConsumptionQuery
-) -> Iterator[ConsumptionPage]:
-    """Yield every page of the query's consumption, newest projects first."""
-    return iter_pages(
-        lambda cursor: fetch_consumption_page(client, key, query, cursor),
-        next_cursor=lambda page: page.cursor,
-        item_count=lambda page: len(page.projects),
-        limit=query.limit,
-    )
