@@ -157,4 +157,3 @@ def fetch_consumption_page(
 ) -> ConsumptionPage:
     """One page of consumption (one request through the consumption budget)."""
     return parse_consumption_page(client.request(key, "GET", ROUTE, params=query.params(cursor)))
-
