@@ -15,8 +15,8 @@ from reconciler.app import applying, history_prune, plan_trust, planning, shard_
 from reconciler.app.environment import Environment
 from reconciler.app.history import read_history, render_history
 from reconciler.app.output import apply_exit_error, apply_summary, plan_chunks, plan_text
-from reconciler.cli import FORMATS, State, cli, pass_state
 from reconciler.cli.out_file import warn_if_out_looks_like_a_format
+from reconciler.cli.state import FORMATS, State, pass_state
 from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
 
@@ -26,7 +26,7 @@ _SHARD_HELP = (
 )
 
 
-@cli.command()
+@click.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @pass_state
 def validate(state: State, path: Path) -> None:
@@ -63,7 +63,7 @@ def _kept_from_the_collector() -> Iterator[Callable[[], None]]:
 _FULL_COLLECTION_EVERY = 100
 
 
-@cli.command()
+@click.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -145,7 +145,7 @@ def plan(
         sys.exit(2)
 
 
-@cli.command()
+@click.command()
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (PATH form only).")
 @click.option("--parallelism", type=click.IntRange(1, 64), help="Concurrent steps.")
@@ -287,7 +287,7 @@ def _confirm_or_refuse() -> None:
         raise UsageError("apply cancelled")
 
 
-@cli.command()
+@click.command()
 @click.argument("run_id", required=False, type=int)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")

@@ -16,7 +16,7 @@ from reconciler.app.environment import Environment
 from reconciler.app.usage import SyncResult, iso, parse_time, quota_status, sync_usage
 from reconciler.app.usage_report import FORMATS, GROUPINGS, render_quota, render_report
 from reconciler.app.usage_report import usage_report as build_usage_report
-from reconciler.cli import State, cli, pass_state
+from reconciler.cli.state import State, pass_state
 
 GRANULARITY = click.Choice(["hourly", "daily", "monthly"])
 _PATH = click.argument("path", type=click.Path(path_type=Path))
@@ -30,7 +30,7 @@ _FROM = click.option("--from", "start", callback=_time, help="Window start (RFC 
 _TO = click.option("--to", "end", callback=_time, help="Window end (default: now).")
 
 
-@cli.group()
+@click.group()
 def usage() -> None:
     """Consumption, cost and quota utilisation of the fleet."""
 
