@@ -42,8 +42,8 @@ from reconciler.emulator import (
 from reconciler.emulator.auth import authenticate
 from reconciler.emulator.faults import ConnectionDropped, Fault, FaultInjector, ResponseLost
 from reconciler.emulator.ratelimit import RateLimiter
-from reconciler.emulator.seed import Faults, Limits, Seed
-from reconciler.emulator.seeding import apply_seed
+from reconciler.emulator.seed_apply import apply_seed
+from reconciler.emulator.seed_file import Faults, Limits, Seed
 from reconciler.emulator.store import Store, get_meta, set_meta
 from reconciler.emulator.web import HttpError, Request, Response, Route
 
