@@ -11,12 +11,13 @@ from pathlib import Path
 import click
 
 from reconciler.app import planning
-from reconciler.app.charts import write_chart
 from reconciler.app.environment import Environment
-from reconciler.app.usage import SyncResult, iso, parse_time, quota_status, sync_usage
-from reconciler.app.usage_report import FORMATS, GROUPINGS, render_quota, render_report
+from reconciler.app.usage import SyncResult, quota_status, sync_usage
 from reconciler.app.usage_report import usage_report as build_usage_report
 from reconciler.cli.state import State, pass_state
+from reconciler.core.usage import GROUPINGS, iso, parse_time
+from reconciler.render.usage import FORMATS, render_quota, render_report
+from reconciler.render.usage_chart import write_chart
 
 GRANULARITY = click.Choice(["hourly", "daily", "monthly"])
 _PATH = click.argument("path", type=click.Path(path_type=Path))

@@ -11,23 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from reconciler.core.usage import METRICS
 from reconciler.errors import UsageError
 from reconciler.neon import fields as f
 from reconciler.neon.client import NeonClient
 
 ROUTE = "/consumption_history/v2/projects"
 GRANULARITIES: tuple[str, ...] = ("hourly", "daily", "monthly")
-#: The eight v2 metrics (spec: ``/paths/~1consumption_history~1v2~1projects/get``).
-METRICS: tuple[str, ...] = (
-    "compute_unit_seconds",
-    "root_branch_bytes_month",
-    "child_branch_bytes_month",
-    "instant_restore_bytes_month",
-    "public_network_transfer_bytes",
-    "private_network_transfer_bytes",
-    "extra_branches_month",
-    "snapshot_storage_bytes_month",
-)
 MAX_PAGE = 100
 MAX_PROJECT_IDS = 100
 
