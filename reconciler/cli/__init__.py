@@ -17,7 +17,6 @@ import click
 
 from reconciler import __version__
 from reconciler.app.environment import API_HOST_ENV, GlobalOptions
-from reconciler.app.output import Output
 from reconciler.cli.checkpoint_commands import checkpoint
 from reconciler.cli.drift_commands import drift_command, import_command
 from reconciler.cli.emulator_commands import emulator
@@ -26,6 +25,7 @@ from reconciler.cli.keys_commands import keys
 from reconciler.cli.state import State
 from reconciler.cli.usage_commands import usage
 from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.render.output import Output
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

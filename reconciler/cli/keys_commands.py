@@ -10,10 +10,10 @@ import click
 from reconciler.app import keys as key_use_cases
 from reconciler.app import planning
 from reconciler.app.environment import Environment
-from reconciler.app.output import apply_summary
 from reconciler.apply.executor import Status
 from reconciler.cli.state import State, pass_state
 from reconciler.errors import ApplyError
+from reconciler.render.output import apply_summary
 
 
 @click.group()

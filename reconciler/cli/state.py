@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler.app.environment import GlobalOptions
-from reconciler.app.output import Output
+from reconciler.render.output import Output
 
 FORMATS = click.Choice(["text", "json", "markdown"])
 
