@@ -13,11 +13,12 @@ import click
 
 from reconciler.app import applying, history_prune, plan_trust, planning, shard_budget
 from reconciler.app.environment import Environment
-from reconciler.app.history import read_history, render_history
+from reconciler.app.history import read_history
 from reconciler.cli.out_file import warn_if_out_looks_like_a_format
 from reconciler.cli.state import FORMATS, State, pass_state
 from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
+from reconciler.render.history import render_history
 from reconciler.render.output import apply_exit_error, apply_summary, plan_chunks, plan_text
 
 _SHARD_HELP = (
