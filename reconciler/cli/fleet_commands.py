@@ -18,7 +18,7 @@ from reconciler.cli.out_file import warn_if_out_looks_like_a_format
 from reconciler.cli.state import FORMATS, State, pass_state
 from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
-from reconciler.render.history import render_history
+from reconciler.render.history import render_history, render_pruned
 from reconciler.render.output import apply_exit_error, apply_summary, plan_chunks, plan_text
 
 _SHARD_HELP = (
@@ -333,7 +333,7 @@ def history(
         pruned = history_prune.prune(state.options, fleet_path, older_than=seconds, dry_run=dry_run)
         if fmt == "json":
             state.output.note(f"ledger: {pruned.ledger} ({pruned.source})")
-        click.echo(history_prune.render_pruned(pruned, fmt), nl=False)
+        click.echo(render_pruned(pruned, fmt), nl=False)
         return
     runs = read_history(state.options, fleet_path, run_id, limit)
     if fmt == "json":  # stdout stays one JSON document; the text form heads itself with this

@@ -1,5 +1,5 @@
-"""``fleet history`` output: the runs a ledger recorded, as text headed by the ledger read, or
-as a JSON list."""
+"""``fleet history`` output: the runs a ledger recorded and what ``--prune`` removed, as text
+headed by the ledger read, or as JSON."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reconciler.ledger import RunRecord
+from reconciler.ledger.retention import PruneReport
 
 
 @dataclass(frozen=True)
@@ -73,4 +74,67 @@ def _run_dict(run: RunRecord, history: History) -> dict[str, object]:
             for s in run.steps or ()
         ],
         "steps_pruned": history.steps_pruned(run),
+    }
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What ``history --prune`` did: the ledger, the retention and where it came from, and the
+    report (None when the retention is ``never``)."""
+
+    ledger: str
+    source: str
+    retention_seconds: int | None
+    retention_source: str
+    report: PruneReport | None
+
+
+def duration_text(seconds: int) -> str:
+    """``90d``, ``2w``, ``36h`` …: the largest unit that divides ``seconds``."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def render_pruned(pruned: Pruned, fmt: str) -> str:
+    """The prune as text (headed by the ledger) or as one JSON document."""
+    report = pruned.report
+    if fmt == "json":
+        return json.dumps(_pruned_dict(pruned), indent=2) + "\n"
+    lines = [f"Ledger: {pruned.ledger} ({pruned.source})"]
+    if pruned.retention_seconds is None or report is None:
+        lines.append(f"History retention is never ({pruned.retention_source}): nothing pruned.")
+        return "\n".join(lines) + "\n"
+    verb = "Would prune" if report.dry_run else "Pruned"
+    lines.append(
+        f"{verb} history older than {duration_text(pruned.retention_seconds)} "
+        f"(before {report.cutoff:%Y-%m-%d %H:%M:%S}Z; {pruned.retention_source}):"
+    )
+    lines += [
+        f"  run steps      {report.run_steps:>7} (of {report.runs} run(s); run summaries kept)",
+        f"  intents        {report.intents:>7} (resolved; open intents are never pruned)",
+        f"  drift items    {report.drift_items:>7} (resolved)",
+        f"  drift reports  {report.drift_reports:>7}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _pruned_dict(pruned: Pruned) -> dict[str, object]:
+    report = pruned.report
+    return {
+        "ledger": pruned.ledger,
+        "retention_seconds": pruned.retention_seconds,
+        "retention_source": pruned.retention_source,
+        "dry_run": report.dry_run if report else False,
+        "cutoff": report.cutoff.isoformat() if report else None,
+        "removed": None
+        if report is None
+        else {
+            "run_steps": report.run_steps,
+            "runs": report.runs,
+            "intents": report.intents,
+            "drift_items": report.drift_items,
+            "drift_reports": report.drift_reports,
+        },
     }
