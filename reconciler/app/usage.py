@@ -13,15 +13,16 @@ the last hour or so. All consumption calls draw from the client's consumption bu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from reconciler.app.environment import Environment
 from reconciler.core.model import DesiredFleet
 from reconciler.core.usage import (
     PERIOD_COUNTERS,
+    OrgSync,
     QuotaReport,
     QuotaUse,
+    SyncResult,
     TenantQuota,
     floor_time,
     iso,
@@ -47,37 +48,6 @@ DEFAULT_LOOKBACK = {
 }
 #: Timeframes that ended longer ago than this are final (Neon: "up to 1 h to be reportable").
 DEFAULT_SETTLE = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class OrgSync:
-    """What one org's sync did."""
-
-    org_id: str
-    start: datetime | None
-    end: datetime | None
-    pages: int = 0
-    samples: int = 0
-    synced_until: datetime | None = None
-    complete: bool = True
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """What ``fleet usage sync`` did, org by org."""
-
-    granularity: str
-    orgs: tuple[OrgSync, ...]
-    requests: int
-
-    @property
-    def samples(self) -> int:
-        return sum(org.samples for org in self.orgs)
-
-    @property
-    def complete(self) -> bool:
-        return all(org.complete for org in self.orgs)
 
 
 def utc_now() -> datetime:

@@ -8,6 +8,7 @@
   comes from the manifests. Money appears only when the Fleet's ``pricing`` block gives rates:
   ``value / per × price`` per metric, in Decimal so totals add up to the cent. Metrics without a
   rate cost nothing and say so.
+* **Sync results.** What ``fleet usage sync`` fetched and stored, org by org.
 * **Quota utilisation.** Each tenant's period counters against its effective quota
   (``fleet usage quota`` fills them from ``GET /projects/{id}``).
 """
@@ -199,6 +200,40 @@ def oldest_allowed(now: datetime, granularity: str) -> datetime:
         month = floor_time(now, "monthly")
         return month.replace(year=month.year - 1)
     return floor_time(now, granularity) - RETENTION[granularity]
+
+
+# --------------------------------------------------------------------------- sync
+
+
+@dataclass(frozen=True)
+class OrgSync:
+    """What one org's sync did."""
+
+    org_id: str
+    start: datetime | None
+    end: datetime | None
+    pages: int = 0
+    samples: int = 0
+    synced_until: datetime | None = None
+    complete: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What ``fleet usage sync`` did, org by org."""
+
+    granularity: str
+    orgs: tuple[OrgSync, ...]
+    requests: int
+
+    @property
+    def samples(self) -> int:
+        return sum(org.samples for org in self.orgs)
+
+    @property
+    def complete(self) -> bool:
+        return all(org.complete for org in self.orgs)
 
 
 # --------------------------------------------------------------------------- quota

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from reconciler.core.usage import METRICS, GroupUsage, QuotaReport, UsageReport, iso
+from reconciler.core.usage import METRICS, GroupUsage, QuotaReport, SyncResult, UsageReport, iso
 
 FORMATS = ("text", "json", "csv", "markdown")
 _CENT = Decimal("0.01")
@@ -200,3 +200,45 @@ def quota_document(report: QuotaReport) -> dict[str, Any]:
             for t in report.tenants
         ],
     }
+
+
+def render_sync(result: SyncResult, fmt: str) -> str:
+    """What a sync did, org by org: text lines, or one JSON document (no trailing newline)."""
+    return _sync_text(result) if fmt == "text" else json.dumps(_sync_json(result))
+
+
+def _sync_json(result: SyncResult) -> dict[str, object]:
+    return {
+        "granularity": result.granularity,
+        "requests": result.requests,
+        "samples": result.samples,
+        "complete": result.complete,
+        "orgs": [
+            {
+                "org_id": org.org_id,
+                "from": iso(org.start) if org.start else None,
+                "to": iso(org.end) if org.end else None,
+                "pages": org.pages,
+                "samples": org.samples,
+                "synced_until": iso(org.synced_until) if org.synced_until else None,
+                "complete": org.complete,
+                "note": org.note or None,
+            }
+            for org in result.orgs
+        ],
+    }
+
+
+def _sync_text(result: SyncResult) -> str:
+    lines = []
+    for org in result.orgs:
+        window = f"{iso(org.start)} → {iso(org.end)}" if org.start and org.end else "-"
+        mark = iso(org.synced_until) if org.synced_until else "never"
+        line = f"{org.org_id}: {window}: {org.pages} page(s), {org.samples} sample(s); "
+        line += f"synced until {mark}"
+        lines.append(line + (f" ({org.note})" if org.note else ""))
+    lines.append(
+        f"Usage sync ({result.granularity}): {result.samples} sample(s) stored, "
+        f"{result.requests} API call(s)" + ("" if result.complete else "; incomplete")
+    )
+    return "\n".join(lines)
