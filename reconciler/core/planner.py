@@ -1,8 +1,8 @@
 """``build_plan``: the pure planner of neon-fleet.
 
 ``build_plan(desired, live, ledger, options) -> Plan`` reads only its arguments: no clock
-(``options.now``), no network, no database. The per-tenant rules live in ``project_plan``,
-``branch_plan``, ``key_plan`` and ``delete_plan`` (each documents its part); this module
+(``options.now``), no network, no database. The per-tenant rules live in ``planners.project``,
+``planners.branch``, ``planners.key`` and ``planners.delete`` (each documents its part); this module
 restricts to ``options.targets``, batches transfers, and orders the steps.
 
 Transfers are grouped per (source org, destination org) into ``transfer_projects`` steps of at
@@ -22,19 +22,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from reconciler.core.context import make_context
-from reconciler.core.delete_plan import plan_removed_tenants
 from reconciler.core.graph import topological_order
 from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
 from reconciler.core.options import PlanOptions
-from reconciler.core.outcome import (
+from reconciler.core.plan import Action, Blocker, FieldChange, Plan, Step
+from reconciler.core.planners.delete import plan_removed_tenants
+from reconciler.core.planners.project import plan_declared_tenant
+from reconciler.core.planners.tenant_outcome import (
     ACTION_ORDER,
     TRANSFER_PLACEHOLDER,
     TenantOutcome,
     TransferRequest,
     transfer_step_id,
 )
-from reconciler.core.plan import Action, Blocker, FieldChange, Plan, Step
-from reconciler.core.project_plan import plan_declared_tenant
 from reconciler.errors import PlanError
 
 #: Neon accepts at most this many project ids per transfer request.

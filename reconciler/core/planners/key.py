@@ -32,8 +32,8 @@ from reconciler.core.context import PlanContext, is_ignored
 from reconciler.core.fingerprint import project_keys
 from reconciler.core.model import DesiredTenant, LiveProject, OwnedTenant
 from reconciler.core.naming import api_key_name, api_key_prefix
-from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, step_id
 from reconciler.core.plan import Action, FieldChange, Step
+from reconciler.core.planners.tenant_outcome import TRANSFER_PLACEHOLDER, TenantOutcome, step_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ from reconciler.core.context import PlanContext
 from reconciler.core.fingerprint import fingerprint, project_keys
 from reconciler.core.model import LiveProject, OwnedTenant
 from reconciler.core.naming import api_key_prefix
-from reconciler.core.outcome import TenantOutcome, step_id
 from reconciler.core.plan import Action, Step
+from reconciler.core.planners.tenant_outcome import TenantOutcome, step_id
 from reconciler.core.views import project_view
 
 _LISTED = 20

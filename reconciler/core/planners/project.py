@@ -32,15 +32,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.core.branch_plan import plan_branches
 from reconciler.core.context import PlanContext, is_ignored
 from reconciler.core.diff import field_changes
 from reconciler.core.fingerprint import match_fingerprint
-from reconciler.core.key_plan import plan_keys
 from reconciler.core.matching import MatchKind, ProjectMatch, match_project
 from reconciler.core.model import COMPUTE_KEYS, DesiredTenant, LiveProject
-from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, TransferRequest, step_id
 from reconciler.core.plan import Action, FieldChange, Step
+from reconciler.core.planners.branch import plan_branches
+from reconciler.core.planners.key import plan_keys
+from reconciler.core.planners.tenant_outcome import (
+    TRANSFER_PLACEHOLDER,
+    TenantOutcome,
+    TransferRequest,
+    step_id,
+)
 from reconciler.core.released import with_released_settings
 from reconciler.core.views import endpoint_view, project_view
 

@@ -27,8 +27,8 @@ from reconciler.core.context import PlanContext, is_ignored, parse_instant, same
 from reconciler.core.diff import field_changes
 from reconciler.core.model import DEFAULT_BRANCH, BranchSpec, DesiredTenant, LiveBranch, LiveProject
 from reconciler.core.naming import is_old_branch
-from reconciler.core.outcome import TenantOutcome, step_id
 from reconciler.core.plan import Action, Step
+from reconciler.core.planners.tenant_outcome import TenantOutcome, step_id
 from reconciler.core.views import branch_view
 
 _VIRTUAL_MAIN = LiveBranch(
