@@ -80,7 +80,7 @@ def text_chunks(plan: Plan, *, color: bool) -> Iterator[str]:
     lines = [header]
     if plan.targets:
         lines.append(f"targets: {', '.join(plan.targets)}")
-    if plan.meta.get("refresh") is False:
+    if plan.contract.refresh is False:
         lines.append("live state was NOT refreshed for this plan")
     if not plan.has_changes:
         lines += ["", *(f"warning: {w}" for w in plan.warnings), summary_line(plan)]
