@@ -16,12 +16,12 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from reconciler.apply.context import ApplyContext, payload_of
+from reconciler.apply.context import ApplyContext, Handler, payload_of
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.offboarding import outcome_unknown, revoke_key
 from reconciler.apply.secrets import MintedKey
 from reconciler.core.model import DEFAULT_BRANCH, OwnedKey
-from reconciler.core.plan import Step
+from reconciler.core.plan import Action, Step
 from reconciler.core.plan_payloads import (
     CreateApiKey,
     CreateBranch,
@@ -206,3 +206,13 @@ def revoke_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
             lambda t: replace(t, keys={n: k for n, k in t.keys.items() if k.key_id != key_id}),
         )
     return {"key_id": key_id}
+
+
+#: This module's part of the apply layer's action registry (merged in ``apply.handlers``).
+HANDLERS: dict[Action, Handler] = {
+    Action.CREATE_BRANCH: create_branch,
+    Action.UPDATE_BRANCH: update_branch,
+    Action.DELETE_BRANCH: delete_branch,
+    Action.CREATE_API_KEY: create_api_key,
+    Action.REVOKE_API_KEY: revoke_api_key,
+}

@@ -9,10 +9,10 @@ tenant never run concurrently (the executor's lanes), so a tenant's binding has 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reconciler.apply.secrets import SecretSink
 from reconciler.core.model import LiveFleet, OwnedTenant
@@ -23,6 +23,9 @@ from reconciler.ledger import Ledger
 from reconciler.neon import NeonClient
 
 P = TypeVar("P")
+
+#: A step handler: performs one step against Neon, records it, returns the ids it touched.
+Handler = Callable[["ApplyContext", Step], Mapping[str, Any]]
 
 
 def payload_of(step: Step, kind: type[P]) -> P:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from reconciler.apply.context import ApplyContext, payload_of
+from reconciler.apply.context import ApplyContext, Handler, payload_of
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.offboarding import (
     DELETE_INTENT,
@@ -23,7 +23,7 @@ from reconciler.apply.offboarding import (
     project_is_gone,
 )
 from reconciler.apply.recovery import close_create_intents
-from reconciler.core.plan import Step
+from reconciler.core.plan import Action, Step
 from reconciler.core.plan_payloads import (
     AdoptProject,
     CreateProject,
@@ -208,3 +208,13 @@ def delete_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
         "project_id": project_id,
         "recoverable_until": recoverable_until.isoformat(timespec="seconds"),
     }
+
+
+#: This module's part of the apply layer's action registry (merged in ``apply.handlers``).
+HANDLERS: dict[Action, Handler] = {
+    Action.CREATE_PROJECT: create_project,
+    Action.ADOPT_PROJECT: adopt_project,
+    Action.UPDATE_PROJECT: update_project,
+    Action.UPDATE_ENDPOINT: update_endpoint,
+    Action.DELETE_PROJECT: delete_project,
+}

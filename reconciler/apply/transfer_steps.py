@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reconciler.apply.context import ApplyContext, payload_of
+from reconciler.apply.context import ApplyContext, Handler, payload_of
 from reconciler.apply.executor import ItemFailed
-from reconciler.core.plan import Step
+from reconciler.core.plan import Action, Step
 from reconciler.core.plan_payloads import TransferProjects
 from reconciler.errors import NotAcceptable, OutcomeUnknown, UnprocessableEntity
 from reconciler.ledger import IntentOutcome
@@ -131,3 +131,9 @@ def transfer_gate(failures: dict[str, str], tenant: str) -> None:
 
 def _summary(failures: dict[str, str]) -> str:
     return "; ".join(f"{tenant}: {why}" for tenant, why in sorted(failures.items()))
+
+
+#: This module's part of the apply layer's action registry (merged in ``apply.handlers``).
+HANDLERS: dict[Action, Handler] = {
+    Action.TRANSFER_PROJECTS: transfer_projects,
+}

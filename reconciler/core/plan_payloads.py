@@ -527,7 +527,28 @@ def check_complete(registry: Mapping[Action, object], what: str) -> None:
         raise TypeError(f"{what}: missing {missing}, unknown {extra}")
 
 
+#: Tie-break order of actions in the plan (after dependencies and tenant name).
+ACTION_ORDER: dict[Action, int] = {
+    action: index
+    for index, action in enumerate(
+        (
+            Action.ADOPT_PROJECT,
+            Action.CREATE_PROJECT,
+            Action.TRANSFER_PROJECTS,
+            Action.UPDATE_PROJECT,
+            Action.UPDATE_ENDPOINT,
+            Action.CREATE_BRANCH,
+            Action.UPDATE_BRANCH,
+            Action.DELETE_BRANCH,
+            Action.CREATE_API_KEY,
+            Action.REVOKE_API_KEY,
+            Action.DELETE_PROJECT,
+        )
+    )
+}
+
 check_complete(PAYLOAD_TYPES, "plan_payloads.PAYLOAD_TYPES")
+check_complete(ACTION_ORDER, "plan_payloads.ACTION_ORDER")
 
 
 def payload_from_json(

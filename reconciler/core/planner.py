@@ -27,11 +27,10 @@ from reconciler.core.graph import topological_order
 from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
 from reconciler.core.options import PlanOptions
 from reconciler.core.plan import ApplyContract, Blocker, FieldChange, Plan, Step
-from reconciler.core.plan_payloads import TransferProjects
+from reconciler.core.plan_payloads import ACTION_ORDER, TransferProjects
 from reconciler.core.planners.delete import plan_removed_tenants
 from reconciler.core.planners.project import plan_declared_tenant
 from reconciler.core.planners.tenant_outcome import (
-    ACTION_ORDER,
     TRANSFER_PLACEHOLDER,
     TenantOutcome,
     TransferRequest,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from reconciler.core.plan import Action, Plan, Step
+from reconciler.core.plan import Plan, Step
+from reconciler.core.plan_payloads import TransferProjects
 from reconciler.render.common import (
     BLOCKER_SYMBOL,
     LEGEND,
@@ -34,9 +35,8 @@ def render_step(step: Step, *, color: bool = False) -> list[str]:
     """The lines of one step: symbol, action and label, fields, then the reason."""
     symbol = SYMBOLS[step.action]
     lines = [_paint(f"{symbol} {step.action.value} {step_label(step)}", _COLORS[symbol], color)]
-    if step.action is Action.TRANSFER_PROJECTS:
-        tenants = (step.after or {}).get("tenants", [])
-        lines.append(f"    tenants: {', '.join(tenants)}")
+    if isinstance(step.payload, TransferProjects):
+        lines.append(f"    tenants: {', '.join(step.payload.tenants)}")
     else:
         width = max((len(c.path) for c in step.changes), default=0)
         for change in step.changes:
