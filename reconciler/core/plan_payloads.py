@@ -89,11 +89,44 @@ _OPT_STR = (str, type(None))
 _OPT_INT = (int, type(None))
 
 
+# ------------------------------------------------------------------------------------- shapes
+
+
+class _Creates:
+    """A payload of something that does not exist yet: the plan file's ``before`` is null."""
+
+    def before_json(self) -> JsonObject | None:
+        return None
+
+
+class _Removes:
+    """A payload of something that goes away: the plan file's ``after`` is null."""
+
+    def after_json(self) -> JsonObject | None:
+        return None
+
+
+class _Changes:
+    """A payload that changes some settings: identity first, then the ``old``/``new`` values."""
+
+    old: JsonObject
+    new: JsonObject
+
+    def _ident(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def before_json(self) -> JsonObject | None:
+        return {**self._ident(), **self.old}
+
+    def after_json(self) -> JsonObject | None:
+        return {**self._ident(), **self.new}
+
+
 # ------------------------------------------------------------------------------------ projects
 
 
 @dataclass(frozen=True)
-class CreateProject:
+class CreateProject(_Creates):
     """A new project for a tenant, with every setting the manifests give it."""
 
     ACTION: ClassVar[Action] = Action.CREATE_PROJECT
@@ -106,9 +139,6 @@ class CreateProject:
     compute: JsonObject
     history_retention_seconds: int | None = None
     hipaa: bool = False
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> dict[str, Any]:
         after: dict[str, Any] = {
@@ -181,7 +211,7 @@ class AdoptProject:
 
 
 @dataclass(frozen=True)
-class UpdateProject:
+class UpdateProject(_Changes):
     """Project settings that differ from the manifests: ``old`` live values, ``new`` desired."""
 
     ACTION: ClassVar[Action] = Action.UPDATE_PROJECT
@@ -192,11 +222,8 @@ class UpdateProject:
     #: The same fields, desired values.
     new: JsonObject
 
-    def before_json(self) -> JsonObject | None:
-        return {"project_id": self.project_id, **self.old}
-
-    def after_json(self) -> JsonObject | None:
-        return {"project_id": self.project_id, **self.new}
+    def _ident(self) -> dict[str, Any]:
+        return {"project_id": self.project_id}
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
@@ -206,7 +233,7 @@ class UpdateProject:
 
 
 @dataclass(frozen=True)
-class UpdateEndpoint:
+class UpdateEndpoint(_Changes):
     """Compute settings of one existing endpoint that differ from the manifests."""
 
     ACTION: ClassVar[Action] = Action.UPDATE_ENDPOINT
@@ -219,12 +246,6 @@ class UpdateEndpoint:
 
     def _ident(self) -> dict[str, Any]:
         return {"endpoint_id": self.endpoint_id, "branch_id": self.branch_id}
-
-    def before_json(self) -> JsonObject | None:
-        return {**self._ident(), **self.old}
-
-    def after_json(self) -> JsonObject | None:
-        return {**self._ident(), **self.new}
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
@@ -281,7 +302,7 @@ class TransferProjects:
 
 
 @dataclass(frozen=True)
-class DeleteProject:
+class DeleteProject(_Removes):
     """A removed tenant's project is deleted (recoverable for Neon's recovery window)."""
 
     ACTION: ClassVar[Action] = Action.DELETE_PROJECT
@@ -294,9 +315,6 @@ class DeleteProject:
 
     def before_json(self) -> JsonObject | None:
         return {"id": self.project_id, "name": self.name, "org_id": self.org_id, **self.live}
-
-    def after_json(self) -> JsonObject | None:
-        return None
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
@@ -314,7 +332,7 @@ class DeleteProject:
 
 
 @dataclass(frozen=True)
-class CreateBranch:
+class CreateBranch(_Creates):
     """A declared branch that does not exist; its parent by name."""
 
     ACTION: ClassVar[Action] = Action.CREATE_BRANCH
@@ -324,9 +342,6 @@ class CreateBranch:
     #: Absolute expiry (RFC 3339); or relative, resolved at apply time.
     expires_at: str | None = None
     expires_in_seconds: int | None = None
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> dict[str, Any]:
         after: dict[str, Any] = {
@@ -354,7 +369,7 @@ class CreateBranch:
 
 
 @dataclass(frozen=True)
-class UpdateBranch:
+class UpdateBranch(_Changes):
     """Branch settings (protection, expiry) that differ from the manifests."""
 
     ACTION: ClassVar[Action] = Action.UPDATE_BRANCH
@@ -369,12 +384,6 @@ class UpdateBranch:
     def _ident(self) -> dict[str, Any]:
         return {"name": self.name, "branch_id": self.branch_id}
 
-    def before_json(self) -> JsonObject | None:
-        return {**self._ident(), **self.old}
-
-    def after_json(self) -> JsonObject | None:
-        return {**self._ident(), **self.new}
-
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
         _object(before, where + ".before")
@@ -388,7 +397,7 @@ class UpdateBranch:
 
 
 @dataclass(frozen=True)
-class DeleteBranch:
+class DeleteBranch(_Removes):
     """A live branch the manifests do not declare (or an expired restore leftover)."""
 
     ACTION: ClassVar[Action] = Action.DELETE_BRANCH
@@ -399,9 +408,6 @@ class DeleteBranch:
 
     def before_json(self) -> JsonObject | None:
         return {"id": self.branch_id, "name": self.name, **self.live}
-
-    def after_json(self) -> JsonObject | None:
-        return None
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
@@ -418,7 +424,7 @@ class DeleteBranch:
 
 
 @dataclass(frozen=True)
-class CreateApiKey:
+class CreateApiKey(_Creates):
     """A project-scoped org API key to mint and deliver to the secret sink."""
 
     ACTION: ClassVar[Action] = Action.CREATE_API_KEY
@@ -428,9 +434,6 @@ class CreateApiKey:
     org_id: str
     #: None while the project is still to be created (the applier knows it by then).
     project_id: str | None
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> JsonObject | None:
         return {
@@ -453,7 +456,7 @@ class CreateApiKey:
 
 
 @dataclass(frozen=True)
-class RevokeApiKey:
+class RevokeApiKey(_Removes):
     """An API key to revoke (undeclared, rotated out, or of a project about to be deleted)."""
 
     ACTION: ClassVar[Action] = Action.REVOKE_API_KEY
@@ -469,9 +472,6 @@ class RevokeApiKey:
             "org_id": self.org_id,
             "project_id": self.project_id,
         }
-
-    def after_json(self) -> JsonObject | None:
-        return None
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
