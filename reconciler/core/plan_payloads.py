@@ -59,6 +59,13 @@ def _need(data: JsonObject | None, name: str, kind: type | tuple[type, ...], whe
     return value
 
 
+def _optional(data: JsonObject | None, name: str, kind: type, where: str) -> Any:
+    """``data[name]`` when present and not null (then of ``kind``), else None."""
+    if data is None or data.get(name) is None:
+        return None
+    return _need(data, name, kind, where)
+
+
 def _names(kinds: tuple[type, ...]) -> str:
     return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
 
@@ -166,8 +173,8 @@ class CreateProject(_Creates):
             pg_version=_need(after, "pg_version", _OPT_INT, at),
             quota=_need(after, "quota", (dict, type(None)), at) or {},
             compute=_need(after, "default_endpoint_settings", (dict, type(None)), at) or {},
-            history_retention_seconds=(after or {}).get("history_retention_seconds"),
-            hipaa=bool((after or {}).get("hipaa", False)),
+            history_retention_seconds=_optional(after, "history_retention_seconds", int, at),
+            hipaa=bool(_optional(after, "hipaa", bool, at)),
         )
 
 
@@ -206,7 +213,7 @@ class AdoptProject:
             name=_need(after, "name", str, at),
             org_id=_need(after, "org_id", str, at),
             live=live,
-            handover_from=(after or {}).get("handover_from") or None,
+            handover_from=_optional(after, "handover_from", str, at) or None,
         )
 
 
@@ -363,8 +370,8 @@ class CreateBranch(_Creates):
             name=_need(after, "name", str, at),
             parent=_need(after, "parent", _OPT_STR, at),
             protected=bool(_need(after, "protected", (bool, type(None)), at)),
-            expires_at=(after or {}).get("expires_at"),
-            expires_in_seconds=(after or {}).get("expires_in_seconds"),
+            expires_at=_optional(after, "expires_at", str, at),
+            expires_in_seconds=_optional(after, "expires_in_seconds", int, at),
         )
 
 

@@ -149,3 +149,21 @@ def test_an_unknown_meta_field_is_refused_naming_it() -> None:
     document["seal"] = seal_of(document)
     with pytest.raises(PlanFileError, match=r"meta\.surprise: not a field"):
         plan_from_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    ("action", "side", "name", "bad"),
+    [
+        (Action.CREATE_PROJECT, "after", "history_retention_seconds", "a day"),
+        (Action.CREATE_BRANCH, "after", "expires_in_seconds", "soon"),
+        (Action.ADOPT_PROJECT, "after", "handover_from", 7),
+    ],
+)
+def test_an_optional_field_of_the_wrong_type_is_named(
+    action: Action, side: str, name: str, bad: object
+) -> None:
+    payload = EXAMPLES[action]
+    before, after = payload.before_json(), dict(payload.after_json() or {})
+    after[name] = bad
+    with pytest.raises(PlanFileError, match=rf"steps\[3\]\.{side}\.{name}: expected"):
+        payload_from_json(action, before, after, "steps[3]")
