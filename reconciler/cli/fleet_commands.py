@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -64,6 +64,29 @@ def _kept_from_the_collector() -> Iterator[Callable[[], None]]:
 _FULL_COLLECTION_EVERY = 100
 
 
+_ECHO_CHUNK = 1 << 20
+
+
+def _echo_chunks(chunks: Iterable[str]) -> None:
+    """Print ``chunks`` in pieces of about a megabyte: a large plan's text is never held whole,
+    and echo (which flushes) runs a few times, not once per tenant."""
+    pending: list[str] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= _ECHO_CHUNK:
+            click.echo("".join(pending), nl=False)
+            pending, size = [], 0
+    click.echo("".join(pending), nl=False)
+
+
+def _file_chunks(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as handle:
+        while chunk := handle.read(_ECHO_CHUNK):
+            yield chunk
+
+
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
@@ -112,33 +135,29 @@ def plan(
         if out_file is not None:
             planning.save_plan(result.plan, out_file)
             warn_if_out_looks_like_a_format(state, out_file, "plan")
-        # In pieces of about a megabyte: a large plan's text is never held whole, and echo
-        # (which flushes) runs a few times, not once per tenant.
-        pending: list[str] = []
-        size = 0
-        for chunk in plan_chunks(result.plan, fmt, color=state.output.color):
-            pending.append(chunk)
-            size += len(chunk)
-            if size >= 1 << 20:
-                click.echo("".join(pending), nl=False)
-                pending, size = [], 0
-        click.echo("".join(pending), nl=False)
+        if out_file is not None and fmt == "json":
+            # The file's text is the JSON rendering: print it back instead of building and
+            # sealing the document a second time.
+            _echo_chunks(_file_chunks(out_file))
+        else:
+            _echo_chunks(plan_chunks(result.plan, fmt, color=state.output.color))
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")
     state.output.note(f"{result.api_calls} API call(s)")
-    meta = result.plan.meta
+    contract = result.plan.contract
     # A shard's counts are of its own tenants: the others are not planned here at all.
-    list_only = meta.get("list_only_tenants", 0)
-    if "shard" in meta:
+    list_only = contract.list_only_tenants or 0
+    if contract.shard is not None:
         declared = sum(1 for name in result.plan.targets if name in desired.tenants)
-        list_only = declared - meta.get("refreshed_tenants", declared)
+        refreshed = contract.refreshed_tenants
+        list_only = declared - (declared if refreshed is None else refreshed)
         state.output.note(
-            f"shard {meta['shard']}: {len(result.plan.targets)} tenant(s) planned; the other "
+            f"shard {contract.shard}: {len(result.plan.targets)} tenant(s) planned; the other "
             "shards' tenants are left to their runners"
         )
     if list_only:
         state.output.note(
-            f"incremental refresh: {meta['refreshed_tenants']} tenant(s) read in "
+            f"incremental refresh: {contract.refreshed_tenants} tenant(s) read in "
             f"full, {list_only} from list pages only "
             "(--refresh=all reads every tenant's computes and branches)"
         )
@@ -216,7 +235,7 @@ def apply(
     if saved is not None and manifests is None:
         # The plan file chose them: say which, so a log shows it (CI should pin them with -f).
         output.note(
-            f"checked the plan against the manifests it names, {saved.meta.get('manifests')} "
+            f"checked the plan against the manifests it names, {saved.contract.manifests} "
             "(-f PATH names them instead)"
         )
     if saved is not None:

@@ -32,8 +32,9 @@ from reconciler.core.context import PlanContext, is_ignored
 from reconciler.core.fingerprint import project_keys
 from reconciler.core.model import DesiredTenant, LiveProject, OwnedTenant
 from reconciler.core.naming import api_key_name, api_key_prefix
-from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, step_id
 from reconciler.core.plan import Action, FieldChange, Step
+from reconciler.core.plan_payloads import CreateApiKey, RevokeApiKey
+from reconciler.core.planners.tenant_outcome import TRANSFER_PLACEHOLDER, TenantOutcome, step_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,24 +81,10 @@ def plan_keys(
             reason = "re-issued in the destination org after the transfer"
             out.steps.append(_create(tenant, wanted[full], full, project.id, deps, reason))
         return
-    recorded = _recorded_ids(record, project)
-    kept: dict[str, int] = {}
-    # The row under the key's full name is the latest delivery; a legacy row under the bare
-    # declared name only counts when there is none.
-    latest = {n: k.key_id for n, k in record.keys.items()} if recorded and record else {}
-    for key in sorted(owned, key=lambda k: latest.get(k.name) != k.key_id):
-        if key.name in wanted and key.name not in kept and key.key_id in recorded:
-            kept[key.name] = key.key_id
+    kept = _kept_keys(record, project, owned, wanted)
     for key in owned:
-        if kept.get(key.name) == key.key_id:
-            continue
-        if key.name not in wanted:
-            reason = "no longer declared"
-        elif key.name in kept:
-            reason = f"a duplicate of the recorded key {kept[key.name]}"
-        else:
-            reason = "not recorded in the ledger, so the secret sink may not hold it: replaced"
-        out.steps.append(_revoke(tenant, key, deps, reason))
+        if kept.get(key.name) != key.key_id:
+            out.steps.append(_revoke(tenant, key, deps, _revoke_reason(key, wanted, kept)))
     _settle_rows(ctx, tenant, record, project.id, wanted, owned, deps, out)
     for full in sorted(wanted, key=lambda n: wanted[n]):
         if full not in kept:
@@ -112,6 +99,29 @@ def plan_keys(
                     org_id=project.org_id,
                 )
             )
+
+
+def _kept_keys(
+    record: OwnedTenant | None, project: LiveProject, owned: list[_Key], wanted: dict[str, str]
+) -> dict[str, int]:
+    """Full key name → the id of the live key kept for it (recorded, declared, one per name)."""
+    recorded = _recorded_ids(record, project)
+    kept: dict[str, int] = {}
+    # The row under the key's full name is the latest delivery; a legacy row under the bare
+    # declared name only counts when there is none.
+    latest = {n: k.key_id for n, k in record.keys.items()} if recorded and record else {}
+    for key in sorted(owned, key=lambda k: latest.get(k.name) != k.key_id):
+        if key.name in wanted and key.name not in kept and key.key_id in recorded:
+            kept[key.name] = key.key_id
+    return kept
+
+
+def _revoke_reason(key: _Key, wanted: dict[str, str], kept: dict[str, int]) -> str:
+    if key.name not in wanted:
+        return "no longer declared"
+    if key.name in kept:
+        return f"a duplicate of the recorded key {kept[key.name]}"
+    return "not recorded in the ledger, so the secret sink may not hold it: replaced"
 
 
 def _recorded_ids(record: OwnedTenant | None, project: LiveProject) -> frozenset[int]:
@@ -200,15 +210,8 @@ def _create(
     return Step(
         id=step_id(tenant.name, Action.CREATE_API_KEY, key),
         tenant=tenant.name,
-        action=Action.CREATE_API_KEY,
-        before=None,
-        after={
-            "key": key,
-            "key_name": full,
-            # Keys are minted where the project will be: its org, unless a transfer moves it.
-            "org_id": org_id or tenant.org_id,
-            "project_id": project_id,
-        },
+        # Keys are minted where the project will be: its org, unless a transfer moves it.
+        payload=CreateApiKey(key, full, org_id or tenant.org_id, project_id),
         depends_on=deps,
         reason=reason,
         changes=(FieldChange(f"api_keys.{key}", None, full, f"tenant {tenant.name}"),),
@@ -219,14 +222,7 @@ def _revoke(tenant: DesiredTenant, key: _Key, deps: tuple[str, ...], reason: str
     return Step(
         id=step_id(tenant.name, Action.REVOKE_API_KEY, str(key.key_id)),
         tenant=tenant.name,
-        action=Action.REVOKE_API_KEY,
-        before={
-            "key_id": key.key_id,
-            "key_name": key.name,
-            "org_id": key.org_id,
-            "project_id": key.project_id,
-        },
-        after=None,
+        payload=RevokeApiKey(key.key_id, key.name, key.org_id, key.project_id),
         depends_on=deps,
         reason=reason,
     )
