@@ -88,7 +88,7 @@ class Checkpoints:
 
     def __init__(self, env: Environment, desired: DesiredFleet) -> None:
         self.env, self.desired = env, desired
-        self.store = CheckpointStore(env.ledger())
+        self.store = env.ledger().checkpoints
 
     @property
     def client(self) -> NeonClient:

@@ -23,7 +23,7 @@ from reconciler.app.environment import Environment
 from reconciler.app.usage import QuotaReport, floor_time, iso, utc_now
 from reconciler.core.model import DesiredFleet, Pricing
 from reconciler.errors import UsageError
-from reconciler.ledger.usage import UsageSample, UsageStore
+from reconciler.ledger.usage import UsageSample
 from reconciler.neon.consumption import METRICS
 
 GROUPINGS = ("tenant", "tier", "org")
@@ -163,7 +163,7 @@ def usage_report(
         raise UsageError("the report window is empty: --to must be after --from")
     ledger = env.ledger()
     org_ids = [org.id for org in desired.fleet.orgs.values()]
-    samples = UsageStore(ledger).samples(granularity, begin, finish, org_ids=org_ids)
+    samples = ledger.usage.samples(granularity, begin, finish, org_ids=org_ids)
     owners = {record.project_id: name for name, record in ledger.view().tenants.items()}
     return build_report(
         samples,

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.ledger.sql import Tx
+from reconciler.ledger.sql_access import Tx
 
 #: Tokens asked for per lease: few enough that an idle runner holds little of the budget,
 #: enough that a busy one asks the ledger about once per ten requests.

@@ -44,7 +44,8 @@ from reconciler.ledger.locking import UNKNOWN_HOLDER, Waiting, describe_since, p
 from reconciler.ledger.migrations import MIGRATIONS_TABLE, Migration
 from reconciler.ledger.rows import dump_json
 from reconciler.ledger.shard_locks import shard_key, try_shard_lock, unlock_shard
-from reconciler.ledger.sql import Row, SqlLedger, Tx
+from reconciler.ledger.sql import SqlLedger
+from reconciler.ledger.sql_access import Row, Tx
 
 #: First halves of the two-part advisory lock keys ("NF" + purpose); the second half is derived
 #: from the schema the ledger lives in (see ``_ledger_identity``), so fleets in different
