@@ -42,6 +42,7 @@ from reconciler.credentials import Credentials
 from reconciler.errors import UsageError
 from reconciler.ledger import Intent, IntentOutcome, Ledger
 from reconciler.neon import NeonClient, OrgApiKey
+from reconciler.neon.mutators import NeonWriter
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def recover(
     intents = [i for i in ledger.pending_intents() if owns is None or owns(i.tenant)]
     if not intents:
         return RecoveryReport()
+    client = NeonWriter.over(client)  # recovery revokes and finishes deletes: it writes
     project_intents = [i for i in intents if i.action == "create_project"]
     delete_intents = [i for i in intents if i.action == DELETE_INTENT]
     transfer_intents = [i for i in intents if i.action == TRANSFER_INTENT]
@@ -148,7 +150,7 @@ def _record_created(ledger: Ledger, live: LiveFleet, owners: set[str], intent: I
 
 
 def _settle_key(
-    client: NeonClient,
+    client: NeonWriter,
     credentials: Credentials,
     ledger: Ledger,
     org: tuple[str, str],
@@ -191,7 +193,7 @@ def _settle_key(
 
 
 def _settle_delete(
-    client: NeonClient,
+    client: NeonWriter,
     credentials: Credentials,
     ledger: Ledger,
     live: LiveFleet,
