@@ -8,6 +8,7 @@ has not yet written it down: the worst moment for a duplicate.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from reconciler.app.checkpoints import Checkpoints, CreateOptions
 from reconciler.apply.restore_steps import RESTORE_INTENT
 from reconciler.apply.snapshot_steps import CREATE_SNAPSHOT_INTENT
 from reconciler.core.model import CheckpointPolicy, OwnedTenant
+from reconciler.errors import LockHeldError
+from reconciler.ledger import open_ledger
 from reconciler.ledger.checkpoints import CheckpointStatus
 from reconciler.neon import snapshots as neon_snapshots
 from reconciler.neon.mutators import NeonWriter
@@ -158,3 +161,14 @@ def test_a_schedule_killed_mid_create_converges_without_a_second_snapshot(
     [kept] = service.store.list()
     assert kept.status is CheckpointStatus.READY and kept.snapshot_id == made.id
     assert not service.env.ledger().pending_intents()
+
+
+def test_a_checkpoint_change_is_refused_while_an_apply_holds_the_lock(
+    service: Checkpoints, client: NeonWriter, tmp_path: Path
+) -> None:
+    other = open_ledger(f"sqlite:///{tmp_path}/ledger.db")
+    with other, other.apply_lock("alice@ci"), pytest.raises(LockHeldError, match="alice@ci"):
+        service.create(TENANT, CreateOptions(source_rev="abc"))
+    assert service.store.list() == []
+    assert neon_snapshots.list_snapshots(client, "free-key", PROJECT) == []
+    assert service.create(TENANT, CreateOptions(source_rev="abc")).status is CheckpointStatus.READY
