@@ -15,7 +15,7 @@ Guarantees every implementation keeps:
 
 Besides tenants, intents and runs, a ``Ledger`` holds satellite stores with their own tables,
 reached through it rather than by casting to a backend: ``checkpoints``, ``usage``, ``drift``,
-and history retention (``prune_history``).
+history retention (``prune_history``) and, where runners can share the ledger, ``rate_leases``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
 from reconciler.ledger.checkpoints import CheckpointStore
 from reconciler.ledger.drift import DriftStore
+from reconciler.ledger.leases import RateLeases
 from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
@@ -180,6 +181,14 @@ class Ledger(LedgerReader):
     @abc.abstractmethod
     def drift(self) -> DriftStore:
         """Drift reports and since when each item drifts (``fleet drift``)."""
+
+    @property
+    def rate_leases(self) -> RateLeases | None:
+        """The account budgets shared by runners on several machines (``--shard i/n``).
+
+        Only a ledger those runners can share has them (PostgreSQL); None otherwise.
+        """
+        return None
 
     @abc.abstractmethod
     def prune_history(self, cutoff: datetime, *, dry_run: bool = False) -> PruneReport:

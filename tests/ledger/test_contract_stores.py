@@ -41,3 +41,12 @@ def test_every_backend_serves_the_stores_through_the_interface(
     assert list(again.drift.open_items()) == ["acme/x"]
     assert again.now() == clock.now
     assert again.prune_history(clock.now, dry_run=True).dry_run
+
+
+def test_only_a_ledger_runners_can_share_has_rate_leases(ledger: Ledger, ledger_url: str) -> None:
+    leases = ledger.rate_leases
+    if ledger_url.startswith("sqlite"):
+        assert leases is None
+    else:
+        assert leases is not None
+        assert leases.lease_tokens("acct-contract", 3, per_second=1.0, capacity=10.0).granted == 3
