@@ -10,9 +10,6 @@ the narrowest key the caller has. Retries, the shared rate limiter, ``X-Request-
 translation live in ``reconciler.neon.http``; this module builds requests and parses answers.
 Each call spends the rate budget of its key's Neon account (``ApiKey.account``): the client
 chooses the account per call, so calls of different orgs never wait for each other's budget.
-
-Writes are never re-sent after a lost answer: they raise ``OutcomeUnknown`` and the caller
-reads back first (for projects, ``find_projects_by_name``), because Neon has no idempotency keys.
 """
 
 from __future__ import annotations
@@ -42,9 +39,9 @@ from reconciler.neon.stats import CallStats
 from reconciler.neon.wire import Branch, Endpoint, Operation, Project, ProjectListItem
 
 DEFAULT_BASE_URL = "https://console.neon.tech/api/v2"
-_PROJECT = "/projects/{project_id}"
-_BRANCHES = _PROJECT + "/branches"
-_ENDPOINT = _PROJECT + "/endpoints/{endpoint_id}"
+PROJECT_ROUTE = "/projects/{project_id}"
+BRANCHES_ROUTE = PROJECT_ROUTE + "/branches"
+ENDPOINT_ROUTE = PROJECT_ROUTE + "/endpoints/{endpoint_id}"
 #: The HTTP methods the read client sends.
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -177,7 +174,7 @@ class NeonClient(OrgAndAccountCalls):
 
     def get_project(self, key: str, project_id: str) -> Project:
         """Read one project, with its settings and consumption counters."""
-        body = self._http.call(key, "GET", _PROJECT, path={"project_id": project_id})
+        body = self._http.call(key, "GET", PROJECT_ROUTE, path={"project_id": project_id})
         return responses.parse_project(body)
 
     # ------------------------------------------------------------------ branches
@@ -190,7 +187,7 @@ class NeonClient(OrgAndAccountCalls):
         def fetch(cursor: str | None) -> BranchPage:
             params = {"limit": limit, "search": search, "cursor": cursor}
             body = self._http.call(
-                key, "GET", _BRANCHES, path={"project_id": project_id}, params=params
+                key, "GET", BRANCHES_ROUTE, path={"project_id": project_id}, params=params
             )
             return responses.parse_branch_page(body)
 
@@ -211,20 +208,22 @@ class NeonClient(OrgAndAccountCalls):
 
     def list_endpoints(self, key: str, project_id: str) -> list[Endpoint]:
         """List a project's compute endpoints (not paginated)."""
-        body = self._http.call(key, "GET", _PROJECT + "/endpoints", path={"project_id": project_id})
+        body = self._http.call(
+            key, "GET", PROJECT_ROUTE + "/endpoints", path={"project_id": project_id}
+        )
         return responses.parse_endpoint_list(body)
 
     def get_endpoint(self, key: str, project_id: str, endpoint_id: str) -> Endpoint:
         """Read one compute endpoint."""
         path = {"project_id": project_id, "endpoint_id": endpoint_id}
-        return responses.parse_endpoint(self._http.call(key, "GET", _ENDPOINT, path=path))
+        return responses.parse_endpoint(self._http.call(key, "GET", ENDPOINT_ROUTE, path=path))
 
     # ------------------------------------------------------------------ operations
 
     def get_operation(self, key: str, project_id: str, operation_id: str) -> Operation:
         """Read one operation's current state."""
         path = {"project_id": project_id, "operation_id": operation_id}
-        body = self._http.call(key, "GET", _PROJECT + "/operations/{operation_id}", path=path)
+        body = self._http.call(key, "GET", PROJECT_ROUTE + "/operations/{operation_id}", path=path)
         return responses.parse_operation(body)
 
     def iter_operations(
@@ -235,7 +234,9 @@ class NeonClient(OrgAndAccountCalls):
         def fetch(cursor: str | None) -> OperationPage:
             params: dict[str, Any] = {"limit": limit, "cursor": cursor}
             path = {"project_id": project_id}
-            body = self._http.call(key, "GET", _PROJECT + "/operations", path=path, params=params)
+            body = self._http.call(
+                key, "GET", PROJECT_ROUTE + "/operations", path=path, params=params
+            )
             return responses.parse_operation_page(body)
 
         return iter_pages(

@@ -1,8 +1,9 @@
-"""Organisation, API-key, transfer and account calls of ``NeonClient`` (a mixin).
+"""Organisation, API-key, account, database and role reads of ``NeonClient`` (a mixin).
 
 Kept apart from the project calls only to keep modules small; ``NeonClient`` inherits them.
 Every method takes the API key to use as its first argument, so the caller can choose the
-narrowest key per call (personal keys only where Neon demands them, i.e. transfers).
+narrowest key per call. Key mints, revokes and transfers are ``NeonWriter``'s
+(``reconciler.neon.mutators.orgs``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from reconciler.neon.wire_orgs import (
     Role,
 )
 
-_ORG_KEYS = "/organizations/{org_id}/api_keys"
+ORG_KEYS_ROUTE = "/organizations/{org_id}/api_keys"
 _BRANCH = "/projects/{project_id}/branches/{branch_id}"
 
 
@@ -30,7 +31,7 @@ class OrgAndAccountCalls:
 
     def list_org_api_keys(self, key: str, org_id: str) -> list[OrgApiKey]:
         """List an organisation's API keys (project-scoped ones carry ``project_id``)."""
-        body = self._http.call(key, "GET", _ORG_KEYS, path={"org_id": org_id})
+        body = self._http.call(key, "GET", ORG_KEYS_ROUTE, path={"org_id": org_id})
         return responses.parse_api_key_list(body)
 
     def get_organization(self, key: str, org_id: str) -> Organization:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.neon import bodies, responses
+from reconciler.neon.client_orgs import ORG_KEYS_ROUTE
 from reconciler.neon.http import ApiHttp
 from reconciler.neon.wire_orgs import CreatedApiKey, RevokedApiKey, TransferResult
-
-_ORG_KEYS = "/organizations/{org_id}/api_keys"
 
 
 class OrgWrites:
@@ -27,7 +26,7 @@ class OrgWrites:
         body = self._http.call(
             key,
             "POST",
-            _ORG_KEYS,
+            ORG_KEYS_ROUTE,
             path={"org_id": org_id},
             body=bodies.org_api_key_create(name, project_id),
         )
@@ -36,7 +35,7 @@ class OrgWrites:
     def revoke_org_api_key(self, key: str, org_id: str, key_id: int) -> RevokedApiKey:
         """Revoke an organisation (or project-scoped) API key."""
         body = self._http.call(
-            key, "DELETE", _ORG_KEYS + "/{key_id}", path={"org_id": org_id, "key_id": key_id}
+            key, "DELETE", ORG_KEYS_ROUTE + "/{key_id}", path={"org_id": org_id, "key_id": key_id}
         )
         return RevokedApiKey.from_wire(body)
 

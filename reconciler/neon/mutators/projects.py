@@ -10,13 +10,10 @@ from collections.abc import Mapping
 
 from reconciler.neon import bodies, responses
 from reconciler.neon.bodies import UNSET, ComputeSettings, Unset
+from reconciler.neon.client import BRANCHES_ROUTE, ENDPOINT_ROUTE, PROJECT_ROUTE
 from reconciler.neon.http import ApiHttp
 from reconciler.neon.responses import CreatedBranch, CreatedProject
 from reconciler.neon.wire import Branch, Endpoint, Operation, Project
-
-_PROJECT = "/projects/{project_id}"
-_BRANCHES = _PROJECT + "/branches"
-_ENDPOINT = _PROJECT + "/endpoints/{endpoint_id}"
 
 
 class ProjectWrites:
@@ -72,13 +69,13 @@ class ProjectWrites:
             hipaa=hipaa,
         )
         body = self._http.call(
-            key, "PATCH", _PROJECT, path={"project_id": project_id}, body=request
+            key, "PATCH", PROJECT_ROUTE, path={"project_id": project_id}, body=request
         )
         return responses.parse_project_update(body)
 
     def delete_project(self, key: str, project_id: str) -> Project:
         """Delete a project (recoverable for 7 days on Neon)."""
-        body = self._http.call(key, "DELETE", _PROJECT, path={"project_id": project_id})
+        body = self._http.call(key, "DELETE", PROJECT_ROUTE, path={"project_id": project_id})
         return responses.parse_project(body)
 
     def create_branch(
@@ -103,7 +100,7 @@ class ProjectWrites:
             endpoint_settings=endpoint_settings,
         )
         body = self._http.call(
-            key, "POST", _BRANCHES, path={"project_id": project_id}, body=request
+            key, "POST", BRANCHES_ROUTE, path={"project_id": project_id}, body=request
         )
         return responses.parse_created_branch(body)
 
@@ -120,7 +117,9 @@ class ProjectWrites:
         """Patch a branch; ``expires_at=None`` removes its expiry, leaving it out keeps it."""
         request = bodies.branch_update(name=name, protected=protected, expires_at=expires_at)
         path = {"project_id": project_id, "branch_id": branch_id}
-        body = self._http.call(key, "PATCH", _BRANCHES + "/{branch_id}", path=path, body=request)
+        body = self._http.call(
+            key, "PATCH", BRANCHES_ROUTE + "/{branch_id}", path=path, body=request
+        )
         return responses.parse_branch_change(body)
 
     def delete_branch(
@@ -128,7 +127,7 @@ class ProjectWrites:
     ) -> tuple[Branch, list[Operation]] | None:
         """Delete a branch; ``None`` when Neon says it was already gone (204)."""
         path = {"project_id": project_id, "branch_id": branch_id}
-        body = self._http.call(key, "DELETE", _BRANCHES + "/{branch_id}", path=path)
+        body = self._http.call(key, "DELETE", BRANCHES_ROUTE + "/{branch_id}", path=path)
         return None if body is None else responses.parse_branch_change(body)
 
     def update_endpoint(
@@ -148,5 +147,5 @@ class ProjectWrites:
             suspend_timeout_seconds=suspend_timeout_seconds,
         )
         path = {"project_id": project_id, "endpoint_id": endpoint_id}
-        body = self._http.call(key, "PATCH", _ENDPOINT, path=path, body=request)
+        body = self._http.call(key, "PATCH", ENDPOINT_ROUTE, path=path, body=request)
         return responses.parse_endpoint_update(body)
