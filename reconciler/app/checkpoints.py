@@ -334,11 +334,11 @@ class _Restore:
         try:
             self.service.run(self.steps(), on_result=self.report).raise_first_error()
         except BaseException as exc:
-            close_restore(self.ctx, self.progress, failed=True)
+            close_restore(self.ctx, self.request, self.progress, failed=True)
             store.finish_restore(self.record.id, CheckpointStatus.FAILED, error=str(exc))
             self.on_step(RestoreStep("failed", {"error": str(exc)}))
             raise
-        close_restore(self.ctx, self.progress)
+        close_restore(self.ctx, self.request, self.progress)
         restored = self.progress.restored
         assert restored is not None  # the restore step succeeded
         if not self.request.finalize:

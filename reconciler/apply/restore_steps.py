@@ -71,9 +71,11 @@ def restore_onto_branch(
         )
     pending = _open_intent(ctx, request)
     landed = _landed(pending, branches, current) if pending is not None else None
-    if pending is not None:
+    if pending is not None and landed is not None:
         progress.intent = pending.intent_id
     else:
+        if pending is not None:  # Neon never restored: this run starts afresh
+            ctx.ledger.resolve_intent(pending.intent_id, IntentOutcome.ABANDONED)
         progress.intent = ctx.ledger.record_intent(
             request.tenant, RESTORE_INTENT, _intent_detail(request, project_id, current, branches)
         )
@@ -137,6 +139,14 @@ def _landed(
 ) -> tuple[str, Branch] | None:
     """(replaced branch id, restored branch) when the killed run's restore happened on Neon."""
     from_id = str(intent.detail.get("from_branch_id"))
+    known = intent.detail.get("restored_branch_id")
+    if known is not None:
+        # A failed run saw the restore land: done while the restored branch is still there
+        # (under the branch's name, for a finalized restore).
+        found = [b for b in branches if b.id == known]
+        if not found or (intent.detail.get("finalize") and current.id != known):
+            return None
+        return from_id, found[0]
     if intent.detail.get("finalize"):
         if current.id == from_id:
             return None  # the name is still on the old branch: Neon did not restore
@@ -193,17 +203,34 @@ def _delete_old(
     return True, ""
 
 
-def close_restore(ctx: ApplyContext, progress: RestoreProgress, *, failed: bool = False) -> None:
+def close_restore(
+    ctx: ApplyContext, request: RestoreRequest, progress: RestoreProgress, *, failed: bool = False
+) -> None:
     """Close the restore's intent: done, or failed.
 
-    A restore that failed after its request was sent and before Neon's answer was complete
-    (lost answer, operations that did not finish) keeps its intent open: the next run of the
-    same restore reads Neon to find out whether it happened, instead of restoring twice.
+    A failed restore whose request Neon may have carried out keeps an open intent, so that the
+    next run of the same restore finishes it instead of restoring a second time: the intent
+    as it was when the answer never came (lost, operations unfinished, a kill), or, when Neon's
+    answer named the new branch and a later step failed, a new intent naming that branch, so
+    the next run resumes only while the branch still has that id.
     """
     if progress.intent is None:
         return
-    if failed and progress.sent and progress.restored is None:
+    restored = progress.restored
+    if failed and progress.sent and restored is None:
         return
     outcome = IntentOutcome.FAILED if failed else IntentOutcome.DONE
     ctx.ledger.resolve_intent(progress.intent, outcome)
     progress.intent = None
+    if failed and restored is not None:
+        target = ctx.target(request.tenant)
+        detail = {
+            **request.reference,
+            "project_id": target.project_id,
+            "snapshot_id": request.snapshot_id,
+            "branch_name": request.branch_name,
+            "from_branch_id": progress.replaced_id,
+            "restored_branch_id": restored.id,
+            "finalize": request.finalize,
+        }
+        progress.intent = ctx.ledger.record_intent(request.tenant, RESTORE_INTENT, detail)

@@ -18,7 +18,7 @@ from reconciler.app.checkpoints import Checkpoints, CreateOptions
 from reconciler.apply.restore_steps import RESTORE_INTENT
 from reconciler.apply.snapshot_steps import CREATE_SNAPSHOT_INTENT
 from reconciler.core.model import CheckpointPolicy, OwnedTenant
-from reconciler.errors import LockHeldError
+from reconciler.errors import LockHeldError, UnprocessableEntity
 from reconciler.ledger import open_ledger
 from reconciler.ledger.checkpoints import CheckpointStatus
 from reconciler.neon import snapshots as neon_snapshots
@@ -120,6 +120,42 @@ def test_a_restore_killed_before_neon_heard_of_it_restores_once_on_rerun(
     assert new_id != main and outcome.checkpoint.restored_branch_id == new_id
     assert _requests(client, "POST /projects/{project_id}/snapshots/{snapshot_id}/restore") == 1
     assert not service.env.ledger().pending_intents()
+
+
+def test_a_restore_whose_cleanup_failed_resumes_on_rerun_and_a_later_one_restores_afresh(
+    service: Checkpoints, client: NeonWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main = _own(service, client)
+    record = service.create(TENANT, CreateOptions(source_rev="abc"))
+    refused = UnprocessableEntity("branch is busy", status=422)
+
+    def busy(*_args: Any, **_kwargs: Any) -> None:
+        raise refused
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NeonWriter, "delete_branch", busy)
+        with pytest.raises(UnprocessableEntity):
+            service.restore(record.id)
+    failed = service.show(record.id)
+    assert failed.status is CheckpointStatus.FAILED and "branch is busy" in failed.error
+    restored = branch_names(client)
+    assert restored["main (old)"] == main
+
+    resumed = service.restore(record.id)  # the ledger step and the cleanup, no second restore
+
+    route = "POST /projects/{project_id}/snapshots/{snapshot_id}/restore"
+    assert _requests(client, route) == 1
+    assert branch_names(client) == {"main": restored["main"]}
+    assert resumed.checkpoint.status is CheckpointStatus.RESTORED
+    assert not service.env.ledger().pending_intents()
+
+    again = service.restore(record.id)  # done before: this one is a new restore
+
+    assert _requests(client, route) == 2
+    assert again.checkpoint.old_branch_id == restored["main"]
+    assert set(branch_names(client)) == {"main"} and branch_names(client)["main"] not in (
+        main, restored["main"],
+    )  # fmt: skip
 
 
 def _hourly(service: Checkpoints) -> None:
