@@ -72,7 +72,6 @@ def recover(
     intents = [i for i in ledger.pending_intents() if owns is None or owns(i.tenant)]
     if not intents:
         return RecoveryReport()
-    client = NeonWriter.over(client)  # recovery revokes and finishes deletes: it writes
     project_intents = [i for i in intents if i.action == "create_project"]
     delete_intents = [i for i in intents if i.action == DELETE_INTENT]
     transfer_intents = [i for i in intents if i.action == TRANSFER_INTENT]
@@ -100,12 +99,15 @@ def recover(
             continue  # an org no longer managed: leave its intents for a human to read
         listed = client.list_org_api_keys(key, org_id)
         for intent in group:
-            if _settle_key(client, credentials, ledger, (org_id, key), listed, intent, revoked):
+            # Recovery revokes what a dead run left untracked: it writes.
+            writer = NeonWriter.over(client)
+            if _settle_key(writer, credentials, ledger, (org_id, key), listed, intent, revoked):
                 closed += 1
     for intent in transfer_intents:
         closed += _settle_transfer(ledger, live, intent)
     for intent in delete_intents:
-        closed += _settle_delete(client, credentials, ledger, live, intent, revoked)
+        writer = NeonWriter.over(client)  # finishing an offboarding revokes keys
+        closed += _settle_delete(writer, credentials, ledger, live, intent, revoked)
     return RecoveryReport(closed, tuple(revoked))
 
 
