@@ -9,15 +9,25 @@ checkpoint is older than that, paced to a request budget; re-running it creates 
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from reconciler import errors
-from reconciler.app.checkpoints import Checkpoints, CreateOptions, TenantTarget
+from reconciler.app.checkpoints import Checkpoints, CreateOptions
 from reconciler.app.source_revision import MISSING_SOURCE_REV
+from reconciler.apply.context import ApplyContext, TenantBinding
+from reconciler.apply.snapshot_steps import (
+    OperationWait,
+    delete_snapshot,
+    settle_record,
+    take_snapshot,
+)
+from reconciler.apply.step_runs import DirectStep, StepRun
 from reconciler.core.model import DEFAULT_BRANCH
 from reconciler.ledger.checkpoints import (
     STALE_CREATING,
@@ -70,48 +80,61 @@ def collect_garbage(
     """Delete expired checkpoints and those the tier's retention no longer keeps.
 
     First, records a crashed ``create`` left ``creating`` for longer than ``STALE_CREATING``
-    are settled by reading their snapshot back by its unique name.
+    are settled by reading their snapshot back by its unique name. Deletes run as one ledger
+    run under the apply lock; a dry run only reads.
     """
     service.require_known(tenant)
+    if dry_run:
+        return _collect(service, tenant, dry_run=True, settled={})
+    with service.locked("gc"):
+        settled = settle_creating(service, service.store.list(tenant), service.now())
+        return _collect(service, tenant, dry_run=False, settled=settled)
+
+
+def _collect(
+    service: Checkpoints, tenant: str | None, *, dry_run: bool, settled: Mapping[int, str]
+) -> GcReport:
     now = service.now()
-    settled = {} if dry_run else settle_creating(service, service.store.list(tenant), now)
     by_tenant: dict[str, list[Checkpoint]] = {}
     for record in service.store.list(tenant):
         by_tenant.setdefault(record.tenant, []).append(record)
     collected: list[Collected] = []
+    steps: list[DirectStep] = []
+    ctx = service.context()
+    sizes: dict[str, dict[str, neon_snapshots.Snapshot]] = {}
     for name, records in sorted(by_tenant.items()):
         desired = service.desired.tenants.get(name)
-        chosen = retention_candidates(records, desired.checkpoints if desired else None, now)
-        if not chosen:
-            continue
-        sizes: dict[str, dict[str, neon_snapshots.Snapshot]] = {}
-        for record, reason in chosen:
-            target = service.target_of(record)
+        for record, reason in retention_candidates(
+            records, desired.checkpoints if desired else None, now
+        ):
+            key = _key_now(service, record)
             if record.project_id not in sizes:
-                listed = neon_snapshots.list_snapshots(
-                    service.client, target.key, target.project_id
-                )
+                listed = neon_snapshots.list_snapshots(service.client, key, record.project_id)
                 sizes[record.project_id] = {s.id: s for s in listed}
             snapshot = sizes[record.project_id].get(record.snapshot_id or "")
-            if not dry_run:
-                if snapshot is not None:
-                    _delete_snapshot(service, target, snapshot.id)
-                service.store.delete(record.id)
+            steps.append(_delete_step(ctx, record, key, snapshot))
             collected.append(
                 Collected(record, reason, snapshot.full_size if snapshot else None,
                           snapshot is not None)
             )  # fmt: skip
-    return GcReport(tuple(collected), dry_run, settled)
+    if steps and not dry_run:
+        service.run(steps).raise_first_error()
+    return GcReport(tuple(collected), dry_run, dict(settled))
 
 
-def _delete_snapshot(service: Checkpoints, target: TenantTarget, snapshot_id: str) -> None:
-    try:
-        operations = neon_snapshots.delete_snapshot(
-            service.client, target.key, target.project_id, snapshot_id
-        )
-    except errors.NotFound:
-        return  # an overlapping gc run deleted it after this one listed it: the goal is met
-    service.client.wait_for_operations(target.key, target.project_id, operations)
+def _delete_step(
+    ctx: ApplyContext, record: Checkpoint, key: str, snapshot: neon_snapshots.Snapshot | None
+) -> DirectStep:
+    snapshot_id = snapshot.id if snapshot is not None else None
+    return DirectStep(
+        f"checkpoint/{record.tenant}/delete/{record.id}", record.tenant, "delete_snapshot",
+        lambda: delete_snapshot(ctx, record, key, snapshot_id),
+    )  # fmt: skip
+
+
+def _key_now(service: Checkpoints, record: Checkpoint) -> str:
+    """The key of the org the record's project is in now (it may have moved orgs since)."""
+    return service.env.credentials().org_key(service.binding_of(record).org_id)
 
 
 def settle_creating(
@@ -119,40 +142,32 @@ def settle_creating(
 ) -> dict[int, str]:
     """Settle records a crashed or interrupted create left ``creating`` for too long.
 
-    Each is read back by its unique snapshot name: ``ready`` when the snapshot exists,
-    ``discarded`` when the project was read and it does not. The project may have moved org
-    since (a transfer during the checkpoint), so the orgs it may be in now are tried in turn;
-    a record none of them can read is left for a later run and reported, never guessed.
+    Each is read back by its unique snapshot name (``snapshot_steps.settle_record``) with the
+    keys of the orgs its project may be in now, as one ledger run: ``ready``, ``discarded``, or
+    ``unsettled: …`` when no managed key can read the project (left for a later run).
     """
-    settled: dict[int, str] = {}
-    for record in records:
-        if record.status is not CheckpointStatus.CREATING:
-            continue
-        if record.updated_at > now - STALE_CREATING:
-            continue  # a create may still be running in another process
-        found, read, tried = None, False, []
-        for org_id, key in _candidate_keys(service, record):
-            tried.append(org_id)
-            try:
-                found = neon_snapshots.find_snapshot_by_name(
-                    service.client, key, record.project_id, record.snapshot_name
-                )
-            except (errors.NotFound, errors.Forbidden):
-                continue  # not (or no longer) in this org
-            read = True
-            break
-        if not read:
-            settled[record.id] = (
-                f"unsettled: project {record.project_id} not found with the keys of "
-                f"{', '.join(tried) or 'no managed org'}"
-            )
-        elif found is None:
-            service.store.discard(record.id)
-            settled[record.id] = "discarded"
-        else:
-            service.store.mark_ready(record.id, found.id, found.full_size)
-            settled[record.id] = "ready"
-    return settled
+    stale = [
+        r for r in records
+        if r.status is CheckpointStatus.CREATING and r.updated_at <= now - STALE_CREATING
+    ]  # fmt: skip
+    if not stale:
+        return {}
+    ctx = service.context()
+    steps = [
+        DirectStep(
+            f"checkpoint/{record.tenant}/settle/{record.id}",
+            record.tenant,
+            "settle_snapshot",
+            functools.partial(settle_record, ctx, record, _candidate_keys(service, record)),
+        )
+        for record in stale
+    ]
+    run = service.run(steps)
+    run.raise_first_error()
+    done = {result.id: result.detail for result in run.report.results}
+    return {
+        record.id: str(done[step.id]["settled"]) for record, step in zip(stale, steps, strict=True)
+    }
 
 
 def _candidate_keys(service: Checkpoints, record: Checkpoint) -> list[tuple[str, str]]:
@@ -229,61 +244,100 @@ def schedule_checkpoints(
     deferred = tuple(t.name for t in due[limit:]) if limit is not None else ()
     due = due[:limit] if limit is not None else due
     pace = _pacer(max_per_minute, sleep, clock)
-    targets, failed = _schedule_targets(service, [t.name for t in due], pace)
-    options = CreateOptions(source_rev=source_rev, origin="schedule")
-
-    def take(target: TenantTarget) -> Checkpoint | None:
-        def wait(key: str, project_id: str, operations: Sequence[Operation]) -> None:
-            def fetch(operation_id: str) -> Operation:
-                pace()
-                return service.client.get_operation(key, project_id, operation_id)
-
-            wait_for_operations(fetch, operations, timeout=300.0, sleep=sleep, clock=clock)
-
-        def create(branch: tuple[str, str]) -> Checkpoint | None:
-            pace()
-            return service.create_if_due(
-                target.tenant, options, every[target.tenant], target=target, branch=branch,
-                wait=wait,
-            )  # fmt: skip
-
-        branch_id = target.branch_ids.get(DEFAULT_BRANCH)
-        if branch_id is None:
-            pace()
-            found = service.root_branch(target, None)
-            return create((found.name, found.id))
-        try:
-            return create((DEFAULT_BRANCH, branch_id))
-        except errors.NotFound:
-            pace()  # the ledger's branch id is stale: look the default branch up once
-            found = service.root_branch(target, None)
-            return create((found.name, found.id))
-
-    created: list[Checkpoint] = []
-    elsewhere: list[str] = []
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        futures = {pool.submit(take, target): target.tenant for target in targets}
-        for future in as_completed(futures):
-            try:
-                record = future.result()
-            except errors.ReconcilerError as exc:
-                failed[futures[future]] = str(exc)
-                continue
-            if record is None:
-                elsewhere.append(futures[future])
-            else:
-                created.append(record)
-    created.sort(key=lambda c: c.tenant)
+    bindings, failed = _schedule_targets(service, [t.name for t in due], pace)
+    taking = _Taking(service, CreateOptions(source_rev=source_rev, origin="schedule"), every)
+    taking.pace_with(pace, sleep, clock)
+    if bindings:
+        run = service.run(taking.steps(bindings), parallelism=max(1, parallelism))
+        failed.update(taking.failures(run))
     return ScheduleReport(
-        created=tuple(created),
+        created=tuple(sorted(taking.created, key=lambda c: c.tenant)),
         not_due=not_due,
         deferred=deferred,
         failed=dict(sorted(failed.items())),
         requests=service.client.stats.snapshot().total_requests - before,
         seconds=clock() - started,
-        taken_elsewhere=tuple(sorted(elsewhere)),
+        taken_elsewhere=tuple(sorted(taking.elsewhere)),
         settled=settled,
     )
+
+
+class _Taking:
+    """The steps of one ``schedule`` run: claim each due tenant, snapshot it, paced."""
+
+    def __init__(
+        self, service: Checkpoints, options: CreateOptions, every: Mapping[str, timedelta]
+    ) -> None:
+        self.service, self.options, self.every = service, options, every
+        self.ctx = service.context()
+        self.created: list[Checkpoint] = []
+        self.elsewhere: list[str] = []
+        self._guard = threading.Lock()
+        self.pace: Callable[[], None] = lambda: None
+        self.wait: OperationWait | None = None
+
+    def pace_with(
+        self, pace: Callable[[], None], sleep: Callable[[float], None], clock: Callable[[], float]
+    ) -> None:
+        """Pace every request, operation polls included, to the run's budget."""
+        client = self.service.client
+
+        def wait(key: str, project_id: str, operations: Sequence[Operation]) -> None:
+            def fetch(operation_id: str) -> Operation:
+                pace()
+                return client.get_operation(key, project_id, operation_id)
+
+            wait_for_operations(fetch, operations, timeout=300.0, sleep=sleep, clock=clock)
+
+        self.pace, self.wait = pace, wait
+
+    def steps(self, bindings: Sequence[TenantBinding]) -> list[DirectStep]:
+        for binding in bindings:
+            self.ctx.bindings[binding.tenant] = binding
+        return [
+            DirectStep(f"checkpoint/{b.tenant}/schedule", b.tenant, "create_snapshot",
+                       functools.partial(self.take, b))
+            for b in bindings
+        ]  # fmt: skip
+
+    def take(self, binding: TenantBinding) -> dict[str, Any]:
+        """Claim and snapshot one tenant; the ledger's branch id first, looked up if stale."""
+        branch_id = binding.branch_ids.get(DEFAULT_BRANCH)
+        if branch_id is None:
+            return self._claim_and_take(binding, self._default_branch(binding))
+        try:
+            return self._claim_and_take(binding, (DEFAULT_BRANCH, branch_id))
+        except errors.NotFound:
+            # The ledger's branch id is stale: look the default branch up once.
+            return self._claim_and_take(binding, self._default_branch(binding))
+
+    def _default_branch(self, binding: TenantBinding) -> tuple[str, str]:
+        self.pace()
+        found = self.service.root_branch(binding, None)
+        return found.name, found.id
+
+    def _claim_and_take(self, binding: TenantBinding, branch: tuple[str, str]) -> dict[str, Any]:
+        self.pace()
+        new = self.service.new_record(binding, self.options, *branch)
+        record = self.service.store.claim(new, self.every[binding.tenant])
+        if record is None:
+            with self._guard:
+                self.elsewhere.append(binding.tenant)
+            return {"taken_elsewhere": True}
+        detail = take_snapshot(self.ctx, record, self.wait)
+        with self._guard:
+            self.created.append(self.service.store.get(record.id))
+        return detail
+
+    @staticmethod
+    def failures(run: StepRun) -> dict[str, str]:
+        """Tenant → why, for the steps that failed; an error that is not Fleet's is a bug."""
+        failed: dict[str, str] = {}
+        for step_id, exc in run.errors.items():
+            if not isinstance(exc, errors.ReconcilerError):
+                raise exc
+            failed[step_id.split("/")[1]] = str(exc)
+        return failed
 
 
 def _pacer(
@@ -303,32 +357,32 @@ def _pacer(
 
 def _schedule_targets(
     service: Checkpoints, names: Sequence[str], pace: Callable[[], None]
-) -> tuple[list[TenantTarget], dict[str, str]]:
+) -> tuple[list[TenantBinding], dict[str, str]]:
     """Resolve due tenants: the ledger's records, then one project listing per org for the rest."""
     view = service.env.ledger().view()
     credentials = service.env.credentials()
-    targets: list[TenantTarget] = []
+    bindings: list[TenantBinding] = []
     failed: dict[str, str] = {}
     missing: dict[str, list[str]] = {}
     for name in names:
         owned = view.tenants.get(name)
+        desired = service.desired.tenants[name]
         if owned is not None:
-            key = credentials.org_key(owned.org_id)
-            targets.append(
-                TenantTarget(
-                    name, owned.project_id, owned.org_id, key, dict(owned.branch_ids), True
-                )
-            )
+            bindings.append(
+                TenantBinding(name, desired.project_name, owned.org_id, owned.project_id,
+                              branch_ids=dict(owned.branch_ids))
+            )  # fmt: skip
         else:
-            missing.setdefault(service.desired.tenants[name].org_id, []).append(name)
+            missing.setdefault(desired.org_id, []).append(name)
     for org_id, tenant_names in sorted(missing.items()):
         key = credentials.org_key(org_id)
         pace()
         by_name = {p.name: p for p in service.client.list_projects(key, org_id=org_id).projects}
         for name in tenant_names:
-            project = by_name.get(service.desired.tenants[name].project_name)
+            project_name = service.desired.tenants[name].project_name
+            project = by_name.get(project_name)
             if project is None:
                 failed[name] = "no project yet (run `fleet apply` first)"
             else:
-                targets.append(TenantTarget(name, project.id, org_id, key))
-    return targets, failed
+                bindings.append(TenantBinding(name, project_name, org_id, project.id))
+    return bindings, failed

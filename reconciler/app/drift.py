@@ -27,7 +27,7 @@ from reconciler.core.matching import match_tenants
 from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
 from reconciler.core.options import PlanOptions
 from reconciler.core.planner import build_plan
-from reconciler.ledger.drift import DriftStore, Sighting
+from reconciler.ledger.drift import Sighting
 from reconciler.ledger.retention import prune_by_policy
 from reconciler.observe import DetailNeeds, observe
 
@@ -110,7 +110,7 @@ def run_drift(
     items = tuple(i for i in every if not is_ignored(i, rules))
     ignored = tuple(i for i in every if is_ignored(i, rules))
     summary = summarize(items, ignored)
-    store = DriftStore(ledger)
+    store = ledger.drift
     recorded = store.record(
         [Sighting(i.id, i.tenant, i.kind.value, i.path) for i in items],
         fleet=desired.fleet.name,

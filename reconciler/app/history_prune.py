@@ -16,7 +16,7 @@ from reconciler.app.history import existing_ledger
 from reconciler.core.model import DEFAULT_HISTORY_RETENTION_SECONDS
 from reconciler.errors import UsageError
 from reconciler.ledger import open_ledger
-from reconciler.ledger.retention import prune_history, retention_cutoff
+from reconciler.ledger.retention import retention_cutoff
 from reconciler.manifests import load_fleet
 from reconciler.manifests.checks import MIN_HISTORY_RETENTION_SECONDS
 from reconciler.manifests.timing import parse_duration
@@ -47,7 +47,7 @@ def prune(
     if retention is None:
         return Pruned(shown, choice.source, None, retention_source, None)
     with open_ledger(choice.url, base_dir=options.workdir) as ledger:
-        report = prune_history(ledger, retention_cutoff(ledger, retention), dry_run=dry_run)
+        report = ledger.prune_history(retention_cutoff(ledger, retention), dry_run=dry_run)
     return Pruned(shown, choice.source, retention, retention_source, report)
 
 

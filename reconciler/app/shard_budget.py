@@ -16,24 +16,24 @@ from dataclasses import replace
 from reconciler.app.environment import Environment
 from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
-from reconciler.ledger.leases import LEASE_BLOCK, shared_capacity
-from reconciler.ledger.postgres import PostgresLedger
+from reconciler.ledger.leases import LEASE_BLOCK, RateLeases, shared_capacity
 from reconciler.ledger.url import PostgresTarget, parse_ledger_url
 from reconciler.neon.ratelimit import ACCOUNT_BURST, shared_limiter
 from reconciler.neon.shared_budget import SharedBudget
 
 
-def require_postgres(env: Environment, shard: Shard) -> PostgresLedger:
-    """The ledger runners share, or the one clear error for a ledger they cannot share.
+def require_postgres(env: Environment, shard: Shard) -> RateLeases:
+    """The budgets of the ledger runners share, or the one clear error for a ledger they
+    cannot share.
 
     Decided from the URL first, so a SQLite ledger is not even created for a refused run (the
     URL is shown as is: only SQLite URLs, which hold no password, get this far).
     """
     url = env.ledger_url()
     target = parse_ledger_url(url, base_dir=env.options.workdir)
-    ledger = env.ledger() if isinstance(target, PostgresTarget) else None
-    if isinstance(ledger, PostgresLedger):
-        return ledger
+    leases = env.ledger().rate_leases if isinstance(target, PostgresTarget) else None
+    if leases is not None:
+        return leases
     raise UsageError(
         f"--shard {shard.describe()} needs a PostgreSQL ledger (the ledger is "
         f"{url}): runners on several machines cannot share a SQLite file; "
@@ -51,7 +51,7 @@ def shared_budgets(env: Environment, shard: Shard | None) -> Iterator[SharedBudg
     if shard is None or shard.whole:
         yield None
         return
-    ledger = require_postgres(env, shard)
+    leases = require_postgres(env, shard)
     env.client()  # configures the process's limiter from the environment
     limiter = shared_limiter()
     budget = limiter.budget
@@ -63,7 +63,7 @@ def shared_budgets(env: Environment, shard: Shard | None) -> Iterator[SharedBudg
         )
     )
     shared = SharedBudget(
-        ledger,
+        leases,
         per_second=budget.account_per_minute / 60.0,
         capacity=shared_capacity(min(ACCOUNT_BURST, budget.account_per_minute), shard.count),
         block=LEASE_BLOCK,

@@ -75,7 +75,7 @@ def sync_usage(
     client, credentials, ledger = env.client(), env.credentials(), env.ledger()
     if start is not None and end is not None and end <= start:
         raise UsageError("the sync window is empty: --to must be after --from")
-    store = UsageStore(ledger)
+    store = ledger.usage
     view = ledger.view()
     by_project = {t.project_id: name for name, t in view.tenants.items()}
     by_name = {t.project_name: name for name, t in desired.tenants.items()}

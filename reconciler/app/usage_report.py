@@ -13,7 +13,6 @@ from reconciler.app.usage import utc_now
 from reconciler.core.model import DesiredFleet
 from reconciler.core.usage import GROUPINGS, UsageReport, build_report, floor_time
 from reconciler.errors import UsageError
-from reconciler.ledger.usage import UsageStore
 
 
 def usage_report(
@@ -38,7 +37,7 @@ def usage_report(
         raise UsageError("the report window is empty: --to must be after --from")
     ledger = env.ledger()
     org_ids = [org.id for org in desired.fleet.orgs.values()]
-    samples = UsageStore(ledger).samples(granularity, begin, finish, org_ids=org_ids)
+    samples = ledger.usage.samples(granularity, begin, finish, org_ids=org_ids)
     owners = {record.project_id: name for name, record in ledger.view().tenants.items()}
     return build_report(
         samples,

@@ -8,6 +8,7 @@ tenant never run concurrently (the executor's lanes), so a tenant's binding has 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from reconciler.credentials import Credentials
 from reconciler.errors import PlanFileError
 from reconciler.ledger import Ledger
 from reconciler.neon import NeonClient
+from reconciler.neon.mutators import NeonWriter
 
 P = TypeVar("P")
 
@@ -70,11 +72,11 @@ class ProjectTarget:
     key: str = field(repr=False)
 
 
-@dataclass
+@dataclass(init=False)
 class ApplyContext:
     """Shared by every handler of one apply run."""
 
-    client: NeonClient
+    _reader: NeonClient = field(repr=False)
     credentials: Credentials
     ledger: Ledger
     sink: SecretSink | None
@@ -84,6 +86,30 @@ class ApplyContext:
     #: Transfer batch step id → (tenant → why its project did not move), read by the gates.
     transfer_failures: dict[str, dict[str, str]] = field(default_factory=dict)
     _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __init__(
+        self,
+        client: NeonClient,
+        credentials: Credentials,
+        ledger: Ledger,
+        sink: SecretSink | None,
+        bindings: dict[str, TenantBinding],
+        now: Callable[[], datetime],
+        operation_timeout: float = 300.0,
+    ) -> None:
+        self._reader = client
+        self.credentials, self.ledger, self.sink = credentials, ledger, sink
+        self.bindings, self.now, self.operation_timeout = bindings, now, operation_timeout
+        self._ledger_lock = threading.Lock()
+
+    @functools.cached_property
+    def client(self) -> NeonWriter:
+        """The only writer of Neon in the process, made from the caller's read client.
+
+        app/ holds read clients only (an import-linter contract); the writer shares the
+        reader's connection pool, limiter and call statistics.
+        """
+        return NeonWriter.over(self._reader)
 
     def binding(self, tenant: str | None) -> TenantBinding:
         if tenant is None or tenant not in self.bindings:

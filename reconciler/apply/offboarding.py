@@ -22,6 +22,7 @@ from datetime import datetime
 from reconciler.errors import ApiError, ApiServerError, NotFound, OutcomeUnknown
 from reconciler.ledger import Ledger
 from reconciler.neon import NeonClient
+from reconciler.neon.mutators import NeonWriter
 
 #: The intent action the delete handler records before deleting a project.
 DELETE_INTENT = "delete_project"
@@ -37,7 +38,7 @@ def key_is_live(client: NeonClient, org_key: str, org_id: str, key_id: int) -> b
     return any(listed.id == key_id for listed in client.list_org_api_keys(org_key, org_id))
 
 
-def revoke_key(client: NeonClient, org_key: str, org_id: str, key_id: int) -> bool:
+def revoke_key(client: NeonWriter, org_key: str, org_id: str, key_id: int) -> bool:
     """Revoke a key, reading back when the answer is unknown; True once it is gone.
 
     Already gone (404) counts as revoked. False means the read-back still lists the key, so
@@ -73,7 +74,7 @@ def project_is_gone(client: NeonClient, org_key: str, project_id: str) -> bool:
 
 
 def finish_offboarding(
-    client: NeonClient,
+    client: NeonWriter,
     org_key_for: Callable[[str], str],
     ledger: Ledger,
     tenant: str,

@@ -42,6 +42,7 @@ from reconciler.errors import UsageError
 from reconciler.ledger import Intent, IntentOutcome, Ledger
 from reconciler.ledger.sql import NEON_RECOVERY_WINDOW as RECOVERY_WINDOW
 from reconciler.neon import NeonClient, OrgApiKey
+from reconciler.neon.mutators import NeonWriter
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,15 @@ def recover(
             continue  # an org no longer managed: leave its intents for a human to read
         listed = client.list_org_api_keys(key, org_id)
         for intent in group:
-            if _settle_key(client, credentials, ledger, (org_id, key), listed, intent, revoked):
+            # Recovery revokes what a dead run left untracked: it writes.
+            writer = NeonWriter.over(client)
+            if _settle_key(writer, credentials, ledger, (org_id, key), listed, intent, revoked):
                 closed += 1
     for intent in transfer_intents:
         closed += _settle_transfer(ledger, live, intent)
     for intent in delete_intents:
-        closed += _settle_delete(client, credentials, ledger, live, intent, revoked)
+        writer = NeonWriter.over(client)  # finishing an offboarding revokes keys
+        closed += _settle_delete(writer, credentials, ledger, live, intent, revoked)
     return RecoveryReport(closed, tuple(revoked))
 
 
@@ -148,7 +152,7 @@ def _record_created(ledger: Ledger, live: LiveFleet, owners: set[str], intent: I
 
 
 def _settle_key(
-    client: NeonClient,
+    client: NeonWriter,
     credentials: Credentials,
     ledger: Ledger,
     org: tuple[str, str],
@@ -191,7 +195,7 @@ def _settle_key(
 
 
 def _settle_delete(
-    client: NeonClient,
+    client: NeonWriter,
     credentials: Credentials,
     ledger: Ledger,
     live: LiveFleet,

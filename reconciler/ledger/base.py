@@ -12,6 +12,10 @@ Guarantees every implementation keeps:
 * every method may be called from several threads at once;
 * no secret is ever stored (see ``reconciler.ledger.guard``);
 * foreign database errors surface as ``reconciler.errors.LedgerError``.
+
+Besides tenants, intents and runs, a ``Ledger`` holds satellite stores with their own tables,
+reached through it rather than by casting to a backend: ``checkpoints``, ``usage``, ``drift``,
+history retention (``prune_history``) and, where runners can share the ledger, ``rate_leases``.
 """
 
 from __future__ import annotations
@@ -25,14 +29,19 @@ from typing import Any
 from reconciler.core.model import LedgerView, OwnedTenant
 from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
+from reconciler.ledger.checkpoints import CheckpointStore
+from reconciler.ledger.drift import DriftStore
+from reconciler.ledger.leases import RateLeases
 from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
     Intent,
+    PruneReport,
     RunInfo,
     RunRecord,
     StepOutcomeRecord,
 )
+from reconciler.ledger.usage import UsageStore
 
 
 class LedgerReader(abc.ABC):
@@ -77,6 +86,10 @@ class LedgerReader(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """Where this ledger lives, for messages (never includes a password)."""
+
+    @abc.abstractmethod
+    def now(self) -> datetime:
+        """The ledger's clock: what its timestamps and retention cutoffs are measured by."""
 
 
 class Ledger(LedgerReader):
@@ -149,6 +162,36 @@ class Ledger(LedgerReader):
             f"{self.describe()}): runners on several machines cannot share a SQLite file; "
             "drop --shard, or move the ledger to postgresql://"
         )
+
+    @property
+    @abc.abstractmethod
+    def checkpoints(self) -> CheckpointStore:
+        """Compound checkpoint records (``fleet checkpoint``)."""
+
+    @property
+    @abc.abstractmethod
+    def usage(self) -> UsageStore:
+        """Consumption samples and per-org sync marks (``fleet usage``)."""
+
+    @property
+    @abc.abstractmethod
+    def drift(self) -> DriftStore:
+        """Drift reports and since when each item drifts (``fleet drift``)."""
+
+    @property
+    def rate_leases(self) -> RateLeases | None:
+        """The account budgets shared by runners on several machines (``--shard i/n``).
+
+        Only a ledger those runners can share has them (PostgreSQL); None otherwise.
+        """
+        return None
+
+    @abc.abstractmethod
+    def prune_history(self, cutoff: datetime, *, dry_run: bool = False) -> PruneReport:
+        """Remove (with ``dry_run`` only count) the audit history older than ``cutoff``.
+
+        What goes and what is always kept: ``reconciler.ledger.retention``.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -17,11 +17,12 @@ bucket's capacity, so the burst all runners can send stays within the account's 
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.ledger.sql import Tx
+from reconciler.ledger.sql_access import Tx
 
 #: Tokens asked for per lease: few enough that an idle runner holds little of the budget,
 #: enough that a busy one asks the ledger about once per ten requests.
@@ -34,6 +35,14 @@ class Lease:
 
     granted: int
     wait: float = 0.0
+
+
+class RateLeases(abc.ABC):
+    """The shared token buckets of runners on several machines (``Ledger.rate_leases``)."""
+
+    @abc.abstractmethod
+    def lease_tokens(self, account: str, want: int, per_second: float, capacity: float) -> Lease:
+        """Lease up to ``want`` tokens of ``account``'s shared bucket."""
 
 
 def shared_capacity(burst: float, runners: int) -> float:

@@ -39,12 +39,13 @@ from psycopg.types.string import TextLoader
 from reconciler.core.sharding import Shard
 from reconciler.errors import LedgerError
 from reconciler.ledger.guard import redact_text
-from reconciler.ledger.leases import Lease, lease_tokens
+from reconciler.ledger.leases import Lease, RateLeases, lease_tokens
 from reconciler.ledger.locking import UNKNOWN_HOLDER, Waiting, describe_since, poll
 from reconciler.ledger.migrations import MIGRATIONS_TABLE, Migration
 from reconciler.ledger.rows import dump_json
 from reconciler.ledger.shard_locks import shard_key, try_shard_lock, unlock_shard
-from reconciler.ledger.sql import Row, SqlLedger, Tx
+from reconciler.ledger.sql import SqlLedger
+from reconciler.ledger.sql_access import Row, Tx
 
 #: First halves of the two-part advisory lock keys ("NF" + purpose); the second half is derived
 #: from the schema the ledger lives in (see ``_ledger_identity``), so fleets in different
@@ -94,7 +95,7 @@ class _PostgresTx:
         return list(self._cursor.fetchall())
 
 
-class PostgresLedger(SqlLedger):
+class PostgresLedger(SqlLedger, RateLeases):
     """A ledger in a PostgreSQL database, optionally in its own schema."""
 
     dialect: ClassVar[str] = "postgres"
@@ -215,6 +216,10 @@ class PostgresLedger(SqlLedger):
         if shard.whole:
             return self.apply_lock(holder, timeout)
         return self._advisory_lock(holder, self._waiting(timeout), shard)
+
+    @property
+    def rate_leases(self) -> RateLeases:
+        return self
 
     def lease_tokens(self, account: str, want: int, per_second: float, capacity: float) -> Lease:
         """Lease up to ``want`` tokens of ``account``'s shared bucket (``ledger.leases``).

@@ -126,3 +126,26 @@ class AppliedMigration:
     version: int
     name: str
     applied_at: datetime
+
+
+#: Meta key holding the cutoff (ISO 8601 UTC) of the latest prune that removed rows.
+PRUNED_BEFORE_KEY = "history.pruned_before"
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What a prune removed (or, with ``dry_run``, would remove), row counts per table."""
+
+    cutoff: datetime
+    dry_run: bool
+    run_steps: int
+    #: Runs whose step rows were (or would be) removed.
+    runs: int
+    intents: int
+    drift_items: int
+    drift_reports: int
+
+    @property
+    def total(self) -> int:
+        """Rows removed in all tables."""
+        return self.run_steps + self.intents + self.drift_items + self.drift_reports

@@ -17,13 +17,15 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from reconciler.core.model import LedgerView, OwnedTenant
 from reconciler.core.plan import Action
 from reconciler.errors import LedgerCorruptedError, LedgerError, LedgerMigrationError
 from reconciler.ledger import rows
 from reconciler.ledger.base import Ledger
+from reconciler.ledger.checkpoints import CheckpointStore
+from reconciler.ledger.drift import DriftStore
 from reconciler.ledger.guard import is_secret_name, redact_text, reject_secrets
 from reconciler.ledger.migrations import (
     MIGRATIONS_TABLE,
@@ -36,39 +38,28 @@ from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
     Intent,
+    PruneReport,
     RunInfo,
     RunRecord,
     StepOutcomeRecord,
     StepStatus,
     utc_now,
 )
+from reconciler.ledger.sql_access import Tx
+from reconciler.ledger.sql_checkpoints import SqlCheckpointStore
+from reconciler.ledger.sql_drift import SqlDriftStore
+from reconciler.ledger.sql_retention import prune_history
+from reconciler.ledger.sql_usage import SqlUsageStore
+from reconciler.ledger.usage import UsageStore
 
 #: Neon keeps a deleted project recoverable for 7 days (``DELETE /projects/{id}`` docs).
 NEON_RECOVERY_WINDOW = timedelta(days=7)
-
-Row = tuple[Any, ...]
 
 
 def _check_limit(limit: int) -> None:
     # SQLite reads a negative LIMIT as "no limit" and PostgreSQL refuses it: make both refuse.
     if limit < 1:
         raise LedgerError(f"a history limit must be at least 1, not {limit}")
-
-
-class Tx(Protocol):
-    """One open transaction: the only way ``SqlLedger`` talks to its database."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; return the number of rows it changed."""
-
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement once per parameter row."""
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        """Run a query and return its first row, if any."""
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Run a query and return all its rows."""
 
 
 class SqlLedger(Ledger, rows.Codec):
@@ -141,6 +132,23 @@ class SqlLedger(Ledger, rows.Codec):
     def now(self) -> datetime:
         """The ledger's clock (injectable in tests)."""
         return self._clock()
+
+    # ------------------------------------------------------------------ satellite stores
+
+    @property
+    def checkpoints(self) -> CheckpointStore:
+        return SqlCheckpointStore(self)
+
+    @property
+    def usage(self) -> UsageStore:
+        return SqlUsageStore(self)
+
+    @property
+    def drift(self) -> DriftStore:
+        return SqlDriftStore(self)
+
+    def prune_history(self, cutoff: datetime, *, dry_run: bool = False) -> PruneReport:
+        return prune_history(self, cutoff, dry_run=dry_run)
 
     def _migrate_or_close(self) -> None:
         """Migrate a freshly opened ledger; close it again if that fails, leaking nothing."""

@@ -29,7 +29,8 @@ from reconciler.errors import LedgerError
 from reconciler.ledger.locking import ProcessLocalLock, Waiting, file_lock
 from reconciler.ledger.migrations import Migration
 from reconciler.ledger.rows import dump_json
-from reconciler.ledger.sql import Row, SqlLedger, Tx
+from reconciler.ledger.sql import SqlLedger
+from reconciler.ledger.sql_access import Row, Tx
 
 #: How long a write waits for another process's write transaction, in milliseconds.
 BUSY_TIMEOUT_MS = 10_000

@@ -1,4 +1,8 @@
-"""``NeonClient``: typed calls of the Neon Management API v2 used by neon-fleet.
+"""``NeonClient``: the typed *read* calls of the Neon Management API v2 used by neon-fleet.
+
+Every mutation (create, update, delete, transfer, revoke, snapshot, restore) lives in
+``reconciler.neon.mutators.NeonWriter``, a subclass that only ``reconciler.apply`` may build
+(an import-linter contract), so nothing but the applier changes Neon.
 
 Every method takes the API key as its first argument; the client holds no key, so one client
 (and its connection pool and rate limiter) serves every org and tenant, and each call runs with
@@ -6,9 +10,6 @@ the narrowest key the caller has. Retries, the shared rate limiter, ``X-Request-
 translation live in ``reconciler.neon.http``; this module builds requests and parses answers.
 Each call spends the rate budget of its key's Neon account (``ApiKey.account``): the client
 chooses the account per call, so calls of different orgs never wait for each other's budget.
-
-Writes are never re-sent after a lost answer: they raise ``OutcomeUnknown`` and the caller
-reads back first (for projects, ``find_projects_by_name``), because Neon has no idempotency keys.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 from reconciler import __version__
-from reconciler.neon import bodies, responses
-from reconciler.neon.bodies import UNSET, ComputeSettings, Unset
+from reconciler.neon import responses
 from reconciler.neon.client_orgs import OrgAndAccountCalls
 from reconciler.neon.http import ApiHttp
 from reconciler.neon.operations import wait_for_operations as _wait_for_operations
@@ -30,8 +30,6 @@ from reconciler.neon.pagination import iter_pages
 from reconciler.neon.ratelimit import RateLimiter, shared_limiter
 from reconciler.neon.responses import (
     BranchPage,
-    CreatedBranch,
-    CreatedProject,
     OperationPage,
     ProjectListing,
     ProjectPage,
@@ -41,9 +39,11 @@ from reconciler.neon.stats import CallStats
 from reconciler.neon.wire import Branch, Endpoint, Operation, Project, ProjectListItem
 
 DEFAULT_BASE_URL = "https://console.neon.tech/api/v2"
-_PROJECT = "/projects/{project_id}"
-_BRANCHES = _PROJECT + "/branches"
-_ENDPOINT = _PROJECT + "/endpoints/{endpoint_id}"
+PROJECT_ROUTE = "/projects/{project_id}"
+BRANCHES_ROUTE = PROJECT_ROUTE + "/branches"
+ENDPOINT_ROUTE = PROJECT_ROUTE + "/endpoints/{endpoint_id}"
+#: The HTTP methods the read client sends.
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class NeonClient(OrgAndAccountCalls):
@@ -74,7 +74,7 @@ class NeonClient(OrgAndAccountCalls):
             user_agent=user_agent,
         )
 
-    def __enter__(self) -> NeonClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -113,8 +113,19 @@ class NeonClient(OrgAndAccountCalls):
 
         For the feature modules of this package (``snapshots``, ``consumption``) that parse
         their own answers; ``template`` is the OpenAPI path, e.g. ``/projects/{project_id}``.
+        Reads only: a write through the read client is a programming error (writes belong to
+        ``reconciler.neon.mutators.NeonWriter``, which only ``reconciler.apply`` builds).
         """
+        if method.upper() not in READ_METHODS:
+            raise TypeError(
+                f"{method} {template}: NeonClient only reads; writes go through NeonWriter "
+                "(reconciler.neon.mutators), built by reconciler.apply"
+            )
         return self._http.call(key, method, template, path=path, params=params, body=body)
+
+    def _share_machinery(self, other: NeonClient) -> None:
+        """Use ``other``'s HTTP pool, limiter, retries and stats (``NeonWriter.over``)."""
+        self._http, self._sleep, self._clock = other._http, other._sleep, other._clock
 
     # ------------------------------------------------------------------ projects
 
@@ -163,64 +174,7 @@ class NeonClient(OrgAndAccountCalls):
 
     def get_project(self, key: str, project_id: str) -> Project:
         """Read one project, with its settings and consumption counters."""
-        body = self._http.call(key, "GET", _PROJECT, path={"project_id": project_id})
-        return responses.parse_project(body)
-
-    def create_project(
-        self,
-        key: str,
-        *,
-        name: str,
-        org_id: str | None = None,
-        region_id: str | None = None,
-        pg_version: int | None = None,
-        quota: Mapping[str, int] | None = None,
-        default_endpoint_settings: ComputeSettings | None = None,
-        history_retention_seconds: int | None = None,
-        hipaa: bool | None = None,
-    ) -> CreatedProject:
-        """Create a project; the result keeps no connection URI and no password."""
-        request = bodies.project_create(
-            name=name,
-            org_id=org_id,
-            region_id=region_id,
-            pg_version=pg_version,
-            quota=quota,
-            default_endpoint_settings=default_endpoint_settings,
-            history_retention_seconds=history_retention_seconds,
-            hipaa=hipaa,
-        )
-        return responses.parse_created_project(
-            self._http.call(key, "POST", "/projects", body=request)
-        )
-
-    def update_project(
-        self,
-        key: str,
-        project_id: str,
-        *,
-        name: str | None = None,
-        quota: Mapping[str, int] | None = None,
-        default_endpoint_settings: ComputeSettings | None = None,
-        history_retention_seconds: int | None = None,
-        hipaa: bool | None = None,
-    ) -> tuple[Project, list[Operation]]:
-        """Patch a project; ``quota`` is sent whole, as given."""
-        request = bodies.project_update(
-            name=name,
-            quota=quota,
-            default_endpoint_settings=default_endpoint_settings,
-            history_retention_seconds=history_retention_seconds,
-            hipaa=hipaa,
-        )
-        body = self._http.call(
-            key, "PATCH", _PROJECT, path={"project_id": project_id}, body=request
-        )
-        return responses.parse_project_update(body)
-
-    def delete_project(self, key: str, project_id: str) -> Project:
-        """Delete a project (recoverable for 7 days on Neon)."""
-        body = self._http.call(key, "DELETE", _PROJECT, path={"project_id": project_id})
+        body = self._http.call(key, "GET", PROJECT_ROUTE, path={"project_id": project_id})
         return responses.parse_project(body)
 
     # ------------------------------------------------------------------ branches
@@ -233,7 +187,7 @@ class NeonClient(OrgAndAccountCalls):
         def fetch(cursor: str | None) -> BranchPage:
             params = {"limit": limit, "search": search, "cursor": cursor}
             body = self._http.call(
-                key, "GET", _BRANCHES, path={"project_id": project_id}, params=params
+                key, "GET", BRANCHES_ROUTE, path={"project_id": project_id}, params=params
             )
             return responses.parse_branch_page(body)
 
@@ -250,94 +204,26 @@ class NeonClient(OrgAndAccountCalls):
             b for page in self.iter_branches(key, project_id, limit=limit) for b in page.branches
         ]
 
-    def create_branch(
-        self,
-        key: str,
-        project_id: str,
-        *,
-        name: str,
-        parent_id: str | None = None,
-        protected: bool | None = None,
-        expires_at: str | None = None,
-        endpoint_type: str | None = None,
-        endpoint_settings: ComputeSettings | None = None,
-    ) -> CreatedBranch:
-        """Create a branch; ``endpoint_type`` (``read_write``/``read_only``) adds a compute."""
-        request = bodies.branch_create(
-            name=name,
-            parent_id=parent_id,
-            protected=protected,
-            expires_at=expires_at,
-            endpoint_type=endpoint_type,
-            endpoint_settings=endpoint_settings,
-        )
-        body = self._http.call(
-            key, "POST", _BRANCHES, path={"project_id": project_id}, body=request
-        )
-        return responses.parse_created_branch(body)
-
-    def update_branch(
-        self,
-        key: str,
-        project_id: str,
-        branch_id: str,
-        *,
-        name: str | None = None,
-        protected: bool | None = None,
-        expires_at: str | Unset | None = UNSET,
-    ) -> tuple[Branch, list[Operation]]:
-        """Patch a branch; ``expires_at=None`` removes its expiry, leaving it out keeps it."""
-        request = bodies.branch_update(name=name, protected=protected, expires_at=expires_at)
-        path = {"project_id": project_id, "branch_id": branch_id}
-        body = self._http.call(key, "PATCH", _BRANCHES + "/{branch_id}", path=path, body=request)
-        return responses.parse_branch_change(body)
-
-    def delete_branch(
-        self, key: str, project_id: str, branch_id: str
-    ) -> tuple[Branch, list[Operation]] | None:
-        """Delete a branch; ``None`` when Neon says it was already gone (204)."""
-        path = {"project_id": project_id, "branch_id": branch_id}
-        body = self._http.call(key, "DELETE", _BRANCHES + "/{branch_id}", path=path)
-        return None if body is None else responses.parse_branch_change(body)
-
     # ------------------------------------------------------------------ endpoints
 
     def list_endpoints(self, key: str, project_id: str) -> list[Endpoint]:
         """List a project's compute endpoints (not paginated)."""
-        body = self._http.call(key, "GET", _PROJECT + "/endpoints", path={"project_id": project_id})
+        body = self._http.call(
+            key, "GET", PROJECT_ROUTE + "/endpoints", path={"project_id": project_id}
+        )
         return responses.parse_endpoint_list(body)
 
     def get_endpoint(self, key: str, project_id: str, endpoint_id: str) -> Endpoint:
         """Read one compute endpoint."""
         path = {"project_id": project_id, "endpoint_id": endpoint_id}
-        return responses.parse_endpoint(self._http.call(key, "GET", _ENDPOINT, path=path))
-
-    def update_endpoint(
-        self,
-        key: str,
-        project_id: str,
-        endpoint_id: str,
-        *,
-        autoscaling_limit_min_cu: float | None = None,
-        autoscaling_limit_max_cu: float | None = None,
-        suspend_timeout_seconds: int | None = None,
-    ) -> tuple[Endpoint, list[Operation]]:
-        """Patch a compute's size or scale-to-zero timeout (this restarts the compute)."""
-        request = bodies.endpoint_update(
-            autoscaling_limit_min_cu=autoscaling_limit_min_cu,
-            autoscaling_limit_max_cu=autoscaling_limit_max_cu,
-            suspend_timeout_seconds=suspend_timeout_seconds,
-        )
-        path = {"project_id": project_id, "endpoint_id": endpoint_id}
-        body = self._http.call(key, "PATCH", _ENDPOINT, path=path, body=request)
-        return responses.parse_endpoint_update(body)
+        return responses.parse_endpoint(self._http.call(key, "GET", ENDPOINT_ROUTE, path=path))
 
     # ------------------------------------------------------------------ operations
 
     def get_operation(self, key: str, project_id: str, operation_id: str) -> Operation:
         """Read one operation's current state."""
         path = {"project_id": project_id, "operation_id": operation_id}
-        body = self._http.call(key, "GET", _PROJECT + "/operations/{operation_id}", path=path)
+        body = self._http.call(key, "GET", PROJECT_ROUTE + "/operations/{operation_id}", path=path)
         return responses.parse_operation(body)
 
     def iter_operations(
@@ -348,7 +234,9 @@ class NeonClient(OrgAndAccountCalls):
         def fetch(cursor: str | None) -> OperationPage:
             params: dict[str, Any] = {"limit": limit, "cursor": cursor}
             path = {"project_id": project_id}
-            body = self._http.call(key, "GET", _PROJECT + "/operations", path=path, params=params)
+            body = self._http.call(
+                key, "GET", PROJECT_ROUTE + "/operations", path=path, params=params
+            )
             return responses.parse_operation_page(body)
 
         return iter_pages(

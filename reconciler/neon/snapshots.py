@@ -1,4 +1,5 @@
-"""Snapshot calls of the Neon API (all Beta): create, list, rename, delete, restore, finalize.
+"""Snapshot wire types and reads of the Neon API (all Beta); the writes (create, rename, delete,
+restore, finalize) are ``NeonWriter`` methods (``reconciler.neon.mutators.snapshots``).
 
 Functions take the ``NeonClient`` (so every call shares its limiter, retries, error mapping and
 stats) and the key to use. Create sends its options in the query string as the OpenAPI document
@@ -13,7 +14,7 @@ without compute; every id of that branch stored anywhere must be replaced.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler.neon import fields as f
 from reconciler.neon.wire import Branch, Endpoint, Operation
@@ -21,9 +22,9 @@ from reconciler.neon.wire import Branch, Endpoint, Operation
 if TYPE_CHECKING:  # the client imports nothing from here; this keeps the import one-way
     from reconciler.neon.client import NeonClient
 
-_SNAPSHOTS = "/projects/{project_id}/snapshots"
-_SNAPSHOT = _SNAPSHOTS + "/{snapshot_id}"
-_BRANCH = "/projects/{project_id}/branches/{branch_id}"
+SNAPSHOTS = "/projects/{project_id}/snapshots"
+SNAPSHOT = SNAPSHOTS + "/{snapshot_id}"
+BRANCH = "/projects/{project_id}/branches/{branch_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,47 +88,20 @@ class RestoredSnapshot:
     restore_status: str | None = None
 
 
-def _operations(body: f.JsonObject) -> tuple[Operation, ...]:
+def operations_in(body: f.JsonObject) -> tuple[Operation, ...]:
     return tuple(Operation.from_wire(item) for item in f.object_list(body, "operations", "body"))
 
 
-def _inner(body: object, key: str) -> f.JsonObject:
+def inner_object(body: object, key: str) -> f.JsonObject:
     inner = f.optional_object(f.as_object(body, "response"), key, "response")
     if inner is None:
         raise f.malformed("response", key, None)
     return inner
 
 
-def create_snapshot(
-    client: NeonClient,
-    key: str,
-    project_id: str,
-    branch_id: str,
-    *,
-    name: str | None = None,
-    expires_at: str | None = None,
-    timestamp: str | None = None,
-    lsn: str | None = None,
-) -> CreatedSnapshot:
-    """Snapshot a root branch (now, or at ``timestamp``/``lsn`` inside the restore window)."""
-    params: dict[str, Any] = {
-        "name": name, "expires_at": expires_at, "timestamp": timestamp, "lsn": lsn,
-    }  # fmt: skip
-    body = client.request(
-        key,
-        "POST",
-        _BRANCH + "/snapshot",
-        path={"project_id": project_id, "branch_id": branch_id},
-        params=params,
-    )
-    return CreatedSnapshot(
-        Snapshot.from_wire(_inner(body, "snapshot")), _operations(f.as_object(body, "response"))
-    )
-
-
 def list_snapshots(client: NeonClient, key: str, project_id: str) -> list[Snapshot]:
     """Every snapshot of a project (the route has no pagination)."""
-    body = client.request(key, "GET", _SNAPSHOTS, path={"project_id": project_id})
+    body = client.request(key, "GET", SNAPSHOTS, path={"project_id": project_id})
     data = f.as_object(body, "snapshot list")
     return [Snapshot.from_wire(item) for item in f.object_list(data, "snapshots", "snapshot list")]
 
@@ -137,82 +111,3 @@ def find_snapshot_by_name(
 ) -> Snapshot | None:
     """The snapshot named ``name`` (the read-back after a create whose answer was lost)."""
     return next((s for s in list_snapshots(client, key, project_id) if s.name == name), None)
-
-
-def rename_snapshot(
-    client: NeonClient, key: str, project_id: str, snapshot_id: str, name: str
-) -> Snapshot:
-    """Rename a snapshot."""
-    body = client.request(
-        key,
-        "PATCH",
-        _SNAPSHOT,
-        path={"project_id": project_id, "snapshot_id": snapshot_id},
-        body={"snapshot": {"name": name}},
-    )
-    return Snapshot.from_wire(_inner(body, "snapshot"))
-
-
-def delete_snapshot(
-    client: NeonClient, key: str, project_id: str, snapshot_id: str
-) -> tuple[Operation, ...]:
-    """Delete a snapshot (202); returns the operations to wait for."""
-    body = client.request(
-        key, "DELETE", _SNAPSHOT, path={"project_id": project_id, "snapshot_id": snapshot_id}
-    )
-    return _operations(f.as_object(body, "response")) if body is not None else ()
-
-
-def restore_snapshot(
-    client: NeonClient,
-    key: str,
-    project_id: str,
-    snapshot_id: str,
-    *,
-    target_branch_id: str | None = None,
-    name: str | None = None,
-    finalize: bool = False,
-) -> RestoredSnapshot:
-    """Restore a snapshot onto ``target_branch_id`` (default: its source branch).
-
-    With ``finalize`` the new branch replaces the target at once (new id, same name and
-    computes; the target becomes ``<name> (old)``); otherwise it is a preview branch.
-    """
-    request: dict[str, Any] = {"finalize_restore": finalize}
-    if target_branch_id is not None:
-        request["target_branch_id"] = target_branch_id
-    if name is not None:
-        request["name"] = name
-    body = client.request(
-        key,
-        "POST",
-        _SNAPSHOT + "/restore",
-        path={"project_id": project_id, "snapshot_id": snapshot_id},
-        body=request,
-    )
-    data = f.as_object(body, "response")
-    branch_data = _inner(body, "branch")
-    return RestoredSnapshot(
-        branch=Branch.from_wire(branch_data),
-        endpoints=tuple(
-            Endpoint.from_wire(item) for item in f.object_list(data, "endpoints", "response")
-        ),
-        operations=_operations(data),
-        restored_from=f.optional_str(branch_data, "restored_from", "branch"),
-        restored_as=f.optional_str(branch_data, "restored_as", "branch"),
-        restore_status=f.optional_str(branch_data, "restore_status", "branch"),
-    )
-
-
-def finalize_restore(
-    client: NeonClient, key: str, project_id: str, branch_id: str, *, name: str | None = None
-) -> tuple[Operation, ...]:
-    """Finalize a preview restore; ``name`` renames the replaced branch (default: generated)."""
-    body = client.request(
-        key,
-        "POST",
-        _BRANCH + "/finalize_restore",
-        path={"project_id": project_id, "branch_id": branch_id},
-        body={"name": name} if name is not None else {},
-    )
-    return _operations(f.as_object(body, "response"))

@@ -34,6 +34,7 @@ from reconciler.emulator import ids as emulator_ids
 from reconciler.errors import OutcomeUnknown
 from reconciler.ledger import open_ledger
 from reconciler.neon import NeonClient, RateLimiter, RetryPolicy
+from reconciler.neon.mutators import NeonWriter
 
 BASE_URL = "http://emulator.test/api/v2"
 ORGS = {"free": "org-free", "paid": "org-paid"}
@@ -249,8 +250,9 @@ class FleetHarness:
         self.emulator.set_faults(faults or Faults())
 
     @property
-    def client(self) -> NeonClient:
-        return NeonClient(
+    def client(self) -> NeonWriter:
+        """A writer: tests change Neon behind the fleet's back with it."""
+        return NeonWriter(
             BASE_URL,
             transport=httpx.WSGITransport(app=self.emulator),
             limiter=RateLimiter(account_per_minute=1_000_000, route_per_second=1_000_000),

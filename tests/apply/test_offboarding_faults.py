@@ -16,7 +16,7 @@ import pytest
 from reconciler.apply.executor import Status
 from reconciler.errors import ApiServerError
 from reconciler.ledger import open_ledger
-from reconciler.neon import NeonClient
+from reconciler.neon.mutators import NeonWriter
 from tests.apply.fleet_harness import (
     ENVIRON,
     FleetHarness,
@@ -56,17 +56,17 @@ def test_prune_revokes_keys_before_forgetting_the_tenant(
     plan = harness.plan()
     delete = next(s for s in plan.steps if s.id == "gone/delete_project")
     assert set(delete.depends_on) == {f"gone/revoke_api_key/{k}" for k in gone_keys}
-    revoke = NeonClient.revoke_org_api_key
+    revoke = NeonWriter.revoke_org_api_key
     failing = max(gone_keys)
 
-    def one_fails(self: NeonClient, key: str, org_id: str, key_id: int) -> Any:
+    def one_fails(self: NeonWriter, key: str, org_id: str, key_id: int) -> Any:
         if key_id == failing:
             raise ApiServerError("emulated server error", status=500, method="DELETE")
         return revoke(self, key, org_id, key_id)
 
     with monkeypatch.context() as patch:
         # A 500 leaves the key live: the read-back sees it, so the revoke fails honestly.
-        patch.setattr(NeonClient, "revoke_org_api_key", one_fails)
+        patch.setattr(NeonWriter, "revoke_org_api_key", one_fails)
         run = harness.apply()
     assert run.report is not None
     status = {r.id: r.status for r in run.report.results}
@@ -85,7 +85,7 @@ def test_killed_offboarding_is_finished_by_recovery(
 ) -> None:
     harness.write(STAY)
     with monkeypatch.context() as patch:
-        performed_then(patch, NeonClient, "delete_project", Killed)
+        performed_then(patch, NeonWriter, "delete_project", Killed)
         with pytest.raises(Killed):
             harness.apply()
     _tracked(harness)
@@ -106,7 +106,7 @@ def test_a_revoke_whose_answer_was_lost_is_read_back(
     [ci] = [k.key_id for k in harness.view().tenants["gone"].keys.values() if "ci" in k.name]
     harness.write({**STAY, "gone": TenantSpec(keys=("runtime",))})
     with monkeypatch.context() as patch:
-        performed_then(patch, NeonClient, "revoke_org_api_key", lost("DELETE"))
+        performed_then(patch, NeonWriter, "revoke_org_api_key", lost("DELETE"))
         harness.apply_ok()
     assert ci not in _keys_of(harness, "gone")
     harness.assert_settled({**STAY, "gone": TenantSpec(keys=("runtime",))})
@@ -117,7 +117,7 @@ def test_a_delete_whose_answer_was_lost_is_read_back(
 ) -> None:
     harness.write(STAY)
     with monkeypatch.context() as patch:
-        performed_then(patch, NeonClient, "delete_project", lost("DELETE"))
+        performed_then(patch, NeonWriter, "delete_project", lost("DELETE"))
         harness.apply_ok()
     assert "gone" not in harness.view().tenants
     assert harness.open_intents() == 0
@@ -170,7 +170,7 @@ def test_a_project_created_by_a_killed_run_stays_tracked_when_its_tenant_is_remo
     fleet = FleetHarness(tmp_path, monkeypatch)
     fleet.write(STAY)
     with monkeypatch.context() as patch:
-        performed_then(patch, NeonClient, "create_project", Killed)
+        performed_then(patch, NeonWriter, "create_project", Killed)
         with pytest.raises(Killed):
             fleet.apply()
     fleet.write({}, prune=False)

@@ -15,7 +15,7 @@ import pytest
 from reconciler.apply.executor import Status
 from reconciler.apply.secrets import FileSink
 from reconciler.errors import ApiServerError
-from reconciler.neon import NeonClient
+from reconciler.neon.mutators import NeonWriter
 from tests.apply.fleet_harness import (
     FleetHarness,
     Killed,
@@ -66,13 +66,13 @@ def test_interrupted_rotation_revokes_the_old_key_not_the_new_one(
 ) -> None:
     old = _old_key_id(harness)
 
-    def interrupted(self: NeonClient, key: str, org_id: str, key_id: int) -> Any:
+    def interrupted(self: NeonWriter, key: str, org_id: str, key_id: int) -> Any:
         if how == "killed before the revoke":
             raise Killed
         raise ApiServerError("emulated server error", status=500, method="DELETE")
 
     with monkeypatch.context() as patch:
-        patch.setattr(NeonClient, "revoke_org_api_key", interrupted)
+        patch.setattr(NeonWriter, "revoke_org_api_key", interrupted)
         if how == "killed before the revoke":
             with pytest.raises(Killed):
                 harness.rotate("cust")
@@ -107,7 +107,7 @@ def test_a_rotation_create_whose_answer_was_lost_keeps_the_old_key(
     """The lost create's key is revoked at once; the old key (and the sink) stay as they were."""
     old = _old_key_id(harness)
     with monkeypatch.context() as patch:
-        performed_then(patch, NeonClient, "create_org_api_key", lost("POST"))
+        performed_then(patch, NeonWriter, "create_org_api_key", lost("POST"))
         report = harness.rotate("cust")
     assert [r.status for r in report.results] == [Status.FAILED, Status.SKIPPED]
     assert harness.live_keys().keys() == {old}
@@ -122,7 +122,7 @@ def test_recovery_that_dies_half_way_still_reissues_the_key(
     old = _old_key_id(harness)
     _kill_rotation_after_delivery(harness, monkeypatch)
     with monkeypatch.context() as patch:
-        performed_then(patch, NeonClient, "revoke_org_api_key", Killed)
+        performed_then(patch, NeonWriter, "revoke_org_api_key", Killed)
         with pytest.raises(Killed):
             harness.apply()  # recovery dies right after its first revoke
     assert old not in harness.live_keys()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.neon import NeonClient
+from reconciler.neon.mutators import NeonWriter
 from tests.apply.fleet_harness import FleetHarness, Killed, TenantSpec, performed_then
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def test_a_transfer_killed_before_the_ledger_recorded_it_is_read_back_by_recover
     free_org = _recorded_org(harness, "mover")
     harness.write(UPGRADED)
     with monkeypatch.context() as patch:
-        performed_then(patch, NeonClient, "transfer_projects", Killed)
+        performed_then(patch, NeonWriter, "transfer_projects", Killed)
         with pytest.raises(Killed):
             harness.apply()
     moved_to = harness.live_orgs()[harness.view().tenants["mover"].project_id]
@@ -60,7 +60,7 @@ def test_a_transfer_that_never_landed_closes_its_intent_and_is_planned_again(
         raise Killed()
 
     with monkeypatch.context() as patch:
-        patch.setattr(NeonClient, "transfer_projects", killed_before_sending)
+        patch.setattr(NeonWriter, "transfer_projects", killed_before_sending)
         with pytest.raises(Killed):
             harness.apply()
     assert _recorded_org(harness, "mover") == free_org and harness.open_intents() == 1

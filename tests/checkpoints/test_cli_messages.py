@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,28 @@ def test_schedule_refuses_an_empty_source_revision_like_create(fleet: Path) -> N
     scheduled = ok(["checkpoint", "schedule", "-f", "fleet", "--source-rev", "abc",
                     "--format", "json"])  # fmt: skip
     assert json.loads(scheduled.out)["failed"] == {}
+
+
+@pytest.mark.integration
+def test_fleet_history_shows_checkpoint_runs(fleet: Path) -> None:
+    ok(["apply", "fleet", "--auto-approve"])
+    created = ok(["checkpoint", "create", "cust-00043", "-f", "fleet", "--source-rev", "abc",
+                  "--format", "json"])  # fmt: skip
+    record = json.loads(created.out)
+    ok(["checkpoint", "restore", str(record["id"]), "-f", "fleet"])
+    restored, taken = json.loads(ok(["history", "-f", "fleet", "--format", "json"]).out)[:2]
+    assert restored["plan_digest"] == taken["plan_digest"] == "checkpoint"
+    assert restored["result"] == taken["result"] == "succeeded"
+
+    def steps(run: dict[str, Any]) -> list[dict[str, Any]]:
+        shown = ok(["history", str(run["run_id"]), "-f", "fleet", "--format", "json"]).out
+        return list(json.loads(shown)[0]["steps"])
+
+    assert [(s["step_id"], s["action"], s["status"]) for s in steps(taken)] == [
+        (f"checkpoint/cust-00043/create/{record['id']}", "create_snapshot", "succeeded")
+    ]
+    assert [s["action"] for s in steps(restored)] == [
+        "restore_snapshot", "record_branch", "delete_old_branch",
+    ]  # fmt: skip
+    text = ok(["history", str(taken["run_id"]), "-f", "fleet"]).out
+    assert f"succeeded checkpoint/cust-00043/create/{record['id']}" in " ".join(text.split())

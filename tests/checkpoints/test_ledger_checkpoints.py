@@ -15,7 +15,7 @@ from psycopg import sql
 
 from reconciler.errors import LedgerError
 from reconciler.ledger import Ledger, open_ledger
-from reconciler.ledger.checkpoints import CheckpointStatus, CheckpointStore, NewCheckpoint
+from reconciler.ledger.checkpoints import CheckpointStatus, NewCheckpoint
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -62,7 +62,7 @@ def new(tenant: str = "cust-1", **extra: Any) -> NewCheckpoint:
 
 
 def test_lifecycle_create_ready_restore(ledger: tuple[Ledger, Clock]) -> None:
-    store, clock = CheckpointStore(ledger[0]), ledger[1]
+    store, clock = ledger[0].checkpoints, ledger[1]
     record = store.begin(new(expires_at=START + timedelta(days=7)))
     assert record.status is CheckpointStatus.CREATING
     assert record.snapshot_name == f"ckpt-{record.id}-cust-1"
@@ -87,7 +87,7 @@ def test_lifecycle_create_ready_restore(ledger: tuple[Ledger, Clock]) -> None:
 
 
 def test_listing_is_newest_first_and_latest_settled(ledger: tuple[Ledger, Clock]) -> None:
-    store, clock = CheckpointStore(ledger[0]), ledger[1]
+    store, clock = ledger[0].checkpoints, ledger[1]
     first = store.begin(new("a"))
     store.mark_ready(first.id, "s1", None)
     clock.now += timedelta(minutes=5)
@@ -101,7 +101,7 @@ def test_listing_is_newest_first_and_latest_settled(ledger: tuple[Ledger, Clock]
 
 
 def test_discard_only_drops_creating_records(ledger: tuple[Ledger, Clock]) -> None:
-    store = CheckpointStore(ledger[0])
+    store = ledger[0].checkpoints
     kept = store.begin(new())
     store.mark_ready(kept.id, "s1", None)
     store.discard(kept.id)
@@ -115,7 +115,7 @@ def test_discard_only_drops_creating_records(ledger: tuple[Ledger, Clock]) -> No
 
 
 def test_secrets_are_refused(ledger: tuple[Ledger, Clock]) -> None:
-    store = CheckpointStore(ledger[0])
+    store = ledger[0].checkpoints
     with pytest.raises(LedgerError, match=r"meta\.api_token"):
         store.begin(new(meta={"api_token": "x"}))
     with pytest.raises(LedgerError, match="deploy_url"):
@@ -124,7 +124,7 @@ def test_secrets_are_refused(ledger: tuple[Ledger, Clock]) -> None:
 
 
 def test_failed_restore_error_text_is_redacted(ledger: tuple[Ledger, Clock]) -> None:
-    store = CheckpointStore(ledger[0])
+    store = ledger[0].checkpoints
     record = store.begin(new())
     store.finish_restore(record.id, CheckpointStatus.FAILED, error="boom napi_abcdef")
     assert store.get(record.id).error == "boom napi_***"

@@ -25,6 +25,7 @@ from reconciler.ledger import Ledger, open_ledger
 from reconciler.ledger.checkpoints import CheckpointStatus
 from reconciler.neon import NeonClient, Operation, RateLimiter
 from reconciler.neon import snapshots as neon_snapshots
+from reconciler.neon.mutators import NeonWriter
 from tests.checkpoints.conftest import FakeClock
 from tests.checkpoints.test_service import TestEnvironment
 from tests.ledger.conftest import ledger_url, postgres_admin
@@ -90,7 +91,7 @@ def make_service(
         limiter = RateLimiter(
             account_per_minute=1e6, account_burst=1e6, route_per_second=1e6, route_burst=1e6
         )
-        client = NeonClient(
+        client = NeonWriter(
             "http://emulator.test/api/v2",
             transport=transport or httpx.WSGITransport(app=emu),
             limiter=limiter, sleep=clock.advance, clock=clock,
@@ -147,7 +148,9 @@ def test_schedule_settles_a_record_a_transfer_stranded_in_creating(
 
     def transfer_then_wait(key: str, project_id: str, operations: Sequence[Operation]) -> None:
         # The project moves to the paid org while its snapshot is being taken.
-        client.transfer_projects("personal-key", "org-free-1", "org-paid-1", [project_id])
+        NeonWriter.over(client).transfer_projects(
+            "personal-key", "org-free-1", "org-paid-1", [project_id]
+        )
         client.wait_for_operations(key, project_id, operations)
 
     with pytest.raises(NotFound):

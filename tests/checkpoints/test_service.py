@@ -42,6 +42,7 @@ from reconciler.ledger.checkpoints import (
 from reconciler.manifests import load_fleet
 from reconciler.neon import NeonClient, RateLimiter
 from reconciler.neon import snapshots as neon_snapshots
+from reconciler.neon.mutators import NeonWriter
 from tests.checkpoints.conftest import ContractTransport, FakeClock
 
 pytestmark = pytest.mark.integration
@@ -113,11 +114,11 @@ def lossy(emu: Emulator) -> LoseNextSnapshotAnswer:
 
 
 @pytest.fixture
-def client(lossy: LoseNextSnapshotAnswer, clock: FakeClock) -> Iterator[NeonClient]:
+def client(lossy: LoseNextSnapshotAnswer, clock: FakeClock) -> Iterator[NeonWriter]:
     limiter = RateLimiter(
         account_per_minute=1e6, account_burst=1e6, route_per_second=1e6, route_burst=1e6
     )
-    with NeonClient(
+    with NeonWriter(
         "http://emulator.test/api/v2",
         transport=lossy,
         limiter=limiter,
@@ -141,22 +142,22 @@ def branch_names(client: NeonClient, project_id: str = "p-00043") -> dict[str, s
     return {b.name: b.id for b in client.list_branches("free-key", project_id)}
 
 
-def test_client_calls_round_trip(client: NeonClient, clock: FakeClock) -> None:
+def test_client_calls_round_trip(client: NeonWriter, clock: FakeClock) -> None:
     main = branch_names(client)["main"]
-    created = neon_snapshots.create_snapshot(client, "free-key", "p-00043", main, name="a")
+    created = client.create_snapshot("free-key", "p-00043", main, name="a")
     client.wait_for_operations("free-key", "p-00043", created.operations)
     [listed] = neon_snapshots.list_snapshots(client, "free-key", "p-00043")
     assert listed.source_branch_id == main and listed.full_size == 0
-    renamed = neon_snapshots.rename_snapshot(client, "free-key", "p-00043", listed.id, "b")
+    renamed = client.rename_snapshot("free-key", "p-00043", listed.id, "b")
     assert renamed.name == "b"
-    preview = neon_snapshots.restore_snapshot(client, "free-key", "p-00043", listed.id)
+    preview = client.restore_snapshot("free-key", "p-00043", listed.id)
     assert preview.restore_status == "restored" and preview.restored_as == main
     assert len(preview.endpoints) == 1
     client.wait_for_operations("free-key", "p-00043", preview.operations)
-    ops = neon_snapshots.finalize_restore(client, "free-key", "p-00043", preview.branch.id)
+    ops = client.finalize_restore("free-key", "p-00043", preview.branch.id)
     client.wait_for_operations("free-key", "p-00043", ops)
     assert branch_names(client)["main"] == preview.branch.id
-    ops = neon_snapshots.delete_snapshot(client, "free-key", "p-00043", listed.id)
+    ops = client.delete_snapshot("free-key", "p-00043", listed.id)
     client.wait_for_operations("free-key", "p-00043", ops)
     assert neon_snapshots.list_snapshots(client, "free-key", "p-00043") == []
 
@@ -192,7 +193,7 @@ def test_limit_error_names_tenant_and_limit(service: Checkpoints) -> None:
     assert len(service.list("cust-00043")) == 3
 
 
-def test_only_root_branches(service: Checkpoints, client: NeonClient) -> None:
+def test_only_root_branches(service: Checkpoints, client: NeonWriter) -> None:
     client.create_branch("free-key", "p-00043", name="dev")
     with pytest.raises(UsageError, match="not a root branch"):
         service.create("cust-00043", CreateOptions(source_rev="abc", branch="dev"))
@@ -200,7 +201,7 @@ def test_only_root_branches(service: Checkpoints, client: NeonClient) -> None:
         service.create("nobody", CreateOptions(source_rev="abc"))
 
 
-def test_preview_restore_leaves_the_branch(service: Checkpoints, client: NeonClient) -> None:
+def test_preview_restore_leaves_the_branch(service: Checkpoints, client: NeonWriter) -> None:
     record = service.create("cust-00043", CreateOptions(source_rev="abc"))
     steps: list[RestoreStep] = []
     outcome = service.restore(record.id, preview=True, on_step=steps.append)
@@ -211,7 +212,7 @@ def test_preview_restore_leaves_the_branch(service: Checkpoints, client: NeonCli
     assert outcome.checkpoint.restored_branch_id in names.values()
 
 
-def test_old_branch_with_children_is_kept(service: Checkpoints, client: NeonClient) -> None:
+def test_old_branch_with_children_is_kept(service: Checkpoints, client: NeonWriter) -> None:
     record = service.create("cust-00043", CreateOptions(source_rev="abc"))
     client.create_branch("free-key", "p-00043", name="staging")
     # The branch create still runs: the restore meets 423 and the client retries it.
@@ -222,7 +223,7 @@ def test_old_branch_with_children_is_kept(service: Checkpoints, client: NeonClie
 
 
 def test_a_restore_that_fails_midway_is_marked_failed(
-    service: Checkpoints, client: NeonClient
+    service: Checkpoints, client: NeonWriter
 ) -> None:
     record = service.create("cust-00043", CreateOptions(source_rev="abc"))
     client.update_branch("free-key", "p-00043", record.branch_id, name="renamed")
@@ -329,8 +330,8 @@ def test_gc_settles_records_a_crashed_create_left(service: Checkpoints, clock: F
     # Crashed before the request: no snapshot. Crashed after it: the snapshot exists.
     before = service.store.begin(NewCheckpoint(**base, branch_id=main))
     after = service.store.begin(NewCheckpoint(**base, branch_id=main))
-    neon_snapshots.create_snapshot(
-        service.client, "free-key", "p-00043", main, name=after.snapshot_name
+    NeonWriter.over(service.client).create_snapshot(
+        "free-key", "p-00043", main, name=after.snapshot_name
     )
     assert collect_garbage(service).settled == {}  # too recent: a create may still run
     clock.advance(16 * 60)

@@ -32,7 +32,7 @@ def record(store: DriftStore, *sightings: Sighting) -> Any:
 def test_since_is_kept_while_an_item_drifts_and_restarts_after_it_healed(
     ledger: Ledger, clock: FakeClock
 ):
-    store = DriftStore(ledger)
+    store = ledger.drift
     start = clock.now
     first = record(store, QUOTA, UNMANAGED)
     clock.advance(3600)
@@ -53,7 +53,7 @@ def test_since_is_kept_while_an_item_drifts_and_restarts_after_it_healed(
 
 
 def test_reports_and_documents_are_stored(ledger: Ledger):
-    store = DriftStore(ledger)
+    store = ledger.drift
     empty = record(store)
     full = record(store, QUOTA)
     assert empty.since == {}
@@ -70,7 +70,7 @@ def test_reports_and_documents_are_stored(ledger: Ledger):
 
 
 def test_a_secret_in_a_report_is_refused_and_nothing_is_stored(ledger: Ledger):
-    store = DriftStore(ledger)
+    store = ledger.drift
     with pytest.raises(LedgerError, match="refusing to store a secret"):
         store.record(
             [QUOTA],

@@ -18,7 +18,8 @@ import pytest
 
 from reconciler import errors
 from reconciler.emulator import Emulator, seed_from_mapping, serve
-from reconciler.neon import NeonClient, RateLimiter, RetryPolicy
+from reconciler.neon import RateLimiter, RetryPolicy
+from reconciler.neon.mutators import NeonWriter
 from tests.neon.fakes import fast_limiter
 from tests.neon.routes import match_route
 from tests.support.openapi import validate_request
@@ -97,9 +98,9 @@ def emu(clock: SharedClock) -> Iterator[Emulator]:
     emulator.close()
 
 
-def _client(emulator: Emulator, clock: SharedClock, **kwargs: Any) -> NeonClient:
+def _client(emulator: Emulator, clock: SharedClock, **kwargs: Any) -> NeonWriter:
     transport = ValidatingTransport(httpx.WSGITransport(app=emulator))
-    return NeonClient(
+    return NeonWriter(
         "http://emulator.test/api/v2",
         transport=transport,
         limiter=kwargs.pop("limiter", fast_limiter()),
@@ -110,7 +111,7 @@ def _client(emulator: Emulator, clock: SharedClock, **kwargs: Any) -> NeonClient
 
 
 @pytest.fixture
-def client(emu: Emulator, clock: SharedClock) -> Iterator[NeonClient]:
+def client(emu: Emulator, clock: SharedClock) -> Iterator[NeonWriter]:
     with _client(emu, clock) as made:
         yield made
 
@@ -139,7 +140,7 @@ def test_pagination_reaches_the_last_page(limit: int, clock: SharedClock) -> Non
     emulator.close()
 
 
-def test_branch_pagination_reaches_the_last_page(client: NeonClient) -> None:
+def test_branch_pagination_reaches_the_last_page(client: NeonWriter) -> None:
     created = client.create_project(FREE_KEY, name="branchy")
     pid = created.project.id
     client.wait_for_operations(FREE_KEY, pid, created.operations)
@@ -155,19 +156,19 @@ def test_branch_pagination_reaches_the_last_page(client: NeonClient) -> None:
 # --------------------------------------------------------------------------- auth rules
 
 
-def test_unknown_key_is_unauthorized(client: NeonClient) -> None:
+def test_unknown_key_is_unauthorized(client: NeonWriter) -> None:
     with pytest.raises(errors.Unauthorized):
         client.list_projects("no-such-key")
 
 
-def test_org_key_outside_its_org_is_forbidden(client: NeonClient) -> None:
+def test_org_key_outside_its_org_is_forbidden(client: NeonWriter) -> None:
     with pytest.raises(errors.Forbidden):
         client.list_projects(FREE_KEY, org_id=PAID)
     with pytest.raises(errors.Forbidden):
         client.list_org_api_keys(FREE_KEY, PAID)
 
 
-def test_project_key_only_reaches_its_project(client: NeonClient) -> None:
+def test_project_key_only_reaches_its_project(client: NeonWriter) -> None:
     assert client.get_project(TENANT_KEY, "tenant-1").name == "tenant-1"
     with pytest.raises(errors.Forbidden):
         client.get_project(TENANT_KEY, "tenant-2")
@@ -175,7 +176,7 @@ def test_project_key_only_reaches_its_project(client: NeonClient) -> None:
         client.create_project(TENANT_KEY, name="not-allowed")
 
 
-def test_transfer_needs_a_personal_key(client: NeonClient) -> None:
+def test_transfer_needs_a_personal_key(client: NeonWriter) -> None:
     with pytest.raises(errors.Forbidden):
         client.transfer_projects(FREE_KEY, FREE, PAID, ["tenant-2"])
     result = client.transfer_projects(PERSONAL, FREE, PAID, ["tenant-2"])
@@ -183,7 +184,7 @@ def test_transfer_needs_a_personal_key(client: NeonClient) -> None:
     assert client.get_project(PAID_KEY, "tenant-2").org_id == PAID
 
 
-def test_revoked_key_is_unauthorized(client: NeonClient) -> None:
+def test_revoked_key_is_unauthorized(client: NeonWriter) -> None:
     minted = client.create_org_api_key(PERSONAL, FREE, "ci-bot")
     assert minted.token not in repr(minted)
     assert client.list_projects(minted.token).projects
@@ -192,7 +193,7 @@ def test_revoked_key_is_unauthorized(client: NeonClient) -> None:
         client.list_projects(minted.token)
 
 
-def test_project_key_dies_after_transfer(client: NeonClient) -> None:
+def test_project_key_dies_after_transfer(client: NeonWriter) -> None:
     minted = client.create_org_api_key(FREE_KEY, FREE, "tenant-2-app", project_id="tenant-2")
     assert minted.project_id == "tenant-2"
     keys = client.list_org_api_keys(FREE_KEY, FREE)
@@ -203,7 +204,7 @@ def test_project_key_dies_after_transfer(client: NeonClient) -> None:
         client.get_project(minted.token, "tenant-2")
 
 
-def test_transfer_over_400_is_refused_before_sending(client: NeonClient) -> None:
+def test_transfer_over_400_is_refused_before_sending(client: NeonWriter) -> None:
     with pytest.raises(errors.UsageError):
         client.transfer_projects(PERSONAL, FREE, PAID, [f"p-{i}" for i in range(401)])
     assert client.stats.snapshot().total_requests == 0
@@ -213,7 +214,7 @@ def test_transfer_over_400_is_refused_before_sending(client: NeonClient) -> None
 
 
 def test_locked_project_succeeds_after_its_operations_finish(
-    client: NeonClient, clock: SharedClock
+    client: NeonWriter, clock: SharedClock
 ) -> None:
     created = client.create_project(FREE_KEY, name="busy", quota={"active_time_seconds": 60})
     pid = created.project.id
@@ -226,7 +227,7 @@ def test_locked_project_succeeds_after_its_operations_finish(
     assert clock.slept >= 0.9  # two 0.5 s operations had to finish
 
 
-def test_waiting_for_operations_avoids_the_lock(client: NeonClient) -> None:
+def test_waiting_for_operations_avoids_the_lock(client: NeonWriter) -> None:
     created = client.create_project(FREE_KEY, name="patient")
     done = client.wait_for_operations(FREE_KEY, created.project.id, created.operations)
     assert {op.status for op in done} == {"finished"}
@@ -267,7 +268,7 @@ def test_the_server_rate_limit_is_survived(clock: SharedClock) -> None:
     emulator.close()
 
 
-def test_lost_create_response_makes_no_second_project(emu: Emulator, client: NeonClient) -> None:
+def test_lost_create_response_makes_no_second_project(emu: Emulator, client: NeonWriter) -> None:
     _admin(emu, "PUT", "/faults", {"lost_response_rate": 1.0})
     with pytest.raises(errors.OutcomeUnknown):
         client.create_project(FREE_KEY, name="tenant-lost")
@@ -278,7 +279,7 @@ def test_lost_create_response_makes_no_second_project(emu: Emulator, client: Neo
     assert client.stats.snapshot().requests["POST /projects"] == 1
 
 
-def test_dropped_connections_are_retried_for_reads(emu: Emulator, client: NeonClient) -> None:
+def test_dropped_connections_are_retried_for_reads(emu: Emulator, client: NeonWriter) -> None:
     _admin(emu, "PUT", "/faults", {"drop_rate": 0.5, "random_seed": 3})
     for _ in range(10):
         assert client.get_project(FREE_KEY, "tenant-1").id == "tenant-1"
@@ -311,8 +312,8 @@ def loopback(tmp_path: Any) -> Iterator[tuple[Emulator, str]]:
     emulator.close()
 
 
-def _loopback_client(url: str, limiter: RateLimiter | None = None) -> NeonClient:
-    return NeonClient(
+def _loopback_client(url: str, limiter: RateLimiter | None = None) -> NeonWriter:
+    return NeonWriter(
         url,
         transport=ValidatingTransport(httpx.HTTPTransport()),
         limiter=limiter or fast_limiter(),

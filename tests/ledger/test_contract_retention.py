@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from reconciler.ledger import Ledger, RunInfo, StepOutcomeRecord, StepStatus
-from reconciler.ledger.checkpoints import CheckpointStore, NewCheckpoint
-from reconciler.ledger.drift import DriftStore, Sighting
+from reconciler.ledger.checkpoints import NewCheckpoint
+from reconciler.ledger.drift import Sighting
 from reconciler.ledger.retention import (
     PRUNED_BEFORE_KEY,
     prune_by_policy,
-    prune_history,
     pruned_before,
     retention_cutoff,
 )
@@ -42,7 +41,7 @@ def _run(ledger: Ledger, clock: FakeClock, steps: int, *, finish: bool = True) -
 
 def _report(ledger: Ledger, clock: FakeClock, *item_ids: str) -> int:
     sightings = [Sighting(i, i.split("/")[0], "changed", "quota.x") for i in item_ids]
-    recorded = DriftStore(ledger).record(
+    recorded = ledger.drift.record(
         sightings,
         fleet="acme",
         manifest_digest="d",
@@ -71,7 +70,7 @@ def test_prune_removes_steps_of_old_finished_runs_and_keeps_their_headers(
     clock.advance(100 * DAY)
     recent = _run(ledger, clock, 1)
 
-    report = prune_history(ledger, retention_cutoff(ledger, 90 * DAY))
+    report = ledger.prune_history(retention_cutoff(ledger, 90 * DAY))
 
     assert (report.run_steps, report.runs, report.dry_run) == (3, 1, False)
     assert [r.run_id for r in ledger.runs()] == [recent, unfinished, old]  # headers stay
@@ -91,7 +90,7 @@ def test_prune_keeps_open_intents_and_removes_old_resolved_ones(
     fresh = ledger.record_intent("t3", "create_project", {"name": "t3"})
     ledger.resolve_intent(fresh, "done")
 
-    report = prune_history(ledger, retention_cutoff(ledger, 90 * DAY))
+    report = ledger.prune_history(retention_cutoff(ledger, 90 * DAY))
 
     assert report.intents == 1
     assert [i.intent_id for i in ledger.pending_intents()] == [still_open]
@@ -107,9 +106,9 @@ def test_prune_removes_resolved_drift_and_old_reports_but_keeps_open_items(
     second = _report(ledger, clock, "a/changed/quota.x")  # b resolved here
     clock.advance(100 * DAY)
     third = _report(ledger, clock, "a/changed/quota.x")
-    store = DriftStore(ledger)
+    store = ledger.drift
 
-    report = prune_history(ledger, retention_cutoff(ledger, 90 * DAY))
+    report = ledger.prune_history(retention_cutoff(ledger, 90 * DAY))
 
     # b's item was resolved 100 days ago; the first two reports are old and no item points at
     # them any more (a's item points at the third).
@@ -126,10 +125,10 @@ def test_prune_keeps_an_old_report_an_open_item_still_points_at(
     only = _report(ledger, clock, "a/changed/quota.x")
     clock.advance(200 * DAY)
 
-    report = prune_history(ledger, retention_cutoff(ledger, 90 * DAY))
+    report = ledger.prune_history(retention_cutoff(ledger, 90 * DAY))
 
     assert (report.drift_items, report.drift_reports) == (0, 0)
-    assert [r.report_id for r in DriftStore(ledger).reports()] == [only]
+    assert [r.report_id for r in ledger.drift.reports()] == [only]
 
 
 def test_prune_dry_run_counts_the_same_rows_and_removes_nothing(
@@ -144,26 +143,26 @@ def test_prune_dry_run_counts_the_same_rows_and_removes_nothing(
     _report(ledger, clock)
     cutoff = retention_cutoff(ledger, 90 * DAY)
 
-    dry = prune_history(ledger, cutoff, dry_run=True)
+    dry = ledger.prune_history(cutoff, dry_run=True)
     assert _count(ledger, "run_steps") == 2 and _count(ledger, "drift_reports") == 3
     assert ledger.get_meta(PRUNED_BEFORE_KEY) is None
-    real = prune_history(ledger, cutoff)
+    real = ledger.prune_history(cutoff)
 
     assert dry.dry_run and not real.dry_run
     counts = (real.run_steps, real.runs, real.intents, real.drift_items, real.drift_reports)
     assert (dry.run_steps, dry.runs, dry.intents, dry.drift_items, dry.drift_reports) == counts
     assert counts == (2, 1, 1, 1, 2)
-    assert prune_history(ledger, cutoff).total == 0  # a second prune finds nothing
+    assert ledger.prune_history(cutoff).total == 0  # a second prune finds nothing
 
 
 def test_prune_never_touches_checkpoints_tenants_or_tombstones(
     ledger: Ledger, clock: FakeClock
 ) -> None:
-    store = CheckpointStore(ledger)
+    store = ledger.checkpoints
     store.begin(NewCheckpoint("t1", "proj-1", "org-1", "main", "br-1", "rev-1"))
     clock.advance(400 * DAY)
 
-    prune_history(ledger, retention_cutoff(ledger, DAY))
+    ledger.prune_history(retention_cutoff(ledger, DAY))
 
     assert len(store.list()) == 1
 
@@ -183,13 +182,13 @@ def test_pruned_before_keeps_the_latest_cutoff(ledger: Ledger, clock: FakeClock)
     clock.advance(40 * DAY)
     _run(ledger, clock, 1)
     clock.advance(40 * DAY)
-    late = prune_history(ledger, retention_cutoff(ledger, 30 * DAY)).cutoff
+    late = ledger.prune_history(retention_cutoff(ledger, 30 * DAY)).cutoff
     clock.advance(DAY)
     _run(ledger, clock, 1)
     clock.advance(10 * DAY)
     # A longer retention later removes the newest old run's steps only if older; the recorded
     # cutoff never moves back.
-    prune_history(ledger, retention_cutoff(ledger, 5 * DAY))
+    ledger.prune_history(retention_cutoff(ledger, 5 * DAY))
     assert pruned_before(ledger) == clock.now - timedelta(days=5)
-    prune_history(ledger, retention_cutoff(ledger, 90 * DAY))
+    ledger.prune_history(retention_cutoff(ledger, 90 * DAY))
     assert pruned_before(ledger) == clock.now - timedelta(days=5) > late

@@ -21,7 +21,7 @@ from psycopg import sql
 from reconciler.core.model import OwnedKey, OwnedTenant
 from reconciler.errors import LedgerCorruptedError
 from reconciler.ledger import Ledger, RunInfo, StepOutcomeRecord, StepStatus, open_ledger
-from reconciler.ledger.checkpoints import CheckpointStore, NewCheckpoint
+from reconciler.ledger.checkpoints import NewCheckpoint
 from reconciler.ledger.url import PostgresTarget, SqliteTarget, parse_ledger_url
 from tests.support.cli import run_in_process
 
@@ -44,7 +44,7 @@ def seed(ledger: Ledger) -> None:
     )  # fmt: skip
     ledger.finish_run(run_id, "succeeded", {"succeeded": 1})
     ledger.set_meta("cursor", "abc")
-    CheckpointStore(ledger).begin(
+    ledger.checkpoints.begin(
         NewCheckpoint("cust-1", "proj-1", "org-1", "main", "br-1", source_rev="abc")
     )
 
@@ -124,7 +124,7 @@ CASES = [
          lambda led: led.get_meta("cursor"), "meta", "value"),
     Case("bad checkpoint metadata", "UPDATE checkpoints SET meta = '[\"x\"]'",
          "UPDATE checkpoints SET meta = '{\"k\": [1]}'::jsonb",
-         lambda led: CheckpointStore(led).list(), "checkpoints", "meta"),
+         lambda led: led.checkpoints.list(), "checkpoints", "meta"),
     Case("unknown migration version", "DELETE FROM schema_migrations WHERE version = 2",
          "DELETE FROM schema_migrations WHERE version = 2",
          lambda led: led.migration_version(), "schema_migrations", "version"),

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from reconciler.errors import LedgerCorruptedError
 from reconciler.ledger import Ledger, open_ledger
-from reconciler.ledger.checkpoints import CheckpointStore
 from tests.ledger.test_corrupted_values import seed
 
 #: Values a broken tool or a bad restore could leave: every SQLite type, edge numbers, text
@@ -79,7 +78,7 @@ def read_everything(ledger: Ledger) -> None:
     ledger.get_meta("cursor")
     ledger.migration_version()
     ledger.applied_migrations()
-    store = CheckpointStore(ledger)
+    store = ledger.checkpoints
     store.list()
     store.latest_settled()
 

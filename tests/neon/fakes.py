@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from reconciler.neon import NeonClient, RateLimiter, RetryPolicy
+from reconciler.neon import RateLimiter, RetryPolicy
+from reconciler.neon.mutators import NeonWriter
 
 BASE_URL = "https://neon.test/api/v2"
 KEY = "napi_test_secret_key_0123456789"
@@ -48,10 +49,10 @@ def make_client(
     *,
     fake: FakeTime | None = None,
     retry: RetryPolicy = RetryPolicy(jitter=0.0),  # noqa: B008
-) -> tuple[NeonClient, FakeTime]:
+) -> tuple[NeonWriter, FakeTime]:
     """Return a client whose every request goes to ``handler`` and whose sleeps are fake."""
     fake = fake or FakeTime()
-    client = NeonClient(
+    client = NeonWriter(
         BASE_URL,
         transport=httpx.MockTransport(handler),
         limiter=fast_limiter(fake),

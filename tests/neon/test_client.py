@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from reconciler import errors
-from reconciler.neon import UNSET, EndpointDefaults, NeonClient
+from reconciler.neon import UNSET, EndpointDefaults
+from reconciler.neon.mutators import NeonWriter
 from tests.neon import samples as s
 from tests.neon.fakes import BASE_URL, KEY, make_client
 from tests.neon.routes import match_route
@@ -178,7 +179,7 @@ def fake() -> FakeNeon:
 
 
 @pytest.fixture
-def client(fake: FakeNeon) -> NeonClient:
+def client(fake: FakeNeon) -> NeonWriter:
     made, _ = make_client(fake)
     return made
 
@@ -208,7 +209,7 @@ def test_branch_pages_use_the_next_dialect() -> None:
 
 
 def test_every_call_is_authorised_with_the_given_key_and_tagged(
-    client: NeonClient, fake: FakeNeon
+    client: NeonWriter, fake: FakeNeon
 ) -> None:
     client.get_project("key-one", s.PID)
     client.get_project("key-two", s.PID)
@@ -221,7 +222,7 @@ def test_every_call_is_authorised_with_the_given_key_and_tagged(
 
 
 def test_create_project_sends_a_valid_body_and_drops_secrets(
-    client: NeonClient, fake: FakeNeon
+    client: NeonWriter, fake: FakeNeon
 ) -> None:
     quota = {key: 0 for key in ("active_time_seconds", "compute_time_seconds")}
     created = client.create_project(
@@ -251,7 +252,7 @@ def test_create_project_sends_a_valid_body_and_drops_secrets(
     assert not hasattr(created, "connection_uris")
 
 
-def test_update_project_sends_the_full_quota(client: NeonClient, fake: FakeNeon) -> None:
+def test_update_project_sends_the_full_quota(client: NeonWriter, fake: FakeNeon) -> None:
     quota = {
         "active_time_seconds": 1,
         "compute_time_seconds": 2,
@@ -274,13 +275,13 @@ def test_update_project_sends_the_full_quota(client: NeonClient, fake: FakeNeon)
     assert project.id == s.PID and len(ops) == 1
 
 
-def test_unknown_quota_key_is_refused_before_sending(client: NeonClient, fake: FakeNeon) -> None:
+def test_unknown_quota_key_is_refused_before_sending(client: NeonWriter, fake: FakeNeon) -> None:
     with pytest.raises(errors.UsageError, match="cpu_seconds"):
         client.update_project(KEY, s.PID, quota={"cpu_seconds": 1})
     assert fake.seen == []
 
 
-def test_branch_calls(client: NeonClient, fake: FakeNeon) -> None:
+def test_branch_calls(client: NeonWriter, fake: FakeNeon) -> None:
     created = client.create_branch(
         KEY,
         s.PID,
@@ -324,7 +325,7 @@ def test_delete_of_a_missing_branch_returns_none(fake: FakeNeon) -> None:
     assert client.delete_branch(KEY, s.PID, "br-gone") is None
 
 
-def test_endpoint_and_operation_calls(client: NeonClient, fake: FakeNeon) -> None:
+def test_endpoint_and_operation_calls(client: NeonWriter, fake: FakeNeon) -> None:
     (endpoint,) = client.list_endpoints(KEY, s.PID)
     assert endpoint.autoscaling_limit_max_cu == 1.0 and "host" not in repr(endpoint)
     assert client.get_endpoint(KEY, s.PID, s.EID) == endpoint
@@ -349,7 +350,7 @@ def test_endpoint_and_operation_calls(client: NeonClient, fake: FakeNeon) -> Non
     assert len(pages) == 1 and pages[0].operations[0].status == "finished"
 
 
-def test_org_and_key_calls(client: NeonClient, fake: FakeNeon) -> None:
+def test_org_and_key_calls(client: NeonWriter, fake: FakeNeon) -> None:
     keys = client.list_org_api_keys(KEY, s.ORG)
     assert [(k.id, k.project_id) for k in keys] == [(11, s.PID), (12, None)]
     minted = client.create_org_api_key(KEY, s.ORG, "tenant-a-app", project_id=s.PID)
@@ -369,7 +370,7 @@ def test_org_and_key_calls(client: NeonClient, fake: FakeNeon) -> None:
     assert s.SECRET_PASSWORD in uri.uri and s.SECRET_PASSWORD not in repr(uri)
 
 
-def test_transfer_validates_and_reports(client: NeonClient, fake: FakeNeon) -> None:
+def test_transfer_validates_and_reports(client: NeonWriter, fake: FakeNeon) -> None:
     result = client.transfer_projects(KEY, s.ORG, "org-paid-1", ["p-1", "p-2"])
     assert result.project_ids == ("p-1", "p-2") and result.destination_org_id == "org-paid-1"
     assert fake.seen[-1][2] == {"destination_org_id": "org-paid-1", "project_ids": ["p-1", "p-2"]}
@@ -388,7 +389,7 @@ def test_find_projects_by_name_filters_partial_matches() -> None:
     assert fake.seen[-1][3].url.params["search"] == "acme"
 
 
-def test_stats_count_per_route_template(client: NeonClient) -> None:
+def test_stats_count_per_route_template(client: NeonWriter) -> None:
     client.get_project(KEY, "p-1")
     client.get_project(KEY, "p-2")
     client.list_endpoints(KEY, "p-1")
@@ -415,14 +416,14 @@ def test_keys_never_reach_logs_or_errors(caplog: pytest.LogCaptureFixture) -> No
     assert secret not in repr(client)
 
 
-def test_a_call_without_key_is_a_usage_error(client: NeonClient) -> None:
+def test_a_call_without_key_is_a_usage_error(client: NeonWriter) -> None:
     with pytest.raises(errors.UsageError):
         client.get_project("", "p-1")
 
 
 def test_bad_base_url_is_a_usage_error() -> None:
     with pytest.raises(errors.UsageError):
-        NeonClient("console.neon.tech/api/v2")
+        NeonWriter("console.neon.tech/api/v2")
 
 
 def test_path_values_are_quoted() -> None:
@@ -438,5 +439,5 @@ def test_path_values_are_quoted() -> None:
 
 
 def test_client_is_a_context_manager() -> None:
-    with NeonClient(BASE_URL, transport=httpx.MockTransport(FakeNeon())) as client:
+    with NeonWriter(BASE_URL, transport=httpx.MockTransport(FakeNeon())) as client:
         assert client.get_project(KEY, s.PID).id == s.PID

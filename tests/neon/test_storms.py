@@ -16,7 +16,8 @@ import pytest
 
 from reconciler import errors
 from reconciler.emulator import Emulator, seed_from_mapping
-from reconciler.neon import NeonClient, RateLimiter, RetryPolicy
+from reconciler.neon import RateLimiter, RetryPolicy
+from reconciler.neon.mutators import NeonWriter
 from tests.integration.test_client_against_emulator import FREE_KEY, SEED, SharedClock, _admin
 
 HOST = "http://emulator.test:80"
@@ -36,10 +37,10 @@ def emu(clock: SharedClock) -> Iterator[Emulator]:
     emulator.close()
 
 
-def _client(emu: Emulator, clock: SharedClock, **policy: Any) -> NeonClient:
+def _client(emu: Emulator, clock: SharedClock, **policy: Any) -> NeonWriter:
     # The real limiter on the fake clock: every attempt is paced through it.
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    return NeonClient(
+    return NeonWriter(
         "http://emulator.test/api/v2",
         transport=httpx.WSGITransport(app=emu),
         limiter=limiter,

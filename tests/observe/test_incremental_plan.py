@@ -12,6 +12,7 @@ from reconciler.app.planning import PlanResult, make_plan
 from reconciler.core.model import DesiredFleet
 from reconciler.core.plan import Action
 from reconciler.core.plan_contract import RefreshMode
+from reconciler.neon.mutators import NeonWriter
 from tests.observe.conftest import SandboxFleet
 
 
@@ -83,7 +84,8 @@ def test_list_page_drift_is_seen_incrementally_compute_drift_needs_a_full_refres
     desired = sandbox_fleet.desired()
     target = desired.tenants["cust-00043"]
     with sandbox_fleet.environment(desired) as env:
-        client, key = env.client(), env.credentials().org_key(target.org_id)
+        client = NeonWriter.over(env.client())
+        key = env.credentials().org_key(target.org_id)
         listing = client.list_projects(key, org_id=target.org_id)
         project = next(p for p in listing.projects if p.name == target.project_name)
         endpoint = client.list_endpoints(key, project.id)[0]

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.errors import LedgerError
 from reconciler.ledger import Ledger, open_ledger
-from reconciler.ledger.usage import UsageSample, UsageStore
+from reconciler.ledger.usage import UsageSample
 from tests.ledger.conftest import FakeClock, ledger_url, postgres_admin  # noqa: F401 - fixtures
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -30,7 +29,7 @@ def sample(hour: int, value: int, *, project: str = "p-1", metric: str = "comput
 
 
 def test_upserting_the_same_timeframes_again_replaces_never_adds(ledger: Ledger) -> None:
-    store = UsageStore(ledger)
+    store = ledger.usage
     assert store.upsert([sample(h, 10) for h in range(5)]) == 5
     # An overlapping re-sync: hours 3-4 again (4 still filling up) and a new hour 5.
     store.upsert([sample(3, 10), sample(4, 25), sample(5, 7)])
@@ -44,7 +43,7 @@ def test_upserting_the_same_timeframes_again_replaces_never_adds(ledger: Ledger)
 
 
 def test_window_granularity_and_org_filters(ledger: Ledger) -> None:
-    store = UsageStore(ledger)
+    store = ledger.usage
     daily = UsageSample("p-1", "compute_unit_seconds", "daily", T0, T0 + timedelta(days=1), 99,
                         "org-2", None)  # fmt: skip
     store.upsert([sample(h, h) for h in range(48)] + [daily])
@@ -56,7 +55,7 @@ def test_window_granularity_and_org_filters(ledger: Ledger) -> None:
 
 
 def test_sync_marks_only_move_forward(ledger: Ledger) -> None:
-    store = UsageStore(ledger)
+    store = ledger.usage
     assert store.synced_until("org-1", "hourly") is None
     later = T0 + timedelta(hours=6)
     assert store.mark_synced("org-1", "hourly", later) == later
@@ -64,12 +63,3 @@ def test_sync_marks_only_move_forward(ledger: Ledger) -> None:
     assert store.synced_until("org-1", "hourly") == later
     assert store.synced_until("org-1", "daily") is None
     assert store.synced_until("org-2", "hourly") is None
-
-
-def test_a_non_sql_ledger_is_refused() -> None:
-    class NotSql:
-        def describe(self) -> str:
-            return "memory"
-
-    with pytest.raises(LedgerError, match="cannot store usage samples"):
-        UsageStore(NotSql())  # type: ignore[arg-type]

@@ -21,7 +21,6 @@ from reconciler.app.environment import Environment, GlobalOptions
 from reconciler.app.usage import quota_status, sync_usage
 from reconciler.app.usage_report import usage_report
 from reconciler.emulator import Emulator, seed_from_mapping
-from reconciler.ledger.usage import UsageStore
 from reconciler.manifests import load_fleet
 from reconciler.neon import NeonClient, RateLimiter, RetryPolicy
 from reconciler.render.usage import render_quota, render_report
@@ -191,7 +190,7 @@ def test_resync_of_an_overlapping_window_changes_nothing(world):
     with environment(world) as env:
         desired = world["desired"]
         sync_usage(env, desired, now=at(NOW))
-        store = UsageStore(env.ledger())
+        store = env.ledger().usage
         count = store.count()
         first = usage_report(env, desired, start=at(NOW - 86400 * 2), end=at(NOW))
         again = sync_usage(env, desired, start=at(NOW - 20 * 3600), now=at(NOW))
@@ -292,7 +291,7 @@ def test_a_window_older_than_neon_keeps_is_clamped(world):
 def test_the_request_budget_stops_a_run_without_moving_the_mark(world):
     with environment(world) as env:
         result = sync_usage(env, world["desired"], now=at(NOW), page_size=5, max_requests=2)
-        store = UsageStore(env.ledger())
+        store = env.ledger().usage
         agent, scale = result.orgs
         assert agent.complete and store.synced_until(AGENT, "hourly") is not None
         assert not scale.complete and store.synced_until(SCALE, "hourly") is None
