@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -118,7 +119,7 @@ def test_items_of_one_account_keep_plan_order() -> None:
 def test_fleet_workers_are_capped_by_the_cpus_but_never_below_one_accounts_parallelism(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(executor.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert executor.WORKERS_PER_CPU == 16
     assert fleet_workers(8, 8) == 32  # 64 wanted, 16 per CPU on 2 CPUs
     assert fleet_workers(2, 4) == 8
