@@ -134,12 +134,14 @@ class Phase:
 class Runner:
     """Runs phases against one served emulator."""
 
-    def __init__(self, emulator: Emulator, work: Path, shape: Shape, budget: RateBudget):
+    def __init__(
+        self, emulator: Emulator, work: Path, shape: Shape, budget: RateBudget, ledger: str
+    ) -> None:
         self.emulator, self.manifests, self.budget = emulator, work / "fleet", budget
         environ = {f"NEON_O{k}_KEY": shape.key_of(k) for k in range(shape.orgs)}
         self.options = GlobalOptions(
             api_host=emulator.url,
-            ledger_url=f"sqlite:///{work / 'ledger.db'}",
+            ledger_url=ledger or f"sqlite:///{work / 'ledger.db'}",
             workdir=work,
             environ={**environ, "NEON_PERSONAL_KEY": PERSONAL_KEY},
         )
@@ -199,6 +201,12 @@ def main() -> None:
     parser.add_argument("--route-rate", default="400/s", help="per-account, per-route rate")
     parser.add_argument("--drifted", type=float, default=0.05, help="share drifted live")
     parser.add_argument("--parallelism", type=int, default=8, help="policy.parallelism (per org)")
+    parser.add_argument(
+        "--ledger",
+        default="",
+        help="ledger URL (default: a SQLite file; sqlite:///:memory: leaves out the commits' "
+        "fsyncs, to see what else bounds the run)",
+    )
     args = parser.parse_args()
     shape = Shape(args.orgs, args.tenants_per_org)
     budget = RateBudget(
@@ -216,7 +224,7 @@ def main() -> None:
               f"(not measured); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
               flush=True)  # fmt: skip
         with serving(work / "emulator.db") as emulator:
-            runner = Runner(emulator, work, shape, budget)
+            runner = Runner(emulator, work, shape, budget, args.ledger)
             keep: dict[str, Any] = {}
             runner.phase("plan (cold ledger, --refresh all)", plan_phase(runner, keep))
             applied = runner.phase("apply (cold plan: adopt all, repair drift)", apply_phase(keep))
