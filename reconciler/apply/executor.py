@@ -18,6 +18,7 @@ The executor knows nothing about Neon: it calls ``work(item_id)`` and records wh
 from __future__ import annotations
 
 import enum
+import functools
 import heapq
 import logging
 import os
@@ -146,18 +147,6 @@ def execute(
         elif waiting_on[item.id] == 0:
             ready.push(position[item.id])
 
-    def run_one(item_id: str) -> ItemResult:
-        started = clock()
-        try:
-            detail = work(item_id) or {}
-        except Exception as exc:
-            # Any error fails this item only; unrelated items go on. The traceback is kept at
-            # debug level (``-v``) because an unexpected exception here is a bug worth seeing.
-            _log.debug("work item %s failed", item_id, exc_info=True)
-            message = str(exc) or type(exc).__name__
-            return ItemResult(item_id, Status.FAILED, message, started, clock())
-        return ItemResult(item_id, Status.SUCCEEDED, "", started, clock(), dict(detail))
-
     def release(item: WorkItem, result: ItemResult) -> None:
         settle(result)
         if result.status is not Status.SUCCEEDED:
@@ -169,8 +158,22 @@ def execute(
                 ready.push(position[child])
 
     workers = max_workers or fleet_workers(ready.accounts, parallelism)
-    _run(ready, run_one, release, workers)
+    _run(ready, functools.partial(_run_one, work, clock), release, workers)
     return ExecutionReport(tuple(finished))
+
+
+def _run_one(work: Work, clock: Callable[[], float], item_id: str) -> ItemResult:
+    """Run one item's work and say how it ended."""
+    started = clock()
+    try:
+        detail = work(item_id) or {}
+    except Exception as exc:
+        # Any error fails this item only; unrelated items go on. The traceback is kept at
+        # debug level (``-v``) because an unexpected exception here is a bug worth seeing.
+        _log.debug("work item %s failed", item_id, exc_info=True)
+        message = str(exc) or type(exc).__name__
+        return ItemResult(item_id, Status.FAILED, message, started, clock())
+    return ItemResult(item_id, Status.SUCCEEDED, "", started, clock(), dict(detail))
 
 
 def _run(
