@@ -99,8 +99,15 @@ def write_manifests(root: Path, shape: Shape, parallelism: int) -> None:
         )
 
 
-def build_emulator_state(path: Path, shape: Shape, budget: RateBudget) -> None:
-    """The orgs, their keys, the per-account limits and one live project per tenant."""
+def build_emulator_state(
+    path: Path, shape: Shape, budget: RateBudget, *, drifted: float = 0.0
+) -> None:
+    """The orgs, their keys, the per-account limits and one live project per tenant.
+
+    A ``drifted`` share of the projects differ from their manifests in quota and compute, so an
+    apply has repairs to make (``bench/multi_org_apply.py``).
+    """
+    every = round(1 / drifted) if drifted > 0 else 0
     orgs = shape.org_ids()
     seed = {
         "orgs": [{"id": oid, "name": oid, "plan": "scale"} for oid in orgs],
@@ -120,11 +127,15 @@ def build_emulator_state(path: Path, shape: Shape, budget: RateBudget) -> None:
         for k, oid in enumerate(orgs):
             owner = org_admin_user(conn, oid)
             for i in range(shape.per_org):
+                quota, compute = dict(QUOTA), dict(COMPUTE)
+                if every and i % every == 1:
+                    quota["compute_time_seconds"] += 1
+                    compute["autoscaling_limit_max_cu"] = 4
                 new = NewProject(
                     org_id=oid,
                     name=f"t-c{k}-{i:05d}",
-                    settings={"quota": dict(QUOTA)},
-                    default_endpoint_settings=dict(COMPUTE),
+                    settings={"quota": quota},
+                    default_endpoint_settings=compute,
                 )
                 create_project(conn, new, owner, now, ready_at=now)
     emulator.close()

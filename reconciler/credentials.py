@@ -40,9 +40,20 @@ class Credentials:
     #: For messages: where each org's key was expected to come from.
     org_key_sources: Mapping[str, str] = field(default_factory=dict)
     personal_key_source: str = ""
+    #: The labelled keys handed out, by org id: every call asks for its key, so a plain ``str``
+    #: key is wrapped once, not per call (a race only wraps it twice, equally).
+    _handed_out: dict[str, ApiKey] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def org_key(self, org_id: str) -> str:
         """The key for calls inside ``org_id``; a UsageError names the missing variable."""
+        found = self._handed_out.get(org_id)
+        if found is None:
+            found = self._handed_out[org_id] = self._label_org_key(org_id)
+        return found
+
+    def _label_org_key(self, org_id: str) -> ApiKey:
         token = self.org_keys.get(org_id)
         if not token:
             source = self.org_key_sources.get(org_id, "an org API key")

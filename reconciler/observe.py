@@ -12,9 +12,10 @@ Two phases:
 
 Neon budgets requests per account, and each org key is its own account, so both phases read
 the orgs concurrently: phase 1 one thread per org (pages of one org follow each other's cursors),
-phase 2 ``parallelism`` reads in flight per org, interleaved so that every org's budget is spent
-at once. The fleet-wide thread count is bounded by the CPUs (``read_workers``), not by one rate
-bucket. Results are merged in sorted order, so they do not depend on which thread finished first.
+phase 2 ``parallelism`` reads in flight per org (each org its own drains, so a throttled org
+never takes another's threads), started interleaved so that every org's budget is spent at once.
+The fleet-wide thread count is bounded by the CPUs (``read_workers``), not by one rate bucket.
+Results are merged in sorted order, so they do not depend on which thread finished first.
 
 Incremental refresh (``fleet plan``'s default): ``needs_for(..., only=…)`` restricts the
 per-project details to the tenants ``tenants_to_refresh`` names — tenants whose manifests changed
@@ -30,8 +31,10 @@ plan was built from, which is what makes the per-tenant fingerprints comparable.
 from __future__ import annotations
 
 import os
+import threading
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from itertools import chain, zip_longest
 from typing import Any, TypeVar
@@ -219,8 +222,7 @@ def fetch_details(
             return client.list_endpoints(key, target)
         return client.list_branches(key, target)
 
-    jobs = _interleaved(lanes)
-    results = _concurrently(jobs, read, read_workers(len(lanes), parallelism))
+    results = _per_lane(lanes, read, parallelism, read_workers(len(lanes), parallelism))
     endpoints = {pid: found for (kind, pid), found in results.items() if kind == "endpoints"}
     branches = {pid: found for (kind, pid), found in results.items() if kind == "branches"}
     keys = {org: found for (kind, org), found in results.items() if kind == "keys"}
@@ -253,6 +255,49 @@ def _interleaved(lanes: Mapping[str, list[K]]) -> list[K]:
     """Round-robin over the lanes in sorted order: a1, b1, c1, a2, b2, …"""
     rounds = zip_longest(*(lanes[lane] for lane in sorted(lanes)))
     return [job for job in chain.from_iterable(rounds) if job is not None]
+
+
+def _per_lane(
+    lanes: Mapping[str, list[K]], fetch: Callable[[K], T], per_lane: int, workers: int
+) -> dict[K, T]:
+    """``fetch`` of every job, at most ``per_lane`` of one lane at a time, ``workers`` in all.
+
+    A lane is an org (its reads spend its key's budget). Each lane gets ``per_lane`` drains that
+    take its jobs in order, so a lane whose reads are slow (a throttled account) holds at most
+    ``per_lane`` threads and never the others' share. The drains are started interleaved
+    (a, b, c, a, b, c, …), so when the CPU cap leaves fewer workers than the lanes ask for,
+    every lane still has one. The first failed read stops every drain at its next job and is
+    raised. Results come back in the round-robin order of the jobs, whoever finished first.
+    """
+    order = _interleaved(lanes)
+    drains = _interleaved({lane: [lane] * min(per_lane, len(jobs)) for lane, jobs in lanes.items()})
+    if workers <= 1 or len(order) <= 1:
+        return {job: fetch(job) for job in order}
+    queues = {lane: deque(jobs) for lane, jobs in lanes.items()}
+    results: dict[K, T] = {}
+    stop = threading.Event()
+
+    def drain(lane: str) -> None:
+        queue = queues[lane]
+        while queue and not stop.is_set():
+            job = queue.popleft()  # one drain per job: deque pops are atomic
+            try:
+                results[job] = fetch(job)
+            except BaseException:
+                stop.set()
+                raise
+
+    pool = ThreadPoolExecutor(
+        max_workers=min(workers, len(drains)), thread_name_prefix="fleet-observe"
+    )
+    with pool:
+        futures = [pool.submit(drain, lane) for lane in drains]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            if future in done and future.exception() is not None:
+                stop.set()
+                raise future.exception()  # type: ignore[misc]
+    return {job: results[job] for job in order}
 
 
 def _concurrently(keys: list[K], fetch: Callable[[K], T], workers: int) -> dict[K, T]:

@@ -50,8 +50,7 @@ def apply_session(
     intents only, and the account budgets are shared with the other shards' runners.
     """
     sharded = shard if shard is not None and not shard.whole else None
-    if sharded is not None:
-        require_postgres(env, sharded)
+    shared = require_postgres(env, sharded) if sharded is not None else None
     client, credentials, ledger = env.client(), env.credentials(), env.ledger()
     org_ids = [org.id for org in env.fleet.orgs.values()]
     lock = (
@@ -59,7 +58,7 @@ def apply_session(
         if sharded is None
         else ledger.shard_lock(current_actor(), sharded, timeout=lock_timeout)
     )
-    with lock, shared_budgets(env, sharded):
+    with lock, shared_budgets(env, sharded, shared):
         yield recover(
             client,
             credentials,

@@ -42,16 +42,19 @@ def require_postgres(env: Environment, shard: Shard) -> RateLeases:
 
 
 @contextmanager
-def shared_budgets(env: Environment, shard: Shard | None) -> Iterator[SharedBudget | None]:
+def shared_budgets(
+    env: Environment, shard: Shard | None, leases: RateLeases | None = None
+) -> Iterator[SharedBudget | None]:
     """Within the block, this process spends its share of every account's budget only.
 
-    Nothing changes for the whole fleet (no shard, or ``0/1``). The process's limiter gets its
-    configured budget back on leaving the block.
+    Nothing changes for the whole fleet (no shard, or ``0/1``). ``leases`` are the ones
+    ``require_postgres`` already returned, if the caller checked first. The process's limiter
+    gets its configured budget back on leaving the block.
     """
     if shard is None or shard.whole:
         yield None
         return
-    leases = require_postgres(env, shard)
+    leases = leases or require_postgres(env, shard)
     env.client()  # configures the process's limiter from the environment
     limiter = shared_limiter()
     budget = limiter.budget

@@ -6,7 +6,7 @@ The only module with remote side effects. Order of events in one apply:
 2. ``check_fresh`` compares each planned tenant's live fingerprint with the plan's, and refuses
    the whole plan (``StalePlanError``, exit 3) naming the tenants that moved;
 3. the steps run on the executor: one lane per tenant (Neon locks a project while operations
-   run), batched transfers split into per-tenant gates, ``parallelism`` at a time;
+   run), batched transfers split into per-tenant gates, ``parallelism`` at a time per account;
 4. each outcome is written to the ledger as it happens, so a crash loses nothing that was done.
 """
 
@@ -26,6 +26,7 @@ from reconciler.apply.handlers import HANDLERS
 from reconciler.core.fingerprint import fingerprint, index_keys, project_keys
 from reconciler.core.model import LiveFleet, LiveProject
 from reconciler.core.plan import Action, Plan, Step
+from reconciler.credentials import PERSONAL_ACCOUNT, org_account
 from reconciler.errors import StalePlanError
 from reconciler.ledger import Ledger, RunInfo, StepOutcomeRecord, StepStatus
 
@@ -100,13 +101,19 @@ def check_fresh(
 
 
 def work_items(plan: Plan) -> list[WorkItem]:
-    """Executor items: plan steps, plus one gate per tenant of every transfer batch."""
+    """Executor items: plan steps, plus one gate per tenant of every transfer batch.
+
+    Each item names the account whose budget its calls spend, so the executor runs
+    ``parallelism`` items per account: the org of the step's tenant (as planned), the personal
+    key's user for transfers.
+    """
+    orgs = {name: binding.org_id for name, binding in (plan.contract.tenants or {}).items()}
     gate_of: dict[tuple[str, str], str] = {}
     items: list[WorkItem] = []
     for step in plan.steps:
         if step.action is Action.TRANSFER_PROJECTS:
             tenants = step.tenants
-            items.append(WorkItem(step.id, step.depends_on, frozenset(tenants)))
+            items.append(WorkItem(step.id, step.depends_on, frozenset(tenants), PERSONAL_ACCOUNT))
             for tenant in tenants:
                 gate = transfer_steps.gate_id(step.id, tenant)
                 gate_of[(step.id, tenant)] = gate
@@ -114,7 +121,8 @@ def work_items(plan: Plan) -> list[WorkItem]:
             continue
         deps = tuple(gate_of.get((d, str(step.tenant)), d) for d in step.depends_on)
         lanes = frozenset({step.tenant}) if step.tenant else frozenset()
-        items.append(WorkItem(step.id, deps, lanes))
+        org = orgs.get(step.tenant or "")
+        items.append(WorkItem(step.id, deps, lanes, org_account(org) if org else ""))
     return items
 
 

@@ -100,6 +100,7 @@ class ApplyContext:
         self._reader = client
         self.credentials, self.ledger, self.sink = credentials, ledger, sink
         self.bindings, self.now, self.operation_timeout = bindings, now, operation_timeout
+        self.transfer_failures = {}
         self._ledger_lock = threading.Lock()
 
     @functools.cached_property

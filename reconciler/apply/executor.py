@@ -1,8 +1,12 @@
 """A bounded, dependency-aware executor for plan steps.
 
-Runs work items on a thread pool in dependency order, at most ``parallelism`` at a time. Two
-rules beyond plain DAG order keep Neon happy:
+Runs work items on a thread pool in dependency order. Three rules beyond plain DAG order keep
+Neon happy:
 
+* items of one *account* (the Neon account whose rate budget their calls spend: an org, or the
+  personal key's user) run at most ``parallelism`` at a time, and the accounts take turns, so
+  every account's budget is spent at once; the whole run is capped by the CPUs
+  (``WORKERS_PER_CPU`` threads per CPU), not by one total shared by every account;
 * items that share a *lane* (a tenant's project) never run at the same time, because Neon answers
   a second mutation of a project that still has running operations with 423 Locked;
 * a failed item skips everything that depends on it, transitively, while unrelated items go on
@@ -13,8 +17,10 @@ The executor knows nothing about Neon: it calls ``work(item_id)`` and records wh
 
 from __future__ import annotations
 
+import functools
 import heapq
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -30,13 +36,21 @@ _log = logging.getLogger("reconciler.apply")
 Status = StepStatus
 
 
+#: Fleet-wide cap on items in flight per CPU. A step mostly waits (on the network, its account's
+#: budget, Neon's operations or the ledger), so a few dozen threads per CPU keep every account's
+#: budget busy while the CPUs, not one shared total, bound the run.
+WORKERS_PER_CPU = 16
+
+
 @dataclass(frozen=True)
 class WorkItem:
-    """One schedulable unit: its id, what it waits for, and the lanes it occupies."""
+    """One schedulable unit: its id, what it waits for, the lanes it occupies, and the account
+    (rate budget) its calls spend (``""``: none in particular)."""
 
     id: str
     depends_on: tuple[str, ...] = ()
     lanes: frozenset[str] = frozenset()
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,22 +87,34 @@ Work = Callable[[str], Mapping[str, Any] | None]
 Listener = Callable[[ItemResult], None]
 
 
+def fleet_workers(accounts: int, per_account: int) -> int:
+    """Threads for ``accounts`` accounts of ``per_account`` items in flight each, CPU-capped.
+
+    Never fewer than one account's ``per_account`` (what the user asked for), never more than
+    ``WORKERS_PER_CPU`` per CPU otherwise.
+    """
+    cap = max(per_account, WORKERS_PER_CPU * (os.cpu_count() or 1))
+    return max(1, min(max(1, accounts) * per_account, cap))
+
+
 def execute(
     items: Sequence[WorkItem],
     work: Work,
     *,
     parallelism: int,
+    max_workers: int | None = None,
     on_result: Listener | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ExecutionReport:
     """Run ``work`` for every item and return what happened to each.
 
-    ``work`` returns optional detail (resource ids) or raises: ``ItemFailed`` and any
-    ``Exception`` fail the item (the message is kept, the traceback is not), which skips its
-    dependents. Items whose dependencies are unknown are failed up front, so a malformed plan
-    never hangs the run.
+    At most ``parallelism`` items of one account run at a time, and at most ``max_workers`` in
+    all (default: ``fleet_workers`` of the items' accounts). ``work`` returns optional detail
+    (resource ids) or raises: ``ItemFailed`` and any ``Exception`` fail the item (the message is
+    kept, the traceback is not), which skips its dependents. Items whose dependencies are
+    unknown are failed up front, so a malformed plan never hangs the run.
     """
-    if parallelism < 1:
+    if parallelism < 1 or (max_workers is not None and max_workers < 1):
         raise ValueError("parallelism must be at least 1")
     by_id = {item.id: item for item in items}
     position = {item.id: index for index, item in enumerate(items)}
@@ -103,7 +129,7 @@ def execute(
 
     waiting_on: dict[str, int] = {}
     dependents: dict[str, list[str]] = {item.id: [] for item in items}
-    ready: list[int] = []  # heap of plan positions: ties run in plan order
+    ready = _ReadyQueues(items, parallelism, results)
     for item in items:
         missing = [d for d in item.depends_on if d not in by_id]
         if missing:
@@ -116,52 +142,127 @@ def execute(
         if item.id in results:
             _cascade_skip(item.id, dependents, results, settle)
         elif waiting_on[item.id] == 0:
-            heapq.heappush(ready, position[item.id])
+            ready.push(position[item.id])
 
-    def run_one(item_id: str) -> ItemResult:
-        started = clock()
-        try:
-            detail = work(item_id) or {}
-        except Exception as exc:
-            # Any error fails this item only; unrelated items go on. The traceback is kept at
-            # debug level (``-v``) because an unexpected exception here is a bug worth seeing.
-            _log.debug("work item %s failed", item_id, exc_info=True)
-            message = str(exc) or type(exc).__name__
-            return ItemResult(item_id, Status.FAILED, message, started, clock())
-        return ItemResult(item_id, Status.SUCCEEDED, "", started, clock(), dict(detail))
+    def release(item: WorkItem, result: ItemResult) -> None:
+        settle(result)
+        if result.status is not Status.SUCCEEDED:
+            _cascade_skip(item.id, dependents, results, settle)
+            return
+        for child in dependents[item.id]:
+            waiting_on[child] -= 1
+            if waiting_on[child] == 0 and child not in results:
+                ready.push(position[child])
 
+    workers = max_workers or fleet_workers(ready.accounts, parallelism)
+    _run(ready, functools.partial(_run_one, work, clock), release, workers)
+    return ExecutionReport(tuple(finished))
+
+
+def _run_one(work: Work, clock: Callable[[], float], item_id: str) -> ItemResult:
+    """Run one item's work and say how it ended."""
+    started = clock()
+    try:
+        detail = work(item_id) or {}
+    except Exception as exc:
+        # Any error fails this item only; unrelated items go on. The traceback is kept at
+        # debug level (``-v``) because an unexpected exception here is a bug worth seeing.
+        _log.debug("work item %s failed", item_id, exc_info=True)
+        message = str(exc) or type(exc).__name__
+        return ItemResult(item_id, Status.FAILED, message, started, clock())
+    return ItemResult(item_id, Status.SUCCEEDED, "", started, clock(), dict(detail))
+
+
+def _run(
+    ready: _ReadyQueues,
+    run_one: Callable[[str], ItemResult],
+    release: Callable[[WorkItem, ItemResult], None],
+    workers: int,
+) -> None:
+    """Start ready items while threads are free, and release what each finished item unblocks."""
     busy_lanes: set[str] = set()
     running: dict[Future[ItemResult], WorkItem] = {}
-    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="fleet-apply") as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleet-apply") as pool:
         while ready or running:
-            deferred: list[int] = []
-            while ready and len(running) < parallelism:
-                item = items[heapq.heappop(ready)]
-                if item.id in results:
-                    continue
-                if item.lanes & busy_lanes:
-                    deferred.append(position[item.id])
-                    continue
+            while len(running) < workers:
+                item = ready.take(busy_lanes)
+                if item is None:
+                    break
                 busy_lanes.update(item.lanes)
                 running[pool.submit(run_one, item.id)] = item
-            for pos in deferred:
-                heapq.heappush(ready, pos)
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 item = running.pop(future)
                 busy_lanes.difference_update(item.lanes)
-                result = future.result()
-                settle(result)
-                if result.status is not Status.SUCCEEDED:
-                    _cascade_skip(item.id, dependents, results, settle)
-                    continue
-                for child in dependents[item.id]:
-                    waiting_on[child] -= 1
-                    if waiting_on[child] == 0 and child not in results:
-                        heapq.heappush(ready, position[child])
-    return ExecutionReport(tuple(finished))
+                ready.finished(item)
+                release(item, future.result())
+
+
+class _ReadyQueues:
+    """Items ready to run, per account; the accounts take turns.
+
+    Each account's ready items are a heap of plan positions (ties run in plan order). ``take``
+    passes over an account that has ``per_account`` items running, and skips items whose lanes
+    are busy, so one account's backlog never holds up another's.
+    """
+
+    def __init__(
+        self, items: Sequence[WorkItem], per_account: int, results: Mapping[str, ItemResult]
+    ) -> None:
+        self._items, self._per_account, self._results = items, per_account, results
+        self._turns = sorted({item.account for item in items})
+        self._heaps: dict[str, list[int]] = {account: [] for account in self._turns}
+        self._running = dict.fromkeys(self._turns, 0)
+        self._next = 0
+        self._count = 0
+
+    @property
+    def accounts(self) -> int:
+        return len(self._turns)
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def push(self, index: int) -> None:
+        heapq.heappush(self._heaps[self._items[index].account], index)
+        self._count += 1
+
+    def take(self, busy_lanes: set[str]) -> WorkItem | None:
+        """The next item to start, from the next account in turn that may start one."""
+        turns = len(self._turns)
+        for offset in range(turns):
+            account = self._turns[(self._next + offset) % turns]
+            if self._running[account] >= self._per_account:
+                continue
+            item = self._pop_free(self._heaps[account], busy_lanes)
+            if item is not None:
+                self._next = (self._next + offset + 1) % turns
+                self._running[account] += 1
+                return item
+        return None
+
+    def finished(self, item: WorkItem) -> None:
+        self._running[item.account] -= 1
+
+    def _pop_free(self, heap: list[int], busy_lanes: set[str]) -> WorkItem | None:
+        """The earliest item of ``heap`` whose lanes are free (others stay in the heap)."""
+        deferred: list[int] = []
+        found = None
+        while heap and found is None:
+            index = heapq.heappop(heap)
+            item = self._items[index]
+            if item.id in self._results:  # settled while it waited: never run it
+                self._count -= 1
+            elif item.lanes & busy_lanes:
+                deferred.append(index)
+            else:
+                found = item
+                self._count -= 1
+        for index in deferred:
+            heapq.heappush(heap, index)
+        return found
 
 
 def _cascade_skip(

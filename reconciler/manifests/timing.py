@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
+from reconciler.core.durations import parse_duration as parse_duration  # the one grammar
+
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 )
@@ -14,14 +14,6 @@ _RFC3339 = re.compile(
 NEVER = "never"
 #: Neon refuses branch expiry further ahead than this.
 MAX_EXPIRY_SECONDS = 30 * 86400
-
-
-def parse_duration(text: str) -> int | None:
-    """Seconds in ``text``, or None when it is not a duration."""
-    match = _DURATION.match(text)
-    if match is None:
-        return None
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def parse_utc_timestamp(text: str) -> tuple[datetime | None, str]:

@@ -76,6 +76,11 @@ class ApiHttp:
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
+            # Every idle connection is kept and none is waited for (threads bound how many are
+            # open): httpcore 1.0.9 may close a connection it has just handed to a waiting
+            # thread (encode/httpcore#1110), which 32 reading threads met as EBADF read errors;
+            # a pool of 20 connections, all kept alive, still met it in tests/neon.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
         )
         self.host = origin_of(self._client.base_url)
         self._requests = RequestBuilder(self._client.base_url, self._client.headers)

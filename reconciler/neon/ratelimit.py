@@ -9,9 +9,8 @@ are *reserved* (a bucket may go negative) under a lock and the wait happens outs
 concurrent threads queue fairly instead of spinning.
 
 The account of a call is the ``account`` of its ``ApiKey`` (``reconciler.credentials`` sets
-it); the client passes it to ``acquire``/``penalize`` with every attempt. Callers that hold a
-key but no account may enter ``account_scope(key)`` instead: ``acquire``/``penalize`` without
-an explicit account use that scope's. Calls with a plain ``str`` key share the account ``""``.
+it); the client passes it to ``acquire``/``penalize`` with every attempt. Calls without an
+account (a plain ``str`` key) share the account ``""``.
 
 It adapts per account: a 429 means that account's budget is evidently smaller than ours (other
 tools share it), so ``penalize()`` halves the effective rate of that account's buckets only; the
@@ -33,14 +32,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from reconciler.errors import UsageError
-from reconciler.neon.apikey import key_account
 from reconciler.neon.rates import parse_rate as parse_rate  # re-exported: benches use it
 from reconciler.neon.shared_budget import SharedBudget
 
@@ -106,19 +102,6 @@ class RateBudget:
             f"{self.consumption_per_minute:g}/min consumption"
             + (" per account" if self.scope == "account" else " for the whole process")
         )
-
-
-_current_account: ContextVar[str] = ContextVar("neon_fleet_rate_account", default="")
-
-
-@contextmanager
-def account_scope(key: str) -> Iterator[str]:
-    """Within this block (and thread), limiter calls without an account spend ``key``'s."""
-    token = _current_account.set(key_account(key))
-    try:
-        yield _current_account.get()
-    finally:
-        _current_account.reset(token)
 
 
 @dataclass
@@ -242,11 +225,8 @@ class RateLimiter:
         self._shared: SharedBudget | None = None
 
     def _account(self, account: str | None, now: float) -> _Account:
-        """The buckets of ``account`` (default: the current ``account_scope``); lock held."""
-        if self._scope == "process":
-            name = ""
-        else:
-            name = _current_account.get() if account is None else account
+        """The buckets of ``account`` (None: the account ``""``); lock held."""
+        name = "" if self._scope == "process" or account is None else account
         found = self._accounts.get(name)
         if found is None:
             found = self._accounts[name] = _Account(self._rates, now)
@@ -254,8 +234,8 @@ class RateLimiter:
 
     @property
     def factor(self) -> float:
-        """The current fraction (0..1] of the configured rates in force for the current
-        account (see ``account_scope``)."""
+        """The current fraction (0..1] of the configured rates in force for the account
+        ``""`` (calls without one)."""
         return self.factor_of(None)
 
     def factor_of(self, account: str | None) -> float:
@@ -290,14 +270,14 @@ class RateLimiter:
     def acquire(self, route: str, account: str | None = None) -> None:
         """Block until a request to ``route`` (e.g. ``GET /projects/{project_id}``) may go.
 
-        ``account`` defaults to the current ``account_scope``'s.
+        ``account`` None is the account ``""`` (calls with a plain key).
         """
         with self._lock:
             now = self._clock()
             wait = self._account(account, now).reserve(route, now)
             self._waited += wait
             shared = self._shared
-            name = _current_account.get() if account is None else account
+            name = account or ""
         if wait > 0:
             self._sleep(wait)
         if shared is not None:  # after the local pacing: a leased token is spent at once
@@ -315,7 +295,7 @@ class RateLimiter:
         """Halve an account's effective rate after a 429 (at most once per ``cooldown``
         seconds, so a burst of 429s answered to concurrent threads counts as one signal).
 
-        ``account`` defaults to the current ``account_scope``'s; other accounts are untouched.
+        ``account`` None is the account ``""``; other accounts are untouched.
         """
         with self._lock:
             now = self._clock()

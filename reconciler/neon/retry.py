@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from reconciler import errors
+from reconciler.core.durations import parse_duration
 
 logger = logging.getLogger("reconciler.neon")
 
@@ -55,19 +56,21 @@ RATE_LIMIT_WAIT_ENV = "NEON_FLEET_RATE_LIMIT_WAIT"
 DEFAULT_RETRY_BUDGET = 90.0
 DEFAULT_RATE_LIMIT_WAIT = 300.0
 
-_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min)?\s*$")
+_BARE_SECONDS = re.compile(r"^\d+(?:\.\d+)?$")
 
 
 def parse_seconds(variable: str, text: str) -> float:
-    """Seconds from ``"90"``, ``"90s"`` or ``"5m"``; a ``UsageError`` naming ``variable``."""
-    found = _SECONDS.match(text)
-    value = float(found.group(1)) if found else 0.0
-    if found is None or value <= 0:
+    """Seconds from a bare number (``"90"``, ``"7.5"``) or a duration in the manifests' one
+    grammar (``"90s"``, ``"5m"``, ``"1h"``: ``manifests.timing.parse_duration``); a
+    ``UsageError`` naming ``variable`` otherwise."""
+    stripped = text.strip()
+    value = float(stripped) if _BARE_SECONDS.match(stripped) else parse_duration(stripped)
+    if value is None or value <= 0:
         raise errors.UsageError(
             f"{variable}: bad time budget {text!r}: write a positive number of seconds "
-            "like 90 or 90s, or minutes like 5m"
+            "like 90 or 90s, or a duration like 5m or 1h"
         )
-    return value * (60.0 if found.group(2) in ("m", "min") else 1.0)
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)

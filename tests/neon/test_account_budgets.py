@@ -13,11 +13,7 @@ from reconciler.credentials import PERSONAL_ACCOUNT, Credentials, credentials_fr
 from reconciler.errors import UsageError
 from reconciler.neon import NeonClient, RateLimiter, RetryPolicy
 from reconciler.neon.apikey import ApiKey, key_account
-from reconciler.neon.ratelimit import (
-    RATE_LIMIT_SCOPE_ENV,
-    RateBudget,
-    account_scope,
-)
+from reconciler.neon.ratelimit import RATE_LIMIT_SCOPE_ENV, RateBudget
 from tests.neon.fakes import BASE_URL, FakeTime
 
 ORG_A, ORG_B = "org:org-a", "org:org-b"
@@ -79,16 +75,15 @@ def test_the_rate_limit_scope_comes_from_the_environment() -> None:
         RateBudget.from_env({RATE_LIMIT_SCOPE_ENV: "org"})
 
 
-def test_account_scope_gives_calls_without_an_account_the_keys_account() -> None:
+def test_calls_without_an_account_share_the_account_of_plain_keys() -> None:
     fake = FakeTime()
     limiter = _limiter(fake)
-    with account_scope(ApiKey("token", "a label", ORG_A)) as account:
-        assert account == ORG_A
-        limiter.acquire("GET /p")
-        limiter.penalize()
-    limiter.acquire("GET /p")  # outside any scope: the account of plain keys
+    limiter.acquire("GET /p", ORG_A)
+    limiter.penalize(account=ORG_A)
+    limiter.acquire("GET /p")  # no account: the account "" of plain keys
     assert limiter.accounts == ("", ORG_A)
     assert limiter.factor_of(ORG_A) == pytest.approx(0.5) and limiter.factor_of("") == 1.0
+    assert limiter.factor == 1.0
     assert key_account("plain token") == ""
 
 
@@ -154,3 +149,14 @@ def test_a_429_storm_is_timed_per_account_not_per_client() -> None:
     with client:
         client.request(credentials.org_key("org-b"), "GET", "/projects/p1")
     assert storm_a.refused(fake.clock() + 1.0)[0] == began  # still the same storm
+
+
+def test_a_plain_org_key_is_labelled_once_not_per_call() -> None:
+    plain = Credentials(org_keys={"org-a": "ta"}, org_key_sources={"org-a": "NEON_A_KEY"})
+    first = plain.org_key("org-a")
+    assert isinstance(first, ApiKey) and first.account == ORG_A
+    assert first.label == "the key of org org-a from NEON_A_KEY"
+    assert plain.org_key("org-a") is first
+    assert plain == Credentials(org_keys={"org-a": "ta"}, org_key_sources={"org-a": "NEON_A_KEY"})
+    with pytest.raises(UsageError, match="no API key for org org-b"):
+        plain.org_key("org-b")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from reconciler.neon.ratelimit import RateLimiter, account_scope
+from reconciler.neon.ratelimit import RateLimiter
 from reconciler.neon.shared_budget import SharedBudget
 
 
@@ -59,9 +59,8 @@ def test_rate_limiter_draws_every_request_from_the_shared_budget_of_its_account(
     limiter.share(SharedBudget(store, per_second=100.0, capacity=10.0, block=5))
 
     def worker() -> None:
-        with account_scope("org-key-one"):
-            for _ in range(50):
-                limiter.acquire("GET /projects")
+        for _ in range(50):
+            limiter.acquire("GET /projects", "org:one")
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:

@@ -175,7 +175,9 @@ def test_the_host_is_named_as_scheme_host_port_without_userinfo(url: str, origin
     [
         ({}, 90.0, 300.0),
         ({"NEON_FLEET_RETRY_BUDGET": "5", "NEON_FLEET_RATE_LIMIT_WAIT": "2m"}, 5.0, 120.0),
-        ({"NEON_FLEET_RETRY_BUDGET": " 7.5s ", "NEON_FLEET_RATE_LIMIT_WAIT": ""}, 7.5, 300.0),
+        ({"NEON_FLEET_RETRY_BUDGET": " 7.5 ", "NEON_FLEET_RATE_LIMIT_WAIT": ""}, 7.5, 300.0),
+        # Durations with a unit follow the manifests' one grammar (``manifests.timing``).
+        ({"NEON_FLEET_RETRY_BUDGET": "90s", "NEON_FLEET_RATE_LIMIT_WAIT": "1h"}, 90.0, 3600.0),
     ],
 )
 def test_retry_budgets_come_from_the_environment(
@@ -185,7 +187,7 @@ def test_retry_budgets_come_from_the_environment(
     assert (policy.max_total_seconds, policy.rate_limit_wait_seconds) == (retry, wait)
 
 
-@pytest.mark.parametrize("value", ["soon", "0", "-3", "5h"])
+@pytest.mark.parametrize("value", ["soon", "0", "-3", "0s", "7.5s", "5min"])
 def test_a_bad_retry_budget_is_a_usage_error_naming_the_variable(value: str) -> None:
     with pytest.raises(errors.UsageError, match="NEON_FLEET_RETRY_BUDGET: bad time budget"):
         RetryPolicy.from_env({"NEON_FLEET_RETRY_BUDGET": value})

@@ -74,13 +74,16 @@ def test_list_pages_of_different_orgs_are_read_concurrently() -> None:
     assert live.observed_orgs == frozenset(ORGS)
 
 
-def test_detail_reads_alternate_between_orgs_and_merge_deterministically() -> None:
+def test_detail_reads_of_each_org_keep_their_order_and_merge_deterministically() -> None:
     stub = StubClient()
     live = _live(per_org=4)
     needs = DetailNeeds(endpoints=frozenset(live.projects))
     sequential = fetch_details(cast(NeonClient, stub), CREDENTIALS, live, needs, parallelism=1)
-    # One worker takes the jobs in order: org by org, round-robin, so every budget is in use.
-    assert [pid for _, pid in stub.calls[:3]] == ["org-a-p0", "org-b-p0", "org-c-p0"]
+    # One read in flight per org: each org's reads follow each other in order.
+    for org in ORGS:
+        assert [pid for _, pid in stub.calls if pid.startswith(org)] == [
+            f"{org}-p{i}" for i in range(4)
+        ]
     assert all(key == f"key-{pid.rsplit('-', 1)[0]}" for key, pid in stub.calls)
     parallel = fetch_details(cast(NeonClient, StubClient()), CREDENTIALS, live, needs)
     assert parallel == sequential
@@ -106,3 +109,55 @@ def test_read_workers_are_per_org_and_capped_by_the_cpus(monkeypatch: pytest.Mon
     assert read_workers(3, 8) == 24
     assert read_workers(100, 8) == 32  # 16 per CPU
     assert read_workers(0, 0) == 1
+
+
+class ThrottledOrg(StubClient):
+    """Reads of org-a hang until released (its account throttled); other orgs answer at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = threading.Condition()
+        self.released = threading.Event()
+        self.in_flight_a = self.peak_a = 0
+
+    def list_endpoints(self, key: str, project_id: str) -> list[Any]:
+        if not project_id.startswith("org-a"):
+            with self.changed:
+                self.calls.append((key, project_id))
+                self.changed.notify_all()
+            return []
+        with self.changed:
+            self.in_flight_a += 1
+            self.peak_a = max(self.peak_a, self.in_flight_a)
+        assert self.released.wait(30), "the test never released org-a"
+        with self.changed:
+            self.in_flight_a -= 1
+            self.calls.append((key, project_id))
+        return []
+
+
+def test_a_throttled_org_holds_only_its_own_reads_in_flight() -> None:
+    """With one pool shared by all orgs, org-a's hanging reads would take every worker in turn
+    and org-b's reads would wait behind them; per org, org-b is read to the end meanwhile."""
+    stub = ThrottledOrg()
+    live = _live(per_org=12)
+    needs = DetailNeeds(endpoints=frozenset(live.projects))
+    box: list[LiveFleet] = []
+    reader = threading.Thread(
+        target=lambda: box.append(
+            fetch_details(cast(NeonClient, stub), CREDENTIALS, live, needs, parallelism=2)
+        ),
+        daemon=True,
+    )
+    reader.start()
+    others = [f"{org}-p{i}" for org in ORGS[1:] for i in range(12)]
+    with stub.changed:
+        read_all = stub.changed.wait_for(
+            lambda: sorted(pid for _, pid in stub.calls) == sorted(others), timeout=30
+        )
+        peak = stub.peak_a
+    stub.released.set()
+    reader.join(30)
+    assert read_all, f"only {len(stub.calls)} of org-b's and org-c's reads ran"
+    assert peak == 2
+    assert box and len(box[0].projects) == 36
