@@ -374,3 +374,21 @@ class NeonClient(OrgAndAccountCalls):
             sleep=self._sleep,
             clock=self._clock,
         )
+
+    # ------------------------------------------------------------------ mutators (previews)
+
+    def create_endpoint(
+        self,
+        key: str,
+        project_id: str,
+        branch_id: str,
+        *,
+        endpoint_type: str = "read_write",
+        settings: ComputeSettings | None = None,
+    ) -> tuple[Endpoint, list[Operation]]:
+        """Add a compute to a branch (``settings``: autoscaling limits, suspend timeout)."""
+        request = bodies.endpoint_create(branch_id, endpoint_type, settings)
+        body = self._http.call(
+            key, "POST", _PROJECT + "/endpoints", path={"project_id": project_id}, body=request
+        )
+        return responses.parse_endpoint_update(body)
