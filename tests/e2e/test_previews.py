@@ -271,16 +271,25 @@ def _until(condition: Any, timeout: float = 30.0) -> None:
 
 
 def test_sigkill_mid_create_then_rerun_converges(
-    loopback: Loopback, workdir: Path, env: dict[str, str], ledger_url: str
+    loopback: Loopback,
+    workdir: Path,
+    env: dict[str, str],
+    ledger_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fleet = Fleet(loopback, workdir, env, ledger_url)
-    assert fleet.cli("apply", "pv", "--auto-approve").code == 0
+    monkeypatch.chdir(workdir)
+    for name, value in fleet.env.items():
+        monkeypatch.setenv(name, value)
+    assert fleet.in_process("apply", "pv", "--auto-approve").code == 0
     # Slow operations, so kills land while the branch's operations run and after them.
     with httpx.Client(base_url=loopback.url.removesuffix("/api/v2")) as admin:
         admin.put("/_emulator/limits", json={"operation_duration_ms": 600}).raise_for_status()
     progress = Progress(loopback.emulator)
-    killed = 0
-    for n, after in enumerate([0, 1, 2, 3, 5, 8]):
+    killed, adopted = 0, 0
+    # Killed right as the branch create arrives, while its operations run, and later still.
+    points = [0, 2, 4]
+    for n, after in enumerate(points):
         args = ["--ledger", ledger_url, "preview", "create", tenant_of(n), "-f", "pv",
                 "--run-id", run_id(n)]  # fmt: skip
         outcome = run_until_killed(
@@ -292,14 +301,17 @@ def test_sigkill_mid_create_then_rerun_converges(
             start_methods=frozenset({"POST"}),
         )
         killed += outcome.killed
-        rerun = fleet.create(n)
+        rerun = fleet.create(n, in_process=True)
         assert rerun.code == 0, rerun.text
-    assert killed >= 4, "too few creates were killed to test recovery"
+        # The re-run finished the killed run's branch instead of making another.
+        adopted += json.loads(rerun.out)["created"] is False
+    assert killed >= 2, "too few creates were killed to test recovery"
+    assert adopted >= 1, "no re-run found a branch a killed run had requested"
     projects = fleet.projects()
     with open_ledger(ledger_url) as ledger:
         records = ledger.previews()
         assert not [i for i in ledger.pending_intents() if "preview" in i.action]
-    assert sorted(r.run_id for r in records) == [run_id(n) for n in range(6)]
+    assert sorted(r.run_id for r in records) == [run_id(n) for n in range(len(points))]
     assert all(r.status is PreviewStatus.READY for r in records)
     for record in records:
         named = [
@@ -310,6 +322,8 @@ def test_sigkill_mid_create_then_rerun_converges(
         endpoints = [e for e in fleet.endpoints(projects[record.tenant])
                      if e["branch_id"] == record.branch_id]  # fmt: skip
         assert [e["id"] for e in endpoints] == [record.endpoint_id]
+        document = fleet.sink_document(int(record.run_id.removeprefix("run-")))
+        assert document["branch_id"] == record.branch_id
 
 
 @pytest.mark.parametrize(
