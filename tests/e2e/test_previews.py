@@ -120,9 +120,14 @@ class Fleet:
         with self.api() as api:
             return list(api.get(f"/projects/{project_id}/endpoints").json()["endpoints"])
 
+    def sink_path(self, tenant: str, run: str) -> Path:
+        return self.workdir / ".fleet" / "secrets" / tenant / f"preview-{run}.json"
+
+    def sink_document_for(self, tenant: str, run: str) -> dict[str, Any]:
+        return dict(json.loads(self.sink_path(tenant, run).read_text()))
+
     def sink_document(self, n: int) -> dict[str, Any]:
-        path = self.workdir / ".fleet" / "secrets" / tenant_of(n) / f"preview-{run_id(n)}.json"
-        return dict(json.loads(path.read_text()))
+        return self.sink_document_for(tenant_of(n), run_id(n))
 
 
 @pytest.fixture
@@ -221,8 +226,7 @@ def test_fifty_previews_idempotent_and_gc_removes_expired_and_idle_only(fleet: F
     for n in range(PREVIEWS):
         exists = f"preview-{run_id(n)}" in after[tenant_of(n)]
         assert exists == (n in ACTIVE), n
-        sink = fleet.workdir / ".fleet" / "secrets" / tenant_of(n) / f"preview-{run_id(n)}.json"
-        assert sink.exists() == (n in ACTIVE), n
+        assert fleet.sink_path(tenant_of(n), run_id(n)).exists() == (n in ACTIVE), n
 
 
 def _start_and_size(
@@ -347,3 +351,46 @@ def test_bad_input_is_refused_before_any_call_or_write(
     assert message in result.err and "Traceback" not in result.text
     assert Progress(loopback.emulator).requests() == before
     assert not (workdir / ".fleet" / "ledger.db").exists()
+
+
+def test_preview_from_checkpoint_then_list_and_delete(fleet: Fleet) -> None:
+    made = fleet.in_process(
+        "checkpoint", "create", "pv-1", "-f", "pv", "--source-rev", "4f2a9c1", "--format", "json"
+    )
+    assert made.code == 0, made.text
+    checkpoint = json.loads(made.out)
+    # Another tenant's checkpoint is refused before anything is done.
+    other = fleet.in_process(
+        "preview", "create", "pv-2", "-f", "pv", "--run-id", "r-ckpt",
+        "--from-checkpoint", str(checkpoint["id"]),
+    )  # fmt: skip
+    assert other.code == 1 and "tenant pv-1's, not pv-2's" in other.err
+
+    created = fleet.in_process(
+        "preview", "create", "pv-1", "-f", "pv", "--run-id", "r-ckpt", "--ttl", "1h",
+        "--from-checkpoint", str(checkpoint["id"]), "--format", "json",
+    )  # fmt: skip
+    assert created.code == 0, created.text
+    record = json.loads(created.out)
+    assert record["checkpoint_id"] == checkpoint["id"] and record["parent_branch"] is None
+    project = fleet.projects()["pv-1"]
+    [branch] = [b for b in fleet.branches(project) if b["name"] == "preview-r-ckpt"]
+    # Restored from the snapshot, then given the preview's expiry and compute settings.
+    assert branch["id"] == record["branch"]["id"] and "expires_at" in branch
+    [endpoint] = [e for e in fleet.endpoints(project) if e["branch_id"] == branch["id"]]
+    assert endpoint["suspend_timeout_seconds"] == 600
+    assert fleet.sink_document_for("pv-1", "r-ckpt")["endpoint_id"] == endpoint["id"]
+
+    listed = fleet.in_process("preview", "list", "pv-1", "-f", "pv", "--format", "json")
+    assert [p["run_id"] for p in json.loads(listed.out)] == ["r-ckpt"]
+
+    deleted = fleet.in_process("preview", "delete", "pv-1", "-f", "pv", "--run-id", "r-ckpt")
+    assert deleted.code == 0, deleted.text
+    assert not [b for b in fleet.branches(project) if b["name"] == "preview-r-ckpt"]
+    assert not fleet.sink_path("pv-1", "r-ckpt").exists()
+    again = fleet.in_process("preview", "delete", "pv-1", "-f", "pv", "--run-id", "r-ckpt")
+    assert again.code == 1 and "has no preview for run 'r-ckpt'" in again.err
+    with open_ledger(fleet.ledger_url) as ledger:
+        assert ledger.previews() == []
+        steps = ledger.run(ledger.runs(limit=1)[0].run_id).steps
+    assert steps is not None and [s.action for s in steps] == ["delete_preview"]
