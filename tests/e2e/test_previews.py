@@ -201,7 +201,9 @@ def test_fifty_previews_idempotent_and_gc_removes_expired_and_idle_only(fleet: F
     # Running computes for the active and suspended previews; the suspended ones stop again.
     sizes = _start_and_size(fleet, projects, records)
     suspended_at = datetime.now(UTC)
-    expires = max(records[(tenant_of(n), run_id(n))].expires_at for n in EXPIRED)  # type: ignore[type-var]
+    expiries = [records[(tenant_of(n), run_id(n))].expires_at for n in EXPIRED]
+    assert all(moment is not None for moment in expiries)
+    expires = max(moment for moment in expiries if moment is not None)
     idle_after = 2
     # Wait for the moments gc judges by, read from the records and the suspends themselves.
     deadline = max(expires, suspended_at + timedelta(seconds=idle_after)) + timedelta(seconds=1)
@@ -259,7 +261,12 @@ def _start_and_size(
 def _post_unlocked(api: httpx.Client, path: str) -> None:
     """POST once the project's running operations let it (423 Locked until then)."""
     answers: list[int] = []
-    _until(lambda: answers.append(api.post(path).status_code) or answers[-1] != 423)
+
+    def sent() -> bool:
+        answers.append(api.post(path).status_code)
+        return answers[-1] != 423
+
+    _until(sent)
     assert answers[-1] == 200, answers
 
 
