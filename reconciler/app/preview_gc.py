@@ -8,8 +8,11 @@ previews it holds). A preview is
 * ``idle`` when an idle limit applies to its tenant and its compute is not running and was last
   active longer ago than the limit (a compute that never ran counts from the branch's creation).
 
-A preview still ``creating`` is left alone: its create may be running, or will be finished by the
-next create of the same run id. What deleting a preview frees is the branch's logical size.
+A preview still ``creating`` is left alone while its expiry is ahead (its create may be running,
+or the next create of the same run id finishes it); once that expiry has passed it is removed as
+expired too, so a run that died and was never retried leaves nothing behind. A project that no
+longer exists (the tenant was offboarded) has nothing left of its previews but their records.
+What deleting a preview frees is the branch's logical size.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from reconciler.apply.preview_steps import PreviewRemoval
 from reconciler.credentials import Credentials
+from reconciler.errors import NotFound
 from reconciler.ledger.previews import PreviewRecord, PreviewStatus
 from reconciler.neon import NeonClient
 from reconciler.neon.wire import Branch, Endpoint
@@ -35,17 +39,24 @@ def find_removals(
     """The previews to delete, in record order, each with its reason and logical size."""
     by_project: dict[tuple[str, str], list[PreviewRecord]] = {}
     for record in records:
-        if record.status is PreviewStatus.READY:
-            by_project.setdefault((record.org_id, record.project_id), []).append(record)
+        by_project.setdefault((record.org_id, record.project_id), []).append(record)
     removals: dict[tuple[str, str], PreviewRemoval] = {}
     for (org_id, project_id), group in by_project.items():
         key = credentials.org_key(org_id)
-        branches = {b.id: b for b in client.list_branches(key, project_id)}
-        endpoints = {e.branch_id: e for e in client.list_endpoints(key, project_id)}
+        try:
+            listed = client.list_branches(key, project_id)
+            endpoints = {e.branch_id: e for e in client.list_endpoints(key, project_id)}
+        except NotFound:
+            listed, endpoints = [], {}  # the project is gone, and its branches with it
+        branches = {b.id: b for b in listed}
+        by_name = {b.name: b for b in listed}
         for record in group:
-            branch = branches.get(record.branch_id or "")
-            endpoint = None if branch is None else endpoints.get(branch.id)
-            removal = judge(record, branch, endpoint, now, idle_after(record.tenant))
+            if record.status is PreviewStatus.CREATING:
+                removal = _unfinished(record, by_name.get(record.branch_name), now)
+            else:
+                branch = branches.get(record.branch_id or "")
+                endpoint = None if branch is None else endpoints.get(branch.id)
+                removal = judge(record, branch, endpoint, now, idle_after(record.tenant))
             if removal is not None:
                 removals[(record.tenant, record.run_id)] = removal
     return [removals[(r.tenant, r.run_id)] for r in records if (r.tenant, r.run_id) in removals]
@@ -74,6 +85,16 @@ def judge(
     if since is not None and now - since >= timedelta(seconds=idle_seconds):
         return PreviewRemoval(record, "idle", size)
     return None
+
+
+def _unfinished(
+    record: PreviewRecord, branch: Branch | None, now: datetime
+) -> PreviewRemoval | None:
+    """A ``creating`` preview goes only once its expiry passed (its run is long over)."""
+    if record.expires_at is None or record.expires_at > now:
+        return None
+    size = 0 if branch is None else branch.logical_size or 0
+    return PreviewRemoval(record, "expired", size)
 
 
 def _time(text: str | None) -> datetime | None:

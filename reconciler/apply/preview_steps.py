@@ -371,7 +371,11 @@ def delete_preview(ctx: PreviewContext, removal: PreviewRemoval) -> dict[str, An
 
 def _branch_id_by_name(ctx: PreviewContext, key: str, record: PreviewRecord) -> str | None:
     """A ``creating`` record may not know its branch id yet: find the branch by its name."""
-    for branch in ctx.client.list_branches(key, record.project_id):
+    try:
+        listed = ctx.client.list_branches(key, record.project_id)
+    except NotFound:
+        return None  # the project is gone, and the branch with it
+    for branch in listed:
         if branch.name == record.branch_name:
             return branch.id
     return None

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.app.preview_gc import judge
+from reconciler.app.preview_gc import find_removals, judge
+from reconciler.credentials import Credentials
+from reconciler.errors import NotFound
 from reconciler.ledger.previews import PreviewRecord, PreviewStatus
 from reconciler.neon.wire import Branch, Endpoint
 
@@ -90,3 +92,48 @@ def test_a_compute_that_never_ran_is_idle_since_the_branch_was_created():
     assert judge(RECORD, BRANCH, never, NOW, 2 * HOUR) is not None
     assert judge(RECORD, BRANCH, never, NOW, 4 * HOUR) is None
     assert judge(RECORD, BRANCH, None, NOW, 2 * HOUR) is not None
+
+
+class FakeNeon:
+    """The two reads ``find_removals`` makes, per project; a missing project answers 404."""
+
+    def __init__(self, projects: dict[str, tuple[list[Branch], list[Endpoint]]]) -> None:
+        self.projects = projects
+        self.calls: list[str] = []
+
+    def _project(self, project_id: str) -> tuple[list[Branch], list[Endpoint]]:
+        self.calls.append(project_id)
+        if project_id not in self.projects:
+            raise NotFound("project not found", status=404)
+        return self.projects[project_id]
+
+    def list_branches(self, key: str, project_id: str) -> list[Branch]:
+        return self._project(project_id)[0]
+
+    def list_endpoints(self, key: str, project_id: str) -> list[Endpoint]:
+        return self._project(project_id)[1]
+
+
+def test_find_removals_reads_each_project_once_and_handles_unfinished_and_gone_previews():
+    creating = replace(
+        RECORD, run_id="r2", branch_name="preview-r2", status=PreviewStatus.CREATING,
+        branch_id=None, expires_at=NOW - timedelta(minutes=1),
+    )  # fmt: skip
+    young = replace(
+        creating, run_id="r3", branch_name="preview-r3", expires_at=NOW + timedelta(minutes=1)
+    )
+    gone = replace(RECORD, tenant="t2", project_id="p-gone")
+    expired_branch = replace(BRANCH, id="br-2", name="preview-r2", logical_size=77)
+    neon = FakeNeon({"p": ([BRANCH, expired_branch], [ENDPOINT])})
+    removals = find_removals(
+        neon,  # type: ignore[arg-type]
+        Credentials(org_keys={"o": "key"}),
+        [RECORD, creating, young, gone],
+        now=NOW,
+        idle_after=lambda tenant: None,
+    )
+    assert [(r.record.run_id, r.record.tenant, r.reason, r.logical_size) for r in removals] == [
+        ("r2", "t", "expired", 77),
+        ("r1", "t2", "expired", 0),
+    ]
+    assert sorted(neon.calls) == ["p", "p", "p-gone"]
