@@ -22,7 +22,7 @@ from reconciler import __version__
 from reconciler.app import applying
 from reconciler.app.environment import Environment
 from reconciler.app.preview_gc import find_removals
-from reconciler.apply import preview_steps
+from reconciler.apply import job_runs, preview_steps
 from reconciler.apply.applier import StepEvent
 from reconciler.apply.executor import ExecutionReport, Status
 from reconciler.apply.preview_steps import (
@@ -132,8 +132,8 @@ class Previews:
                 return CreateOutcome(existing, created=False)
             request = self._request(tenant, options, policy, ttl)
             ctx = self._context(sink)
-            report = preview_steps.run_jobs(
-                ctx,
+            report = job_runs.run_jobs(
+                ctx.ledger,
                 [(f"{tenant}/create_preview/{options.run_id}", tenant, "create_preview",
                   lambda: preview_steps.create_preview(ctx, request))],
                 info=self._run_info([request.run_id, tenant]),
@@ -231,11 +231,11 @@ class Previews:
     def _remove(self, removals: list[PreviewRemoval], on_event: Events) -> ExecutionReport:
         sink = self.env.secret_sink()
         ctx = self._context(sink)
-        jobs: list[preview_steps.Job] = [
+        jobs: list[job_runs.Job] = [
             (_job_id(r), r.record.tenant, "delete_preview", _deleter(ctx, r)) for r in removals
         ]
-        return preview_steps.run_jobs(
-            ctx,
+        return job_runs.run_jobs(
+            ctx.ledger,
             jobs,
             info=self._run_info([_job_id(r) for r in removals]),
             parallelism=self.env.fleet.policy.parallelism,
@@ -266,7 +266,7 @@ def _job_id(removal: PreviewRemoval) -> str:
     return f"{removal.record.tenant}/delete_preview/{removal.record.run_id}"
 
 
-def _deleter(ctx: PreviewContext, removal: PreviewRemoval) -> preview_steps.JobWork:
+def _deleter(ctx: PreviewContext, removal: PreviewRemoval) -> job_runs.JobWork:
     return lambda: preview_steps.delete_preview(ctx, removal)
 
 

@@ -25,12 +25,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.apply import preview_secrets
-from reconciler.apply.applier import StepEvent
-from reconciler.apply.executor import ExecutionReport, ItemFailed, ItemResult, WorkItem, execute
+from reconciler.apply.executor import ItemFailed
 from reconciler.apply.secrets import SecretSink
 from reconciler.credentials import Credentials
 from reconciler.errors import NotFound, OutcomeUnknown
-from reconciler.ledger import IntentOutcome, Ledger, RunInfo, StepOutcomeRecord, StepStatus
+from reconciler.ledger import IntentOutcome, Ledger
 from reconciler.ledger.previews import PreviewRecord, PreviewStatus
 from reconciler.neon import NeonClient
 from reconciler.neon.snapshots import restore_snapshot
@@ -94,57 +93,6 @@ class PreviewContext:
     sink: SecretSink | None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     operation_timeout: float = 300.0
-
-
-#: The work of one job: it returns the resource ids to record, or raises to fail the job.
-JobWork = Callable[[], Mapping[str, Any]]
-#: ``(item id, tenant, action, work)``.
-Job = tuple[str, str, str, JobWork]
-
-
-def run_jobs(
-    ctx: PreviewContext,
-    jobs: Sequence[Job],
-    *,
-    info: RunInfo,
-    parallelism: int,
-    on_event: Callable[[StepEvent], None] | None = None,
-) -> ExecutionReport:
-    """Run ``(item id, tenant, action, work)`` jobs on the executor, one lane per tenant,
-    recording the run and every outcome in the ledger's history as it happens."""
-    run_id = ctx.ledger.begin_run(info)
-    by_id = {job[0]: job for job in jobs}
-
-    def record(result: ItemResult) -> None:
-        _, tenant, action, _ = by_id[result.id]
-        ctx.ledger.record_step(
-            run_id,
-            StepOutcomeRecord(
-                step_id=result.id,
-                tenant=tenant,
-                action=action,
-                status=StepStatus(result.status.value),
-                started_at=_utc(result.started_at or result.finished_at),
-                finished_at=_utc(result.finished_at or result.started_at),
-                message=result.message,
-                resource_ids=dict(result.detail),
-            ),
-        )
-        if on_event is not None:
-            event = StepEvent(
-                result.id, tenant, action, result.status.value, result.message, result.detail
-            )
-            on_event(event)
-
-    items = [WorkItem(job_id, (), frozenset({tenant})) for job_id, tenant, _, _ in jobs]
-    report = execute(
-        items, lambda item_id: by_id[item_id][3](), parallelism=parallelism, on_result=record
-    )
-    summary = {status.value: 0 for status in StepStatus}
-    for result in report.results:
-        summary[result.status.value] += 1
-    ctx.ledger.finish_run(run_id, "succeeded" if report.ok else "failed", summary)
-    return report
 
 
 # ---------------------------------------------------------------------------------- create
@@ -398,7 +346,3 @@ def _parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=UTC)
