@@ -58,6 +58,16 @@ class PreviewSecret:
     def name(self) -> str:
         return secret_name(self.run_id)
 
+    @property
+    def what(self) -> str:
+        """How messages name it (the shape ``handoff``'s ``Deliverable`` sinks take too)."""
+        return "preview connection secret"
+
+    def secret_values(self) -> tuple[str, ...]:
+        """What must never be echoed: the URI and the password inside it."""
+        password = urlsplit(self.uri).password
+        return (self.uri,) if password is None else (self.uri, password)
+
     def document(self) -> dict[str, Any]:
         parts = urlsplit(self.uri)
         return {
@@ -73,6 +83,7 @@ class PreviewSecret:
             "password": parts.password,
             "pooled": False,
             "uri": self.uri,
+            "DATABASE_URL": self.uri,
             "expires_at": self.expires_at,
         }
 
@@ -142,7 +153,7 @@ def _run_command(sink: ExecSink, secret: PreviewSecret, what: str) -> None:
         raise SecretSinkError(f"secret sink command {sink.argv[0]!r} failed for {what}") from exc
     if done.returncode != 0:
         err = done.stderr.strip()
-        for value in (secret.uri, urlsplit(secret.uri).password or secret.uri):
+        for value in secret.secret_values():
             err = err.replace(value, "***")
         raise SecretSinkError(
             f"secret sink command {sink.argv[0]!r} exited {done.returncode} for {what}"

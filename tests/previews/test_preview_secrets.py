@@ -40,7 +40,7 @@ def test_file_sink_gets_one_0600_document_named_after_tenant_and_run(tmp_path):
     preview_secrets.deliver(sink, SECRET)
     target = tmp_path / "secrets" / "cust-1" / "preview-run-7.json"
     document = json.loads(target.read_text())
-    assert document["uri"] == URI and document["password"] == PASSWORD
+    assert document["uri"] == document["DATABASE_URL"] == URI and document["password"] == PASSWORD
     assert document["host"] == "ep-x-1.us-east-2.aws.neon.tech"
     assert (document["database"], document["role"], document["pooled"]) == (
         "neondb",
