@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TENANTS = 5
 PREVIEWS = 50
-EXPIRED = range(10)  # created with --ttl 3s
+EXPIRED = range(10)  # created with --ttl 5s (margin for a busy machine)
 IDLE = range(10, 20)  # compute never started
 SUSPENDED = range(45, 50)  # started, then suspended
 ACTIVE = [n for n in range(20, 45)]  # started and still running at gc time
@@ -145,7 +145,7 @@ def fleet(
 
 def test_fifty_previews_idempotent_and_gc_removes_expired_and_idle_only(fleet: Fleet) -> None:
     def create(n: int, in_process: bool = True) -> Result:
-        ttl = ["--ttl", "3s"] if n in EXPIRED else []
+        ttl = ["--ttl", "5s"] if n in EXPIRED else []
         return fleet.create(n, *ttl, in_process=in_process)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
