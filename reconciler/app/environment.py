@@ -8,7 +8,7 @@ sandbox (an in-process emulator under ``.fleet/``, see ``sandbox.py``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,13 +20,16 @@ from reconciler.core.model import FleetConfig
 from reconciler.core.model import SecretSink as SinkConfig
 from reconciler.credentials import Credentials, credentials_from_env
 from reconciler.errors import UsageError
-from reconciler.ledger import Ledger, choose_ledger_url, open_ledger
+from reconciler.ledger import DEFAULT_LEDGER_URL, LEDGER_ENV, Ledger, open_ledger
+from reconciler.ledger.url import ledger_from_environment
 from reconciler.neon import DEFAULT_BASE_URL, NeonClient
 from reconciler.neon.ratelimit import RateBudget, configure_shared_limiter
 from reconciler.neon.retry import RetryPolicy
 
 API_HOST_ENV = "NEON_API_HOST"
 API_PREFIX = "/api/v2"
+#: The sandbox's directory under the working directory: emulator state, keys, its own ledger.
+SANDBOX_DIR = ".fleet"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,30 @@ class GlobalOptions:
             )
         if self.ledger_url is not None and not self.ledger_url.strip():
             raise UsageError("--ledger is empty: name a ledger URL, or leave the option out")
+
+
+@dataclass(frozen=True)
+class LedgerChoice:
+    """The ledger a command uses: its URL and what chose it (for messages)."""
+
+    url: str
+    source: str
+
+
+def choose_ledger(options: GlobalOptions, manifest: Callable[[], LedgerChoice]) -> LedgerChoice:
+    """The ledger in force, in the order every command uses: ``--ledger``, then the sandbox's
+    own, then ``$FLEET_LEDGER``, then ``manifest()`` (the Fleet's, else the default; only asked
+    when nothing before it chose)."""
+    if options.ledger_url:
+        return LedgerChoice(options.ledger_url, "--ledger")
+    if options.sandbox:
+        # Sandbox ids must never mix with a real fleet's records, nor an env var's ledger.
+        url = f"sqlite:///{options.workdir / SANDBOX_DIR / 'sandbox-ledger.db'}"
+        return LedgerChoice(url, "the sandbox")
+    from_environment = ledger_from_environment(options.environ)
+    if from_environment is not None:
+        return LedgerChoice(from_environment, LEDGER_ENV)
+    return manifest()
 
 
 def api_base_url(options: GlobalOptions) -> str:
@@ -82,7 +109,7 @@ class Environment:
         if options.sandbox:
             from reconciler.app.sandbox import Sandbox  # the emulator only loads when asked
 
-            self._sandbox = Sandbox(options.workdir / ".fleet", fleet)
+            self._sandbox = Sandbox(options.workdir / SANDBOX_DIR, fleet)
         # Resolve the ledger URL now (no I/O): an empty FLEET_LEDGER is refused before any
         # key is read or any API is contacted.
         self.ledger_url()
@@ -108,12 +135,12 @@ class Environment:
         return self._client
 
     def ledger_url(self) -> str:
-        manifest = self.fleet.ledger_url
-        if self._sandbox is not None:
-            # Sandbox ids must never mix with a real fleet's records.
-            manifest = self._sandbox.ledger_url
-            return self.options.ledger_url or manifest
-        return choose_ledger_url(self.options.ledger_url, self.options.environ, manifest)
+        fleet_url = self.fleet.ledger_url
+
+        def from_fleet() -> LedgerChoice:
+            return LedgerChoice(fleet_url or DEFAULT_LEDGER_URL, "the Fleet")
+
+        return choose_ledger(self.options, from_fleet).url
 
     def ledger(self) -> Ledger:
         if self._ledger is None:

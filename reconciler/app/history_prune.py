@@ -9,8 +9,6 @@ ledger whose fleet rarely applies. Like ``fleet history`` it never creates a led
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.app.environment import GlobalOptions
@@ -18,22 +16,11 @@ from reconciler.app.history import existing_ledger
 from reconciler.core.model import DEFAULT_HISTORY_RETENTION_SECONDS
 from reconciler.errors import UsageError
 from reconciler.ledger import open_ledger
-from reconciler.ledger.retention import PruneReport, prune_history, retention_cutoff
+from reconciler.ledger.retention import prune_history, retention_cutoff
 from reconciler.manifests import load_fleet
 from reconciler.manifests.checks import MIN_HISTORY_RETENTION_SECONDS
 from reconciler.manifests.timing import parse_duration
-
-
-@dataclass(frozen=True)
-class Pruned:
-    """What ``history --prune`` did: the ledger, the retention and where it came from, and the
-    report (None when the retention is ``never``)."""
-
-    ledger: str
-    source: str
-    retention_seconds: int | None
-    retention_source: str
-    report: PruneReport | None
+from reconciler.render.history import Pruned
 
 
 def parse_older_than(text: str) -> int:
@@ -71,54 +58,3 @@ def _retention(fleet_path: Path | None, older_than: int | None) -> tuple[int | N
         seconds = load_fleet(fleet_path).fleet.policy.history_retention_seconds
         return seconds, f"policy.history_retention of the Fleet in {fleet_path}"
     return DEFAULT_HISTORY_RETENTION_SECONDS, "the default; -f MANIFESTS reads the Fleet's policy"
-
-
-def duration_text(seconds: int) -> str:
-    """``90d``, ``2w``, ``36h`` …: the largest unit that divides ``seconds``."""
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def render_pruned(pruned: Pruned, fmt: str) -> str:
-    """The prune as text (headed by the ledger) or as one JSON document."""
-    report = pruned.report
-    if fmt == "json":
-        return json.dumps(_pruned_dict(pruned), indent=2) + "\n"
-    lines = [f"Ledger: {pruned.ledger} ({pruned.source})"]
-    if pruned.retention_seconds is None or report is None:
-        lines.append(f"History retention is never ({pruned.retention_source}): nothing pruned.")
-        return "\n".join(lines) + "\n"
-    verb = "Would prune" if report.dry_run else "Pruned"
-    lines.append(
-        f"{verb} history older than {duration_text(pruned.retention_seconds)} "
-        f"(before {report.cutoff:%Y-%m-%d %H:%M:%S}Z; {pruned.retention_source}):"
-    )
-    lines += [
-        f"  run steps      {report.run_steps:>7} (of {report.runs} run(s); run summaries kept)",
-        f"  intents        {report.intents:>7} (resolved; open intents are never pruned)",
-        f"  drift items    {report.drift_items:>7} (resolved)",
-        f"  drift reports  {report.drift_reports:>7}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _pruned_dict(pruned: Pruned) -> dict[str, object]:
-    report = pruned.report
-    return {
-        "ledger": pruned.ledger,
-        "retention_seconds": pruned.retention_seconds,
-        "retention_source": pruned.retention_source,
-        "dry_run": report.dry_run if report else False,
-        "cutoff": report.cutoff.isoformat() if report else None,
-        "removed": None
-        if report is None
-        else {
-            "run_steps": report.run_steps,
-            "runs": report.runs,
-            "intents": report.intents,
-            "drift_items": report.drift_items,
-            "drift_reports": report.drift_reports,
-        },
-    }

@@ -4,7 +4,7 @@
 
 1. observe the org with its org key (projects, their branches and endpoints, the org's keys);
 2. skip projects some tenant already claims (ledger record, binding or templated name);
-3. write one ``DIR/<tenant>.yaml`` per remaining project (``import_manifests`` decides tier,
+3. write one ``DIR/<tenant>.yaml`` per remaining project (``manifests.export`` decides tier,
    overrides, binding, branches and keys), refusing to overwrite a file;
 4. reload the manifests when DIR is inside PATH, so a bad result is caught and the written
    files removed again before the ledger is touched;
@@ -29,17 +29,17 @@ import yaml
 from reconciler import __version__
 from reconciler.app.drift_items import claimed_project_ids
 from reconciler.app.environment import Environment
-from reconciler.app.import_manifests import (
-    ImportedManifest,
-    build_manifest,
-    sanitized_tenant,
-    tenant_from_name,
-)
 from reconciler.core.fingerprint import fingerprint, project_keys
 from reconciler.core.model import DesiredFleet, LiveFleet, LiveProject, OwnedKey, OwnedTenant
 from reconciler.errors import ManifestError, UsageError
 from reconciler.ledger import RunInfo, StepOutcomeRecord, StepStatus, current_actor, utc_now
 from reconciler.manifests import load_fleet
+from reconciler.manifests.export import (
+    ImportedManifest,
+    build_manifest,
+    sanitized_tenant,
+    tenant_from_name,
+)
 from reconciler.observe import DetailNeeds, observe
 
 #: Where the package's copy of the schemas lives (``reconciler/schemas`` → ``schemas/``).

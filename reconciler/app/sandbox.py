@@ -51,10 +51,6 @@ class Sandbox:
                 f"make it writable, or delete {state_dir} to start a fresh sandbox"
             ) from exc
 
-    @property
-    def ledger_url(self) -> str:
-        return f"sqlite:///{self.state_dir / 'sandbox-ledger.db'}"
-
     def transport(self) -> httpx.BaseTransport:
         return httpx.WSGITransport(app=self.emulator)
 

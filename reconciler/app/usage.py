@@ -13,11 +13,23 @@ the last hour or so. All consumption calls draw from the client's consumption bu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from reconciler.app.environment import Environment
 from reconciler.core.model import DesiredFleet
+from reconciler.core.usage import (
+    PERIOD_COUNTERS,
+    OrgSync,
+    QuotaReport,
+    QuotaUse,
+    SyncResult,
+    TenantQuota,
+    floor_time,
+    iso,
+    oldest_allowed,
+    parse_time,
+    passed_threshold,
+)
 from reconciler.errors import Forbidden, UsageError
 from reconciler.ledger.usage import UsageSample, UsageStore
 from reconciler.neon import NeonClient
@@ -34,76 +46,12 @@ DEFAULT_LOOKBACK = {
     "daily": timedelta(days=30),
     "monthly": timedelta(days=0),
 }
-#: Neon's retention per granularity (older ``from`` values get 406).
-RETENTION = {"hourly": timedelta(hours=168), "daily": timedelta(days=60)}
 #: Timeframes that ended longer ago than this are final (Neon: "up to 1 h to be reportable").
 DEFAULT_SETTLE = timedelta(hours=1)
 
 
-@dataclass(frozen=True)
-class OrgSync:
-    """What one org's sync did."""
-
-    org_id: str
-    start: datetime | None
-    end: datetime | None
-    pages: int = 0
-    samples: int = 0
-    synced_until: datetime | None = None
-    complete: bool = True
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    """What ``fleet usage sync`` did, org by org."""
-
-    granularity: str
-    orgs: tuple[OrgSync, ...]
-    requests: int
-
-    @property
-    def samples(self) -> int:
-        return sum(org.samples for org in self.orgs)
-
-    @property
-    def complete(self) -> bool:
-        return all(org.complete for org in self.orgs)
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """RFC 3339, UTC, second precision (as Neon prints times)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """Parse an RFC 3339 time from the API or the command line (a date means its midnight)."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UsageError(f"not an RFC 3339 time: {text!r}") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def floor_time(moment: datetime, granularity: str) -> datetime:
-    """The start of the hour, day or month (UTC) containing ``moment``."""
-    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if granularity == "hourly":
-        return moment
-    moment = moment.replace(hour=0)
-    return moment if granularity == "daily" else moment.replace(day=1)
-
-
-def oldest_allowed(now: datetime, granularity: str) -> datetime:
-    """The earliest ``from`` Neon accepts at ``granularity``."""
-    if granularity == "monthly":
-        month = floor_time(now, "monthly")
-        return month.replace(year=month.year - 1)
-    return floor_time(now, granularity) - RETENTION[granularity]
 
 
 def sync_usage(
@@ -267,72 +215,6 @@ def _sync_org(
     if final > begin and (mark is None or begin <= mark):
         mark = store.mark_synced(org_id, granularity, final)
     return OrgSync(org_id, begin, finish, pages, samples, mark, note=note)
-
-
-# --------------------------------------------------------------------------- quota
-
-#: The project counters Neon enforces per billing period (``logical_size_bytes`` is a lifetime
-#: per-branch cap, not a period counter, so it is not part of utilisation).
-PERIOD_COUNTERS = (
-    "active_time_seconds",
-    "compute_time_seconds",
-    "written_data_bytes",
-    "data_transfer_bytes",
-)
-
-
-@dataclass(frozen=True)
-class QuotaUse:
-    """One counter of one tenant against its effective quota (``limit`` 0 = unlimited)."""
-
-    counter: str
-    used: int
-    limit: int
-
-    @property
-    def ratio(self) -> float | None:
-        """``used / limit``, or None when unlimited."""
-        return None if self.limit <= 0 else self.used / self.limit
-
-
-@dataclass(frozen=True)
-class TenantQuota:
-    """A tenant's current-period utilisation, and the highest threshold it passed."""
-
-    tenant: str
-    tier: str
-    org_id: str
-    project_id: str | None
-    uses: tuple[QuotaUse, ...] = ()
-    period_end: str | None = None
-    threshold: float | None = None
-    note: str = ""
-
-    @property
-    def worst(self) -> QuotaUse | None:
-        """The counter closest to (or furthest past) its quota."""
-        limited = [use for use in self.uses if use.ratio is not None]
-        return max(limited, key=lambda use: use.ratio or 0.0, default=None)
-
-
-@dataclass(frozen=True)
-class QuotaReport:
-    """Every tenant's utilisation; ``flagged`` are those past a threshold."""
-
-    thresholds: tuple[float, ...]
-    tenants: tuple[TenantQuota, ...]
-    requests: int
-
-    @property
-    def flagged(self) -> tuple[TenantQuota, ...]:
-        return tuple(t for t in self.tenants if t.threshold is not None)
-
-
-def passed_threshold(ratio: float | None, thresholds: tuple[float, ...]) -> float | None:
-    """The highest threshold ``ratio`` reached (None: unlimited or below all)."""
-    if ratio is None:
-        return None
-    return max((t for t in thresholds if ratio >= t), default=None)
 
 
 def quota_status(

@@ -232,7 +232,11 @@ class Applier:
         touched: set[str] = set()
         for result in report.results:
             step = self.steps.get(result.id)
-            tenant = step.tenant if step is not None else result.id.partition("#")[2]
+            tenant = (
+                step.tenant
+                if step is not None
+                else result.id.partition(transfer_steps.GATE_SEPARATOR)[2]
+            )
             if not tenant:
                 continue
             touched.add(tenant)

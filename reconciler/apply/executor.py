@@ -13,7 +13,6 @@ The executor knows nothing about Neon: it calls ``work(item_id)`` and records wh
 
 from __future__ import annotations
 
-import enum
 import heapq
 import logging
 import time
@@ -22,15 +21,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.core.step_status import StepStatus
+
 _log = logging.getLogger("reconciler.apply")
 
 
-class Status(enum.StrEnum):
-    """How one item ended."""
-
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
+#: How one item ended: the ledger's step status, so a result is stored as it was reported.
+Status = StepStatus
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from reconciler.errors import ApiError, ApiServerError, NotFound, OutcomeUnknown
 from reconciler.ledger import Ledger
 from reconciler.neon import NeonClient
 
-#: Neon keeps deleted projects recoverable for this long (``POST /projects/{id}/recover``).
-RECOVERY_WINDOW = timedelta(days=7)
 #: The intent action the delete handler records before deleting a project.
 DELETE_INTENT = "delete_project"
 

@@ -17,7 +17,6 @@ from reconciler.apply.context import ApplyContext
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.offboarding import (
     DELETE_INTENT,
-    RECOVERY_WINDOW,
     finish_offboarding,
     outcome_unknown,
     project_is_gone,
@@ -26,6 +25,7 @@ from reconciler.apply.recovery import close_create_intents
 from reconciler.core.plan import Step
 from reconciler.errors import ApiError, NotFound, OutcomeUnknown
 from reconciler.ledger import IntentOutcome
+from reconciler.ledger.sql import NEON_RECOVERY_WINDOW as RECOVERY_WINDOW
 from reconciler.neon import EndpointDefaults, Operation
 
 

@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 
 from reconciler.apply.offboarding import (
     DELETE_INTENT,
-    RECOVERY_WINDOW,
     finish_offboarding,
     forget_key,
     revoke_key,
@@ -41,6 +40,7 @@ from reconciler.core.model import LiveFleet, OwnedKey, OwnedTenant
 from reconciler.credentials import Credentials
 from reconciler.errors import UsageError
 from reconciler.ledger import Intent, IntentOutcome, Ledger
+from reconciler.ledger.sql import NEON_RECOVERY_WINDOW as RECOVERY_WINDOW
 from reconciler.neon import NeonClient, OrgApiKey
 
 

@@ -27,7 +27,7 @@ from reconciler.app.checkpoints import (
 )
 from reconciler.app.environment import Environment
 from reconciler.app.source_revision import source_revision
-from reconciler.cli import State, cli, pass_state
+from reconciler.cli.state import State, pass_state
 from reconciler.errors import UsageError
 from reconciler.ledger.checkpoints import CheckpointStatus
 from reconciler.manifests.timing import parse_duration
@@ -60,7 +60,7 @@ def _service(state: State, fleet_path: Path) -> Iterator[Checkpoints]:
         yield Checkpoints(env, desired)
 
 
-@cli.group()
+@click.group()
 def checkpoint() -> None:
     """Compound checkpoints: a Neon snapshot bound to revision, secrets, deploy and run."""
 

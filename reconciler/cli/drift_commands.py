@@ -14,13 +14,13 @@ import click
 
 from reconciler.app import drift, importing, planning
 from reconciler.app.environment import Environment
-from reconciler.cli import FORMATS, State, cli, pass_state
 from reconciler.cli.out_file import warn_if_out_looks_like_a_format
+from reconciler.cli.state import FORMATS, State, pass_state
 from reconciler.errors import UsageError
 from reconciler.render.drift import render_drift
 
 
-@cli.command("drift")
+@click.command("drift")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option(
@@ -51,7 +51,7 @@ def drift_command(
         sys.exit(2)
 
 
-@cli.command("import")
+@click.command("import")
 @click.argument("path", type=click.Path(path_type=Path), default=".")
 @click.option("--org", "org_alias", required=True, help="Alias of the org to import from.")
 @click.option("--match", help="Only projects whose name matches this regular expression.")

@@ -9,14 +9,13 @@ from urllib.parse import urlsplit
 
 import click
 
-from reconciler.cli import cli
 from reconciler.errors import UsageError
 
 #: The environment variable ``--admin-token`` is read from (kept out of ``ps`` output).
 ADMIN_TOKEN_ENV = "FLEET_EMULATOR_ADMIN_TOKEN"
 
 
-@cli.group()
+@click.group()
 def emulator() -> None:
     """The local Neon API emulator."""
 

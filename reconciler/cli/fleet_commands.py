@@ -13,12 +13,13 @@ import click
 
 from reconciler.app import applying, history_prune, plan_trust, planning, shard_budget
 from reconciler.app.environment import Environment
-from reconciler.app.history import read_history, render_history
-from reconciler.app.output import apply_exit_error, apply_summary, plan_chunks, plan_text
-from reconciler.cli import FORMATS, State, cli, pass_state
+from reconciler.app.history import read_history
 from reconciler.cli.out_file import warn_if_out_looks_like_a_format
+from reconciler.cli.state import FORMATS, State, pass_state
 from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
+from reconciler.render.history import render_history, render_pruned
+from reconciler.render.output import apply_exit_error, apply_summary, plan_chunks, plan_text
 
 _SHARD_HELP = (
     "Only shard I of N (0 … N-1) of the tenants, by a stable hash of the name; N runners apply "
@@ -26,7 +27,7 @@ _SHARD_HELP = (
 )
 
 
-@cli.command()
+@click.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @pass_state
 def validate(state: State, path: Path) -> None:
@@ -63,7 +64,7 @@ def _kept_from_the_collector() -> Iterator[Callable[[], None]]:
 _FULL_COLLECTION_EVERY = 100
 
 
-@cli.command()
+@click.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -145,7 +146,7 @@ def plan(
         sys.exit(2)
 
 
-@cli.command()
+@click.command()
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (PATH form only).")
 @click.option("--parallelism", type=click.IntRange(1, 64), help="Concurrent steps.")
@@ -287,7 +288,7 @@ def _confirm_or_refuse() -> None:
         raise UsageError("apply cancelled")
 
 
-@cli.command()
+@click.command()
 @click.argument("run_id", required=False, type=int)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
@@ -332,7 +333,7 @@ def history(
         pruned = history_prune.prune(state.options, fleet_path, older_than=seconds, dry_run=dry_run)
         if fmt == "json":
             state.output.note(f"ledger: {pruned.ledger} ({pruned.source})")
-        click.echo(history_prune.render_pruned(pruned, fmt), nl=False)
+        click.echo(render_pruned(pruned, fmt), nl=False)
         return
     runs = read_history(state.options, fleet_path, run_id, limit)
     if fmt == "json":  # stdout stays one JSON document; the text form heads itself with this

@@ -10,13 +10,13 @@ import click
 from reconciler.app import keys as key_use_cases
 from reconciler.app import planning
 from reconciler.app.environment import Environment
-from reconciler.app.output import apply_summary
 from reconciler.apply.executor import Status
-from reconciler.cli import State, cli, pass_state
+from reconciler.cli.state import State, pass_state
 from reconciler.errors import ApplyError
+from reconciler.render.output import apply_summary
 
 
-@cli.group()
+@click.group()
 def keys() -> None:
     """Project-scoped API keys of tenants."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.cli import State
+from reconciler.cli.state import State
 
 #: ``-o`` values that name an output format in neonctl's habit (``-o json``), and the
 #: ``--format`` of ours closest to each.

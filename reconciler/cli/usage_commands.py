@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,12 +10,13 @@ from pathlib import Path
 import click
 
 from reconciler.app import planning
-from reconciler.app.charts import write_chart
 from reconciler.app.environment import Environment
-from reconciler.app.usage import SyncResult, iso, parse_time, quota_status, sync_usage
-from reconciler.app.usage_report import FORMATS, GROUPINGS, render_quota, render_report
+from reconciler.app.usage import quota_status, sync_usage
 from reconciler.app.usage_report import usage_report as build_usage_report
-from reconciler.cli import State, cli, pass_state
+from reconciler.cli.state import State, pass_state
+from reconciler.core.usage import GROUPINGS, parse_time
+from reconciler.render.usage import FORMATS, render_quota, render_report, render_sync
+from reconciler.render.usage_chart import write_chart
 
 GRANULARITY = click.Choice(["hourly", "daily", "monthly"])
 _PATH = click.argument("path", type=click.Path(path_type=Path))
@@ -30,7 +30,7 @@ _FROM = click.option("--from", "start", callback=_time, help="Window start (RFC 
 _TO = click.option("--to", "end", callback=_time, help="Window end (default: now).")
 
 
-@cli.group()
+@click.group()
 def usage() -> None:
     """Consumption, cost and quota utilisation of the fleet."""
 
@@ -58,44 +58,7 @@ def sync(
         result = sync_usage(
             env, desired, granularity=granularity, start=start, end=end, max_requests=max_requests
         )
-    click.echo(_sync_text(result) if fmt == "text" else json.dumps(_sync_json(result)))
-
-
-def _sync_json(result: SyncResult) -> dict[str, object]:
-    return {
-        "granularity": result.granularity,
-        "requests": result.requests,
-        "samples": result.samples,
-        "complete": result.complete,
-        "orgs": [
-            {
-                "org_id": org.org_id,
-                "from": iso(org.start) if org.start else None,
-                "to": iso(org.end) if org.end else None,
-                "pages": org.pages,
-                "samples": org.samples,
-                "synced_until": iso(org.synced_until) if org.synced_until else None,
-                "complete": org.complete,
-                "note": org.note or None,
-            }
-            for org in result.orgs
-        ],
-    }
-
-
-def _sync_text(result: SyncResult) -> str:
-    lines = []
-    for org in result.orgs:
-        window = f"{iso(org.start)} → {iso(org.end)}" if org.start and org.end else "-"
-        mark = iso(org.synced_until) if org.synced_until else "never"
-        line = f"{org.org_id}: {window}: {org.pages} page(s), {org.samples} sample(s); "
-        line += f"synced until {mark}"
-        lines.append(line + (f" ({org.note})" if org.note else ""))
-    lines.append(
-        f"Usage sync ({result.granularity}): {result.samples} sample(s) stored, "
-        f"{result.requests} API call(s)" + ("" if result.complete else "; incomplete")
-    )
-    return "\n".join(lines)
+    click.echo(render_sync(result, fmt))
 
 
 @usage.command("report")

@@ -14,7 +14,7 @@ The seed format is documented in ``SEED.md`` next to this file.
 
 from reconciler.emulator.app import Emulator, EmulatorStats
 from reconciler.emulator.faults import ConnectionDropped, ResponseLost
-from reconciler.emulator.seed import Faults, Limits, Seed, load_seed, seed_from_mapping
+from reconciler.emulator.seed_file import Faults, Limits, Seed, load_seed, seed_from_mapping
 from reconciler.emulator.server import RunningServer, serve, serve_forever
 
 __all__ = [

@@ -31,13 +31,13 @@ from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from reconciler.emulator import ids, views
-from reconciler.emulator.seed import (
+from reconciler.emulator.seed_apply import insert_seed_project, stable_project_id
+from reconciler.emulator.seed_file import (
     INTEGRATIONS,
     faults_from_mapping,
     project_from_mapping,
     seed_from_mapping,
 )
-from reconciler.emulator.seeding import insert_seed_project, stable_project_id
 from reconciler.emulator.web import HttpError, Response
 from reconciler.errors import UsageError
 

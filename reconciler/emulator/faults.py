@@ -21,7 +21,7 @@ import threading
 from dataclasses import asdict
 from typing import Any
 
-from reconciler.emulator.seed import Faults
+from reconciler.emulator.seed_file import Faults
 
 
 class ConnectionDropped(ConnectionResetError):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.emulator import catalog, ids, views
-from reconciler.emulator.seed import REGIONS
+from reconciler.emulator.seed_file import REGIONS
 from reconciler.emulator.web import HttpError
 
 DEFAULT_HISTORY_RETENTION_SECONDS = 86400

@@ -13,7 +13,7 @@ import sqlite3
 from typing import Any
 
 from reconciler.emulator import views
-from reconciler.emulator.seed import PLAN_RANK
+from reconciler.emulator.seed_file import PLAN_RANK
 from reconciler.emulator.web import HttpError, Request, Response, Route
 
 _MAX_TRANSFER = 400

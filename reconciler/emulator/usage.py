@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.emulator import ids
-from reconciler.emulator.seed import Limits
+from reconciler.emulator.seed_file import Limits
 
 HOUR = 3600
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from reconciler.emulator.seed import Limits
+from reconciler.emulator.seed_file import Limits
 
 if TYPE_CHECKING:  # auth raises HttpError from this module; import only for typing
     from reconciler.emulator.auth import Principal

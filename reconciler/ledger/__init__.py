@@ -30,7 +30,6 @@ from reconciler.ledger.url import (
     DEFAULT_LEDGER_URL,
     LEDGER_ENV,
     SqliteTarget,
-    choose_ledger_url,
     parse_ledger_url,
     redact_url,
 )
@@ -48,7 +47,6 @@ __all__ = [
     "RunRecord",
     "StepOutcomeRecord",
     "StepStatus",
-    "choose_ledger_url",
     "current_actor",
     "open_ledger",
     "postgres_ledger_exists",

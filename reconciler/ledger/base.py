@@ -117,10 +117,6 @@ class Ledger(LedgerReader):
         """
 
     @abc.abstractmethod
-    def set_fingerprint(self, tenant: str, fingerprint: str) -> None:
-        """Record the last observed live fingerprint of an owned tenant."""
-
-    @abc.abstractmethod
     def set_meta(self, key: str, value: str) -> None:
         """Set a value of the small key-value store (cursors and the like)."""
 

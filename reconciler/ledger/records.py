@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.core.step_status import StepStatus as StepStatus
+
 
 def utc_now() -> datetime:
     """The current time in UTC; the default clock of every ledger."""
@@ -29,14 +31,6 @@ def current_actor() -> str:
     except (KeyError, OSError):  # no passwd entry (containers): fall back to the uid
         user = f"uid{os.getuid()}"
     return f"{user}@{socket.gethostname()}"
-
-
-class StepStatus(enum.StrEnum):
-    """How one step of an apply ended."""
-
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
 
 
 class IntentOutcome(enum.StrEnum):

@@ -380,15 +380,6 @@ class SqlLedger(Ledger, rows.Codec):
                 tx.execute(f"DELETE FROM {table} WHERE tenant = ?", (name,))
         return True
 
-    def set_fingerprint(self, tenant: str, fingerprint: str) -> None:
-        with self._tx(write=True) as tx:
-            changed = tx.execute(
-                "UPDATE tenants SET fingerprint = ?, updated_at = ? WHERE tenant = ?",
-                (fingerprint, self.time_in(self._now()), tenant),
-            )
-        if not changed:
-            raise LedgerError(f"cannot record a fingerprint: the ledger does not own {tenant!r}")
-
     def set_meta(self, key: str, value: str) -> None:
         if is_secret_name(key):
             raise LedgerError(f"refusing to store a secret in the ledger: meta key {key!r}")

@@ -46,12 +46,6 @@ class PostgresTarget:
         return f"PostgresTarget(display={self.display!r}, schema={self.schema!r})"
 
 
-def choose_ledger_url(flag: str | None, environ: Mapping[str, str], manifest: str | None) -> str:
-    """The ledger URL in force: ``--ledger``, else ``$FLEET_LEDGER``, else the manifest, else
-    the default ``sqlite:///.fleet/ledger.db``."""
-    return flag or ledger_from_environment(environ) or manifest or DEFAULT_LEDGER_URL
-
-
 def ledger_from_environment(environ: Mapping[str, str]) -> str | None:
     """``$FLEET_LEDGER``, or None when it is not set; set but empty is an error.
 

@@ -15,7 +15,6 @@ from reconciler.neon.wire_orgs import (
     AuthInfo,
     ConnectionUri,
     CreatedApiKey,
-    CurrentUser,
     Database,
     Organization,
     OrgApiKey,
@@ -99,10 +98,6 @@ class OrgAndAccountCalls:
     def get_auth(self, key: str) -> AuthInfo:
         """Tell what kind of key ``key`` is (``api_key_user``, ``api_key_org``, ...)."""
         return AuthInfo.from_wire(self._http.call(key, "GET", "/auth"))
-
-    def get_current_user(self, key: str) -> CurrentUser:
-        """Read the owner of a personal key."""
-        return CurrentUser.from_wire(self._http.call(key, "GET", "/users/me"))
 
     def list_api_keys(self, key: str) -> list[OrgApiKey]:
         """List the personal API keys of the key's owner."""

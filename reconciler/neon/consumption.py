@@ -11,24 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from reconciler.core.usage import METRICS
 from reconciler.errors import UsageError
 from reconciler.neon import fields as f
 from reconciler.neon.client import NeonClient
-from reconciler.neon.pagination import iter_pages
 
 ROUTE = "/consumption_history/v2/projects"
 GRANULARITIES: tuple[str, ...] = ("hourly", "daily", "monthly")
-#: The eight v2 metrics (spec: ``/paths/~1consumption_history~1v2~1projects/get``).
-METRICS: tuple[str, ...] = (
-    "compute_unit_seconds",
-    "root_branch_bytes_month",
-    "child_branch_bytes_month",
-    "instant_restore_bytes_month",
-    "public_network_transfer_bytes",
-    "private_network_transfer_bytes",
-    "extra_branches_month",
-    "snapshot_storage_bytes_month",
-)
 MAX_PAGE = 100
 MAX_PROJECT_IDS = 100
 
@@ -158,15 +147,3 @@ def fetch_consumption_page(
 ) -> ConsumptionPage:
     """One page of consumption (one request through the consumption budget)."""
     return parse_consumption_page(client.request(key, "GET", ROUTE, params=query.params(cursor)))
-
-
-def iter_consumption(
-    client: NeonClient, key: str, query: ConsumptionQuery
-) -> Iterator[ConsumptionPage]:
-    """Yield every page of the query's consumption, newest projects first."""
-    return iter_pages(
-        lambda cursor: fetch_consumption_page(client, key, query, cursor),
-        next_cursor=lambda page: page.cursor,
-        item_count=lambda page: len(page.projects),
-        limit=query.limit,
-    )

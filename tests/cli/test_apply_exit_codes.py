@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from reconciler.app.applying import ApplyOutcome
-from reconciler.app.output import apply_exit_error, apply_summary
 from reconciler.apply.executor import ExecutionReport, ItemResult, Status
 from reconciler.core.plan import Blocker
 from reconciler.errors import ApplyError, BlockedTenantsError
+from reconciler.render.output import apply_exit_error, apply_summary
 
 BLOCKERS = (
     Blocker("cust-2", "transfer needs a personal API key"),

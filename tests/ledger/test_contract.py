@@ -108,15 +108,6 @@ def test_view_holds_every_tenant_and_only_pending_creates(ledger: Ledger) -> Non
     assert [i.intent_id for i in ledger.pending_intents()] == [pending, pending + 2]
 
 
-def test_fingerprint_is_recorded_for_owned_tenants_only(ledger: Ledger) -> None:
-    ledger.upsert_tenant(make_tenant())
-    ledger.set_fingerprint("cust-1", "fp-2")
-    owned = ledger.tenant("cust-1")
-    assert owned is not None and owned.fingerprint == "fp-2"
-    with pytest.raises(LedgerError, match="does not own 'ghost'"):
-        ledger.set_fingerprint("ghost", "fp")
-
-
 def test_forget_leaves_a_tombstone_with_the_recovery_window(
     ledger: Ledger, clock: FakeClock
 ) -> None:

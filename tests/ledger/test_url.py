@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import LedgerError, UsageError
-from reconciler.ledger import DEFAULT_LEDGER_URL, choose_ledger_url, open_ledger, redact_url
+from reconciler.ledger import open_ledger, redact_url
 from reconciler.ledger.url import PostgresTarget, SqliteTarget, parse_ledger_url
 
 
@@ -69,14 +69,6 @@ def test_bad_urls_are_usage_errors_without_the_password(url: str) -> None:
 def test_redaction() -> None:
     assert redact_url("postgresql://u:secret@h:5/db?password=x") == "postgresql://u:***@h:5/db"
     assert redact_url("postgresql://u@h/db") == "postgresql://u@h/db"
-
-
-def test_url_precedence_flag_then_environment_then_manifest_then_default() -> None:
-    env = {"FLEET_LEDGER": "sqlite:///env.db"}
-    assert choose_ledger_url("sqlite:///flag.db", env, "sqlite:///m.db") == "sqlite:///flag.db"
-    assert choose_ledger_url(None, env, "sqlite:///m.db") == "sqlite:///env.db"
-    assert choose_ledger_url(None, {}, "sqlite:///m.db") == "sqlite:///m.db"
-    assert choose_ledger_url(None, {}, None) == DEFAULT_LEDGER_URL
 
 
 def test_the_sqlite_backend_creates_parent_directories(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.core.regions import NEON_REGIONS
-from reconciler.emulator.seed import REGIONS as EMULATOR_REGIONS
+from reconciler.emulator.seed_file import REGIONS as EMULATOR_REGIONS
 from reconciler.errors import ManifestError
 from reconciler.manifests import load_fleet
 from tests.manifests.conftest import FLEET, tenant_yaml

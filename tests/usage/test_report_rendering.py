@@ -15,10 +15,11 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.app.charts import render_svg
-from reconciler.app.usage_report import UsageReport, build_report, render_report
 from reconciler.core.model import Pricing, Rate
+from reconciler.core.usage import UsageReport, build_report
 from reconciler.ledger.usage import UsageSample
+from reconciler.render.usage import render_report
+from reconciler.render.usage_chart import render_svg
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 GIB = 1024**3

@@ -19,11 +19,12 @@ import pytest
 
 from reconciler.app.environment import Environment, GlobalOptions
 from reconciler.app.usage import quota_status, sync_usage
-from reconciler.app.usage_report import render_quota, render_report, usage_report
+from reconciler.app.usage_report import usage_report
 from reconciler.emulator import Emulator, seed_from_mapping
 from reconciler.ledger.usage import UsageStore
 from reconciler.manifests import load_fleet
 from reconciler.neon import NeonClient, RateLimiter, RetryPolicy
+from reconciler.render.usage import render_quota, render_report
 from tests.usage.conftest import (
     AGENT,
     AGENT_KEY,

@@ -11,9 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from reconciler.app.usage import iso
-from reconciler.app.usage_report import UsageReport, money
+from reconciler.core.usage import UsageReport, iso
 from reconciler.errors import UsageError
+from reconciler.render.usage import money
 
 WIDTH, PANEL = 900, 320
 _LEFT, _RIGHT, _TOP = 90, 160, 50

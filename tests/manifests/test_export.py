@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.app.import_manifests import (
+from reconciler.core.model import LiveApiKey, LiveBranch, LiveEndpoint, LiveProject
+from reconciler.manifests.export import (
     build_manifest,
     choose_tier,
     sanitized_tenant,
     tenant_from_name,
 )
-from reconciler.core.model import LiveApiKey, LiveBranch, LiveEndpoint, LiveProject
 from tests.core.factories import TIERS, fleet_config, live_project_for, tenant
 
 pytestmark = pytest.mark.unit

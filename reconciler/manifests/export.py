@@ -1,4 +1,4 @@
-"""Turning one existing Neon project into a Tenant manifest (pure; used by ``fleet import``).
+"""Exporting one existing Neon project as a Tenant manifest (pure; used by ``fleet import``).
 
 The manifest must reproduce the live project exactly, so that ``fleet plan`` is empty after the
 import:

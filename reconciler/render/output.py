@@ -11,20 +11,67 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, Protocol, TextIO
 
-from reconciler.app.applying import ApplyOutcome
-from reconciler.apply.applier import StepEvent
-from reconciler.apply.executor import Status
 from reconciler.core.plan import Blocker, Plan
+from reconciler.core.step_status import StepStatus as Status
 from reconciler.errors import ApplyError, BlockedTenantsError
 from reconciler.render.json import json_chunks
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import text_chunks
 
 _MARK = {"succeeded": "✓", "failed": "✗", "skipped": "-"}
+
+
+# What the summaries read of an apply, declared here because render sits below apply and app:
+# ``ApplyOutcome``, ``ExecutionReport``, ``ItemResult`` and ``StepEvent`` have these shapes.
+class StepResult(Protocol):
+    """One step's result (``apply.executor.ItemResult``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def detail(self) -> Mapping[str, Any]: ...
+
+
+class StepResults(Protocol):
+    """Every step's result (``apply.executor.ExecutionReport``)."""
+
+    @property
+    def results(self) -> Sequence[StepResult]: ...
+    @property
+    def ok(self) -> bool: ...
+    def count(self, status: Status) -> int: ...
+
+
+class ApplyResult(Protocol):
+    """What an apply did (``app.applying.ApplyOutcome``)."""
+
+    @property
+    def report(self) -> StepResults: ...
+    @property
+    def api_calls(self) -> int: ...
+
+
+class StepProgress(Protocol):
+    """One finished step, as progress reports it (``apply.applier.StepEvent``)."""
+
+    @property
+    def step_id(self) -> str: ...
+    @property
+    def tenant(self) -> str | None: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def message(self) -> str: ...
 
 
 def plan_text(plan: Plan, fmt: str, *, color: bool) -> str:
@@ -43,7 +90,7 @@ def plan_chunks(plan: Plan, fmt: str, *, color: bool) -> Iterator[str]:
         yield from text_chunks(plan, color=color)  # every piece ends with a newline
 
 
-def apply_summary(outcome: ApplyOutcome, fmt: str, blockers: Sequence[Blocker] = ()) -> str:
+def apply_summary(outcome: ApplyResult, fmt: str, blockers: Sequence[Blocker] = ()) -> str:
     """What an apply did, for stdout: counts, failed steps, and the tenants blockers held back.
 
     JSON mode always has the same shape (also when nothing ran), so ``| jq`` never breaks.
@@ -96,7 +143,7 @@ def apply_summary(outcome: ApplyOutcome, fmt: str, blockers: Sequence[Blocker] =
 
 
 def apply_exit_error(
-    outcome: ApplyOutcome, blockers: Sequence[Blocker]
+    outcome: ApplyResult, blockers: Sequence[Blocker]
 ) -> ApplyError | BlockedTenantsError | None:
     """The error an apply ends with: failed steps (exit 4) win over blocked tenants (exit 5)."""
     report, blocked = outcome.report, sorted(blocked_by_tenant(blockers))
@@ -138,10 +185,10 @@ class Output:
         self.stream.write(message + "\n")
         self.stream.flush()
 
-    def progress(self, total: int, *, json_lines: bool) -> Callable[[StepEvent], None]:
+    def progress(self, total: int, *, json_lines: bool) -> Callable[[StepProgress], None]:
         done = 0
 
-        def listen(event: StepEvent) -> None:
+        def listen(event: StepProgress) -> None:
             nonlocal done
             with self._lock:
                 done += 1

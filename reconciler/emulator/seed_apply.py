@@ -18,7 +18,7 @@ from dataclasses import asdict
 
 from reconciler.emulator import ids, provision, routes_keys
 from reconciler.emulator.auth import token_hash
-from reconciler.emulator.seed import Seed, SeedKey, SeedProject
+from reconciler.emulator.seed_file import Seed, SeedKey, SeedProject
 from reconciler.emulator.store import get_meta, set_meta
 
 _SEEDED = "seeded_projects"
