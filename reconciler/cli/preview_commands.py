@@ -20,7 +20,7 @@ from reconciler.app import planning
 from reconciler.app.environment import Environment
 from reconciler.app.previews import CreateOptions, Previews
 from reconciler.apply.preview_secrets import secret_name
-from reconciler.cli import State, cli, pass_state
+from reconciler.cli.state import State, pass_state
 from reconciler.core.model import DEFAULT_BRANCH
 from reconciler.errors import ApplyError
 from reconciler.ledger.previews import PreviewRecord
@@ -70,7 +70,7 @@ def _line(record: PreviewRecord) -> str:
     )
 
 
-@cli.group()
+@click.group()
 def preview() -> None:
     """Runtime previews: a branch with its own compute per agent run, expiring on its own."""
 
