@@ -22,6 +22,7 @@ from reconciler.cli.drift_commands import drift_command, import_command
 from reconciler.cli.emulator_commands import emulator
 from reconciler.cli.fleet_commands import apply, history, plan, validate
 from reconciler.cli.keys_commands import keys
+from reconciler.cli.preview_commands import preview
 from reconciler.cli.state import State
 from reconciler.cli.usage_commands import usage
 from reconciler.errors import ManifestError, ReconcilerError
@@ -74,6 +75,7 @@ COMMANDS: tuple[click.Command, ...] = (
     import_command,
     checkpoint,
     keys,
+    preview,
     usage,
     emulator,
 )

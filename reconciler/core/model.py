@@ -126,6 +126,25 @@ class CheckpointPolicy:
     every_seconds: int | None = None
 
 
+#: A preview lives this long unless its tier or ``--ttl`` says otherwise.
+DEFAULT_PREVIEW_TTL_SECONDS = 2 * 3600
+#: A preview's compute suspends after this long without activity unless its tier says otherwise
+#: (short, so an idle preview costs little: agent-platforms guidance on preview computes).
+DEFAULT_PREVIEW_SUSPEND_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class PreviewPolicy:
+    """A tier's ``previews`` block: defaults of ``fleet preview create`` and ``gc``."""
+
+    ttl_seconds: int = DEFAULT_PREVIEW_TTL_SECONDS
+    suspend_timeout_seconds: int = DEFAULT_PREVIEW_SUSPEND_SECONDS
+    #: ``gc`` deletes previews idle this long; None: only expired previews are collected.
+    idle_after_seconds: int | None = None
+    #: ``autoscaling_limit_min_cu``/``max_cu`` of the preview's compute (absent: Neon's default).
+    compute: Mapping[str, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class SecretSink:
     """Where newly minted API key tokens go: ``file`` (a directory) or ``exec`` (a command)."""
@@ -164,6 +183,7 @@ class TierSpec:
     compute: Mapping[str, float | int]
     max_branches: int | None = None
     checkpoints: CheckpointPolicy | None = None
+    previews: PreviewPolicy = field(default_factory=PreviewPolicy)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ keys and inject faults.
   (``{name, org, id?, region_id?, pg_version?, integration?, quota?}``) → 201 ``{project}``.
 - ``PATCH /projects/{id}``: change a project out of band (``name``, ``settings``,
   ``default_endpoint_settings``, ``integration`` (null removes), ``org``) → 200 ``{project}``.
+- ``PATCH /branches/{id}``: ``{logical_size}`` (bytes the branch pretends to hold; the emulator
+  stores no data) → 200 ``{branch}``.
 - ``POST /seed``: apply a seed document (same format as the seed file) → 200 ``{}``.
 """
 
@@ -115,6 +117,8 @@ def _dispatch(emulator: Emulator, method: str, path: str, body: Any) -> Response
         return _create_project(emulator, _object(body))
     if path.startswith("/projects/") and method == "PATCH":
         return _patch_project(emulator, path.removeprefix("/projects/"), _object(body))
+    if path.startswith("/branches/") and method == "PATCH":
+        return _patch_branch(emulator, path.removeprefix("/branches/"), _object(body))
     if path == "/seed" and method == "POST":
         emulator.ensure_seed(seed_from_mapping(_object(body)))
         return Response(200, {})
@@ -138,6 +142,22 @@ def _create_project(emulator: Emulator, body: dict[str, Any]) -> Response:
         insert_seed_project(conn, project, project_id, now)
         row = conn.execute("SELECT * FROM projects WHERE id = ?", (project_id,)).fetchone()
         return Response(201, {"project": views.project_full(row, now)})
+
+
+def _patch_branch(emulator: Emulator, branch_id: str, body: dict[str, Any]) -> Response:
+    size = body.get("logical_size")
+    if set(body) != {"logical_size"} or isinstance(size, bool) or not isinstance(size, int):
+        raise HttpError(400, "admin branch patch takes only {logical_size: bytes}")
+    if size < 0:
+        raise HttpError(400, "logical_size must be >= 0")
+    with emulator.store.transaction() as conn:
+        changed = conn.execute(
+            "UPDATE branches SET logical_size = ? WHERE id = ?", (size, branch_id)
+        ).rowcount
+        if not changed:
+            raise HttpError(404, f"branch {branch_id} not found")
+        row = conn.execute("SELECT * FROM branches WHERE id = ?", (branch_id,)).fetchone()
+        return Response(200, {"branch": views.branch_json(row, emulator.clock())})
 
 
 def _patch_project(emulator: Emulator, project_id: str, body: dict[str, Any]) -> Response:

@@ -99,10 +99,13 @@ CREATE TABLE IF NOT EXISTS neon_auth_users (
 #: Columns added after state files already existed: ``(table, column, declaration)``. Older state
 #: files get them with ``ALTER TABLE ... ADD COLUMN`` when opened, so ``SELECT *`` sees them.
 #: ``endpoints.active_from``/``active_until``: when a started compute is active (NULL: idle).
+#: ``branches.logical_size``: bytes of data the emulator pretends a branch holds (NULL: 0), set
+#: through the admin API so storage figures (``fleet preview gc``) can be tested.
 _ADDED_COLUMNS = (
     ("endpoints", "active_from", "REAL"),
     ("endpoints", "active_until", "REAL"),
     ("endpoints", "suspended_at", "TEXT"),
+    ("branches", "logical_size", "INTEGER"),
 )
 
 

@@ -99,7 +99,7 @@ def branch_json(row: sqlite3.Row, now: float) -> dict[str, Any]:
         "name": row["name"],
         "current_state": "ready" if ready else "init",
         "state_changed_at": ids.timestamp(min(now, float(row["ready_at"]))),
-        "logical_size": 0,
+        "logical_size": row["logical_size"] or 0,
         "creation_source": "console",
         "default": bool(row["is_default"]),
         "primary": bool(row["is_default"]),

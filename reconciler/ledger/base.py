@@ -32,6 +32,7 @@ from reconciler.errors import UsageError
 from reconciler.ledger.checkpoints import CheckpointStore
 from reconciler.ledger.drift import DriftStore
 from reconciler.ledger.leases import RateLeases
+from reconciler.ledger.previews import PreviewRecord
 from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
@@ -84,6 +85,14 @@ class LedgerReader(abc.ABC):
         """Every recorded migration, in version order."""
 
     @abc.abstractmethod
+    def previews(self, tenant: str | None = None) -> list[PreviewRecord]:
+        """Runtime previews (``fleet preview``), oldest first; one tenant's when given."""
+
+    @abc.abstractmethod
+    def preview(self, tenant: str, run_id: str) -> PreviewRecord | None:
+        """The preview of ``tenant`` for agent run ``run_id``, or None."""
+
+    @abc.abstractmethod
     def describe(self) -> str:
         """Where this ledger lives, for messages (never includes a password)."""
 
@@ -123,6 +132,18 @@ class Ledger(LedgerReader):
     @abc.abstractmethod
     def set_meta(self, key: str, value: str) -> None:
         """Set a value of the small key-value store (cursors and the like)."""
+
+    @abc.abstractmethod
+    def save_preview(self, record: PreviewRecord) -> PreviewRecord:
+        """Insert or replace the preview of ``(record.tenant, record.run_id)``.
+
+        The ledger stamps ``updated_at`` (and ``created_at`` on the first save) and returns the
+        record as stored. Refuses secret-looking values like every other write.
+        """
+
+    @abc.abstractmethod
+    def drop_preview(self, tenant: str, run_id: str) -> bool:
+        """Forget a deleted preview; False (and nothing changed) when there was none."""
 
     @abc.abstractmethod
     def begin_run(self, info: RunInfo) -> int:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from reconciler.core.model import LedgerView, OwnedTenant
 from reconciler.core.plan import Action
 from reconciler.errors import LedgerCorruptedError, LedgerError, LedgerMigrationError
+from reconciler.ledger import previews as preview_rows
 from reconciler.ledger import rows
 from reconciler.ledger.base import Ledger
 from reconciler.ledger.checkpoints import CheckpointStore
@@ -45,7 +46,7 @@ from reconciler.ledger.records import (
     StepStatus,
     utc_now,
 )
-from reconciler.ledger.sql_access import Tx
+from reconciler.ledger.sql_access import Row, Tx
 from reconciler.ledger.sql_checkpoints import SqlCheckpointStore
 from reconciler.ledger.sql_drift import SqlDriftStore
 from reconciler.ledger.sql_retention import prune_history
@@ -255,6 +256,27 @@ class SqlLedger(Ledger, rows.Codec):
             )
         return [self.tombstone_from(row) for row in found]
 
+    def previews(self, tenant: str | None = None) -> list[preview_rows.PreviewRecord]:
+        where, params = (" WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
+        with self._tx() as tx:
+            found = tx.all(
+                f"SELECT {preview_rows.COLUMNS} FROM previews{where}"
+                " ORDER BY created_at, tenant, run_id",
+                params,
+            )
+        return [self._preview_from(row) for row in found]
+
+    def preview(self, tenant: str, run_id: str) -> preview_rows.PreviewRecord | None:
+        with self._tx() as tx:
+            found = tx.one(
+                f"SELECT {preview_rows.COLUMNS} FROM previews WHERE tenant = ? AND run_id = ?",
+                (tenant, run_id),
+            )
+        return None if found is None else self._preview_from(found)
+
+    def _preview_from(self, row: Row) -> preview_rows.PreviewRecord:
+        return preview_rows.record_from(row, self.cells("previews", f"{row[0]}/{row[1]}"))
+
     def get_meta(self, key: str) -> str | None:
         with self._tx() as tx:
             found = tx.one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -375,6 +397,33 @@ class SqlLedger(Ledger, rows.Codec):
                 "INSERT INTO meta (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
+            )
+
+    def save_preview(self, record: preview_rows.PreviewRecord) -> preview_rows.PreviewRecord:
+        preview_rows.check_record(record)
+        now = self.time_in(self._now())
+        expires = None if record.expires_at is None else self.time_in(record.expires_at)
+        with self._tx(write=True) as tx:
+            tx.execute(
+                preview_rows.upsert_statement(),
+                (
+                    record.tenant, record.run_id, record.project_id, record.org_id,
+                    record.branch_name, record.branch_id, record.endpoint_id,
+                    record.parent_branch, record.checkpoint_id, record.status.value,
+                    record.secret_fingerprint, expires, now, now,
+                ),
+            )  # fmt: skip
+            stored = tx.one(
+                f"SELECT {preview_rows.COLUMNS} FROM previews WHERE tenant = ? AND run_id = ?",
+                (record.tenant, record.run_id),
+            )
+        assert stored is not None  # written in this very transaction
+        return self._preview_from(stored)
+
+    def drop_preview(self, tenant: str, run_id: str) -> bool:
+        with self._tx(write=True) as tx:
+            return bool(
+                tx.execute("DELETE FROM previews WHERE tenant = ? AND run_id = ?", (tenant, run_id))
             )
 
     def begin_run(self, info: RunInfo) -> int:

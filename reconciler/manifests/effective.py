@@ -32,6 +32,7 @@ from reconciler.core.model import (
     Location,
     OrgRef,
     Policy,
+    PreviewPolicy,
     Pricing,
     Rate,
     SecretSink,
@@ -192,6 +193,24 @@ def _checkpoints(block: Mapping[str, Any] | None) -> CheckpointPolicy | None:
     )
 
 
+def _previews(block: Mapping[str, Any] | None) -> PreviewPolicy:
+    defaults = PreviewPolicy()
+    if block is None:
+        return defaults
+    # The schema admits durations only, so parse_duration cannot return None for these.
+    ttl, suspend, idle = (block.get(key) for key in ("ttl", "suspend_timeout", "idle_after"))
+    return PreviewPolicy(
+        ttl_seconds=parse_duration(ttl) or defaults.ttl_seconds if ttl else defaults.ttl_seconds,
+        suspend_timeout_seconds=(
+            parse_duration(suspend) or defaults.suspend_timeout_seconds
+            if suspend
+            else defaults.suspend_timeout_seconds
+        ),
+        idle_after_seconds=parse_duration(idle) if idle else None,
+        compute={k: float(v) for k, v in sorted(block.get("compute", {}).items())},
+    )
+
+
 def _tier_spec(name: str, spec: Mapping[str, Any]) -> TierSpec:
     compute = spec.get("compute", {})
     return TierSpec(
@@ -201,6 +220,7 @@ def _tier_spec(name: str, spec: Mapping[str, Any]) -> TierSpec:
         compute={k: _compute_value(k, compute[k]) for k in COMPUTE_KEYS if k in compute},
         max_branches=spec.get("max_branches"),
         checkpoints=_checkpoints(spec.get("checkpoints")),
+        previews=_previews(spec.get("previews")),
     )
 
 

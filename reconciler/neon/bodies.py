@@ -153,6 +153,16 @@ def endpoint_update(
     return {"endpoint": settings.to_wire()}
 
 
+def endpoint_create(
+    branch_id: str, endpoint_type: str, settings: ComputeSettings | None
+) -> dict[str, Any]:
+    """Body of ``POST /projects/{project_id}/endpoints``."""
+    endpoint: dict[str, Any] = {"branch_id": branch_id, "type": endpoint_type}
+    if settings is not None:
+        endpoint.update(_compute(settings))
+    return {"endpoint": endpoint}
+
+
 def org_api_key_create(name: str, project_id: str | None = None) -> dict[str, Any]:
     """Body of ``POST /organizations/{org_id}/api_keys`` (project-scoped with ``project_id``)."""
     body: dict[str, Any] = {"key_name": name}

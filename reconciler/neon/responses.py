@@ -177,7 +177,7 @@ def parse_endpoint(body: object) -> Endpoint:
 
 
 def parse_endpoint_update(body: object) -> tuple[Endpoint, list[Operation]]:
-    """Parse ``PATCH /projects/{project_id}/endpoints/{endpoint_id}``."""
+    """Parse ``PATCH …/endpoints/{endpoint_id}`` and ``POST …/endpoints`` (same shape)."""
     return parse_endpoint(body), list(_operations(f.as_object(body, "response")))
 
 
@@ -250,6 +250,7 @@ RESPONSE_PARSERS: Mapping[tuple[str, str], Callable[[Any], object]] = {
     ("GET", _P + "/endpoints"): parse_endpoint_list,
     ("GET", _P + "/endpoints/{endpoint_id}"): parse_endpoint,
     ("PATCH", _P + "/endpoints/{endpoint_id}"): parse_endpoint_update,
+    ("POST", _P + "/endpoints"): parse_endpoint_update,
     ("GET", _P + "/operations"): parse_operation_page,
     ("GET", _P + "/operations/{operation_id}"): parse_operation,
     ("GET", _K): parse_api_key_list,

@@ -198,6 +198,9 @@ class Endpoint:
     current_state: str | None = None
     disabled: bool = False
     created_at: str | None = None
+    #: When the compute was last active (absent until it first ran): idle previews are found
+    #: by it.
+    last_active: str | None = None
 
     @classmethod
     def from_wire(cls, data: f.JsonObject) -> Endpoint:
@@ -220,6 +223,7 @@ class Endpoint:
             current_state=f.optional_str(data, "current_state", kind),
             disabled=f.flag(data, "disabled", kind),
             created_at=f.optional_str(data, "created_at", kind),
+            last_active=f.optional_str(data, "last_active", kind),
         )
 
 

@@ -26,10 +26,18 @@ PASSWORD_PATTERN = re.compile(rb"npg_[A-Za-z0-9]{12}")
 CONNECTION_URI_PATTERN = re.compile(rb"postgres(?:ql)?://[^\s:/@]+:[^\s@/]+@")
 
 
+#: Fields of sink documents that hold a secret: a key's token, a connection URI, a password.
+SINK_SECRET_FIELDS = ("token", "uri", "password")
+
+
 def sink_tokens(workdir: Path) -> set[str]:
+    """Every secret the sink holds (key tokens; connection URIs and passwords of previews)."""
     tokens = set()
     for path in (workdir / ".fleet" / "secrets").rglob("*.json"):
-        tokens.add(str(json.loads(path.read_text())["token"]))
+        document = json.loads(path.read_text())
+        found = [str(document[name]) for name in SINK_SECRET_FIELDS if document.get(name)]
+        assert found, f"{path}: a sink document without any secret field"
+        tokens.update(found)
     return tokens
 
 
@@ -56,7 +64,15 @@ def emulator_passwords(state: Path) -> set[str]:
     if not state.exists():
         return set()
     with sqlite3.connect(state) as connection:
-        return {row[0] for row in connection.execute("SELECT password FROM roles")}
+        project = {row[0] for row in connection.execute("SELECT password FROM roles")}
+        # Branch-level roles (a preview branch's copies of its parent's) have passwords too.
+        branch = {
+            row[0]
+            for row in connection.execute(
+                "SELECT password FROM branch_roles WHERE password IS NOT NULL"
+            )
+        }
+        return project | branch
 
 
 def workdir_files(workdir: Path) -> Iterator[Path]:
