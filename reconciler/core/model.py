@@ -48,6 +48,10 @@ IGNORABLE_PATHS: tuple[str, ...] = (
     "branches",
     "api_keys",
 )
+#: The database and role Neon creates on every project's default branch (``branch.database_name``
+#: and ``branch.role_name`` defaults): keep them by declaring them, or rename away from them.
+NEON_DEFAULT_DATABASE = "neondb"
+NEON_DEFAULT_ROLE = "neondb_owner"
 
 T = TypeVar("T")
 
@@ -91,6 +95,10 @@ class Policy:
     #: How long the ledger keeps run step rows and drift history (``history_retention``);
     #: None (``never``) keeps them forever.
     history_retention_seconds: int | None = DEFAULT_HISTORY_RETENTION_SECONDS
+    #: Delete default-branch databases and roles that declared ``databases``/``roles`` leave out.
+    prune_databases: bool = False
+    #: Allow turning Neon Auth off when a tenant stops declaring ``auth`` (a blocker otherwise).
+    allow_auth_removal: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,22 @@ class TierSpec:
     compute: Mapping[str, float | int]
     max_branches: int | None = None
     checkpoints: CheckpointPolicy | None = None
+    databases: tuple[DatabaseSpec, ...] | None = None
+    roles: tuple[RoleSpec, ...] | None = None
+    connection_secrets: tuple[ConnectionSecretSpec, ...] | None = None
+    auth: AuthSpec | None = None
+
+
+@dataclass(frozen=True)
+class BranchCompute:
+    """A declared branch's read-write compute (``compute: {min_cu, max_cu, suspend_timeout}``).
+
+    A key left out is Neon's default for new computes, and is not compared with the live value.
+    """
+
+    min_cu: float | None = None
+    max_cu: float | None = None
+    suspend_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +199,41 @@ class BranchSpec:
     protected: bool = False
     expires_in_seconds: int | None = None
     expires_at: str | None = None  # RFC 3339, UTC, second precision
+    compute: BranchCompute | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """A declared database of the default branch and the role that owns it."""
+
+    name: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """A declared role of the default branch (Neon keeps its password; the model never does)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ConnectionSecretSpec:
+    """A connection secret delivered to the sink: which role, database, branch and host kind."""
+
+    name: str
+    role: str
+    database: str
+    branch: str = DEFAULT_BRANCH
+    pooled: bool = False
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """Neon Auth on the default branch: the provider and the database it keeps its data in."""
+
+    provider: str
+    database: str
 
 
 @dataclass(frozen=True)
@@ -229,6 +288,19 @@ class DesiredTenant:
     location: Location | None = None
     #: The tier's checkpoint policy (``fleet checkpoint gc``/``schedule``).
     checkpoints: CheckpointPolicy | None = None
+    #: Default-branch databases, roles, connection secrets and Neon Auth; None = not managed.
+    #: Each is a whole list (or block) from one layer: the Tenant's replaces the Tier's.
+    databases: Sourced[tuple[DatabaseSpec, ...]] | None = None
+    roles: Sourced[tuple[RoleSpec, ...]] | None = None
+    connection_secrets: Sourced[tuple[ConnectionSecretSpec, ...]] | None = None
+    auth: Sourced[AuthSpec] | None = None
+
+    @property
+    def manages_catalog(self) -> bool:
+        """True when the default branch's databases and roles must be observed."""
+        return any(
+            v is not None for v in (self.databases, self.roles, self.connection_secrets, self.auth)
+        )
 
 
 @dataclass(frozen=True)
@@ -255,6 +327,32 @@ class LiveEndpoint:
     autoscaling_limit_min_cu: float
     autoscaling_limit_max_cu: float
     suspend_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class LiveDatabase:
+    """A database of a branch as Neon reports it."""
+
+    name: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class LiveRole:
+    """A role of a branch as Neon reports it (never its password)."""
+
+    name: str
+    protected: bool = False
+
+
+@dataclass(frozen=True)
+class LiveCatalog:
+    """The default branch's databases and roles, and its Neon Auth (None: not enabled)."""
+
+    branch_id: str
+    databases: tuple[LiveDatabase, ...]
+    roles: tuple[LiveRole, ...]
+    auth_database: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +399,8 @@ class LiveProject:
     integrations: tuple[str, ...] = ()
     branches: tuple[LiveBranch, ...] | None = None
     endpoints: tuple[LiveEndpoint, ...] | None = None
+    #: The default branch's databases, roles and auth; None when not observed.
+    catalog: LiveCatalog | None = None
 
 
 @dataclass(frozen=True)
