@@ -457,3 +457,5 @@ class LedgerView:
     tenants: Mapping[str, OwnedTenant] = field(default_factory=dict)
     #: Tenants with a create intent that has no recorded outcome (a crashed apply).
     pending_creates: frozenset[str] = frozenset()
+    #: Shape fingerprints of the secrets delivered to the sink: tenant → secret name → digest.
+    deliveries: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

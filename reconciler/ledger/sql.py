@@ -194,11 +194,15 @@ class SqlLedger(Ledger, rows.Codec):
                 "SELECT id, tenant FROM intents WHERE resolved_at IS NULL AND action = ?",
                 (Action.CREATE_PROJECT.value,),
             )
+            delivered = tx.all("SELECT tenant, name, shape FROM delivered_secrets")
+        deliveries: dict[str, dict[str, str]] = {}
+        for tenant, secret, shape in delivered:
+            deliveries.setdefault(str(tenant), {})[str(secret)] = str(shape)
         creates = frozenset(
             self.cells("intents", f"id {intent_id}").text("tenant", tenant, empty=False)
             for intent_id, tenant in pending
         )
-        return LedgerView(tenants=tenants, pending_creates=creates)
+        return LedgerView(tenants=tenants, pending_creates=creates, deliveries=deliveries)
 
     def tenant(self, name: str) -> OwnedTenant | None:
         with self._tx() as tx:
@@ -354,7 +358,7 @@ class SqlLedger(Ledger, rows.Codec):
                     self.json_in(rows.tenant_state(owned)),
                 ),
             )
-            for table in ("tenant_branches", "tenant_keys", "tenants"):
+            for table in ("tenant_branches", "tenant_keys", "delivered_secrets", "tenants"):
                 tx.execute(f"DELETE FROM {table} WHERE tenant = ?", (name,))
         return True
 
