@@ -57,7 +57,6 @@ class MintedKey:
             "token": self.token,
         }
 
-
     @property
     def what(self) -> str:
         return "key"

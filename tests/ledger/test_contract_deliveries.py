@@ -42,6 +42,6 @@ def test_forgetting_a_tenant_forgets_its_deliveries(ledger: Ledger):
     ],
 )
 def test_only_fingerprints_are_stored(ledger: Ledger, delivery: Delivery):
-    with pytest.raises(LedgerError, match="refusing|fingerprint"):
+    with pytest.raises(LedgerError, match=r"refusing|fingerprint"):
         DeliveryStore(ledger).record(delivery)
     assert ledger.view().deliveries == {}
