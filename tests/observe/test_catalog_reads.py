@@ -12,6 +12,7 @@ from reconciler.core.fingerprint import fingerprint
 from reconciler.core.model import (
     AuthSpec,
     DatabaseSpec,
+    DesiredFleet,
     LedgerView,
     LiveDatabase,
     LiveRole,
@@ -43,7 +44,7 @@ def client() -> Iterator[NeonClient]:
     emu.close()
 
 
-def _fleet():
+def _fleet() -> DesiredFleet:
     managed = replace(
         tenant("tenant-1"),
         databases=Sourced((DatabaseSpec("neondb", "neondb_owner"),), "tier free"),
