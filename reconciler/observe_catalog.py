@@ -61,9 +61,14 @@ def read_catalogs(
     for (kind, pid, branch_id), found in sorted(results.items(), key=lambda r: r[0][1]):
         if kind != "databases":
             continue
-        auth = results.get(("auth", pid, branch_id))
+        auth_job = ("auth", pid, branch_id)
+        auth = results.get(auth_job)
         catalogs[pid] = catalog_from_wire(
-            branch_id, found, results[("roles", pid, branch_id)], auth.db_name if auth else None
+            branch_id,
+            found,
+            results[("roles", pid, branch_id)],
+            auth.db_name if auth else None,
+            auth_observed=auth_job in results,
         )
     return catalogs
 
@@ -75,11 +80,17 @@ def _default_branch(project: LiveProject | None) -> str | None:
 
 
 def catalog_from_wire(
-    branch_id: str, databases: Iterable[Database], roles: Iterable[Role], auth_database: str | None
+    branch_id: str,
+    databases: Iterable[Database],
+    roles: Iterable[Role],
+    auth_database: str | None,
+    *,
+    auth_observed: bool,
 ) -> LiveCatalog:
     return LiveCatalog(
         branch_id=branch_id,
         databases=tuple(LiveDatabase(d.name, d.owner_name) for d in databases),
         roles=tuple(LiveRole(r.name, r.protected) for r in roles),
         auth_database=auth_database,
+        auth_observed=auth_observed,
     )

@@ -353,6 +353,8 @@ class LiveCatalog:
     databases: tuple[LiveDatabase, ...]
     roles: tuple[LiveRole, ...]
     auth_database: str | None = None
+    #: False when Neon Auth was not read (``auth_database`` then says nothing).
+    auth_observed: bool = False
 
 
 @dataclass(frozen=True)

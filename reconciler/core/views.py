@@ -73,6 +73,7 @@ def catalog_view(catalog: LiveCatalog) -> dict[str, Any]:
         "databases": sorted([d.name, d.owner] for d in catalog.databases),
         "roles": sorted(r.name for r in catalog.roles),
         "auth_database": catalog.auth_database,
+        "auth_observed": catalog.auth_observed,
     }
 
 

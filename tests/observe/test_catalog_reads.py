@@ -67,7 +67,7 @@ def test_only_managing_tenants_get_their_catalog_read(client: NeonClient):
     assert catalog is not None
     assert catalog.databases == (LiveDatabase("neondb", "neondb_owner"),)
     assert catalog.roles == (LiveRole("neondb_owner"),)
-    assert catalog.auth_database is None
+    assert catalog.auth_database is None and catalog.auth_observed
     assert live.projects["paid-1"].catalog is None
     per_route = client.stats.snapshot().requests
     assert per_route["GET /projects/{project_id}/branches/{branch_id}/databases"] == 1
