@@ -138,8 +138,7 @@ def diff_catalog(tenant: DesiredTenant, live: LiveCatalog, policy: Policy) -> Ca
             owning = [r for r in extra_roles if r in still_owning]
             if owning:
                 warnings.append(
-                    f"{tenant.name}: role(s) {', '.join(owning)} still own databases "
-                    "and are kept"
+                    f"{tenant.name}: role(s) {', '.join(owning)} still own databases and are kept"
                 )
             delete_roles = [r for r in extra_roles if r not in still_owning]
     return CatalogDiff(
