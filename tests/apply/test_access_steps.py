@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.apply import access_steps
 from reconciler.apply.context import ApplyContext, TenantBinding
-from reconciler.apply.deliver import deliver_connection_secret
+from reconciler.apply.deliver import default_branch_id, deliver_connection_secret
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.secrets import FileSink
 from reconciler.core.model import BranchCompute, ConnectionSecretSpec
@@ -99,7 +99,7 @@ def test_neon_auth_keys_go_to_the_sink_once(ctx: ApplyContext):
 
 
 def test_a_branch_gets_its_compute_once(ctx: ApplyContext):
-    main = access_steps.default_branch_id(ctx, ctx.target("cust"))
+    main = default_branch_id(ctx, ctx.target("cust"))
     created = ctx.client.create_branch("key-1", "proj-1", name="dev", parent_id=main)
     ctx.client.wait_for_operations("key-1", "proj-1", created.operations)
     compute = BranchCompute(0.25, 1, 300)
