@@ -332,7 +332,7 @@ def plan_phase(runner: Runner, refresh: str, keep: dict[str, Any]) -> Callable[.
     def work(env: Environment) -> list[str]:
         result = make_plan(env, runner.desired(), refresh=refresh)  # type: ignore[arg-type]
         keep["plan"] = result.plan
-        meta = result.plan.meta
+        meta = result.plan.contract.to_json()
         actions: dict[str, int] = {}
         for step in result.plan.steps:
             actions[step.action.value] = actions.get(step.action.value, 0) + 1

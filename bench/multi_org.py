@@ -185,7 +185,7 @@ def full_refresh(pristine: Path, shape: Shape, budget: RateBudget, parallelism: 
         run.client_429 = stats.total_rate_limited
         run.server_429 = emulator.stats().rate_limited
         run.accounts = limiter.accounts
-        meta = result.plan.meta
+        meta = result.plan.contract.to_json()
         run.notes = [
             f"{meta['refreshed_tenants']} tenants read in full, {len(result.plan.steps)} steps",
         ]

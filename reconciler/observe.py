@@ -38,7 +38,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import chain, zip_longest
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, TypeVar
 
 from reconciler.core.model import (
     COMPUTE_KEYS,
@@ -58,10 +58,6 @@ from reconciler.observe_catalog import AUTH_SECRET, read_catalogs
 T = TypeVar("T")
 K = TypeVar("K")
 
-#: How much a plan reads: ``changed`` (details only for tenants that need them, see
-#: ``tenants_to_refresh``) or ``all`` (details for every tenant, as ``fleet drift`` does).
-RefreshMode = Literal["changed", "all"]
-REFRESH_MODES: tuple[RefreshMode, ...] = get_args(RefreshMode)
 #: Fleet-wide cap on reads in flight per CPU. A read costs a few ms of client CPU and mostly
 #: waits (on the network or its account's budget), so a few dozen threads per CPU keep every
 #: org's budget busy while the CPUs, not one bucket, bound the total.

@@ -91,8 +91,8 @@ def apply_plan(
     before = client.stats.snapshot().total_requests
     workers = parallelism or env.fleet.policy.parallelism
     bindings = {
-        name: TenantBinding.from_meta(name, data)
-        for name, data in dict(plan.meta.get("tenants", {})).items()
+        name: TenantBinding.from_planned(name, planned)
+        for name, planned in (plan.contract.tenants or {}).items()
     }
     ctx = ApplyContext(
         client=client,
@@ -104,7 +104,7 @@ def apply_plan(
     )
     if planned_from is None:
         org_ids = [org.id for org in env.fleet.orgs.values()]
-        needs = DetailNeeds.from_dict(dict(plan.meta.get("observed", {})))
+        needs = DetailNeeds.from_dict(dict(plan.contract.observed or {}))
         live, _ = observe(client, credentials, org_ids, needs, parallelism=workers)
         check_fresh(plan, ctx, live, frozenset(org_ids))
     else:

@@ -28,7 +28,6 @@ from pathlib import Path
 import yaml
 
 from reconciler import __version__
-from reconciler.app.drift_items import claimed_project_ids
 from reconciler.app.environment import Environment
 from reconciler.app.import_manifests import (
     ImportedManifest,
@@ -36,6 +35,7 @@ from reconciler.app.import_manifests import (
     sanitized_tenant,
     tenant_from_name,
 )
+from reconciler.core.drift_items import claimed_project_ids
 from reconciler.core.fingerprint import fingerprint, project_keys
 from reconciler.core.model import DesiredFleet, LiveFleet, LiveProject, OwnedKey, OwnedTenant
 from reconciler.errors import ManifestError, UsageError

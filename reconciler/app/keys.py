@@ -13,10 +13,11 @@ from reconciler import __version__
 from reconciler.app import applying
 from reconciler.app.environment import Environment
 from reconciler.apply.applier import StepEvent
-from reconciler.apply.context import TenantBinding
 from reconciler.core.model import DesiredFleet, LiveFleet
 from reconciler.core.naming import api_key_name
-from reconciler.core.plan import Action, Plan, Step
+from reconciler.core.plan import Action, ApplyContract, Plan, PlannedBinding, Step
+from reconciler.core.plan_payloads import CreateApiKey, RevokeApiKey
+from reconciler.core.planners.tenant_outcome import step_id
 from reconciler.errors import UsageError
 
 
@@ -43,16 +44,9 @@ def rotation_plan(
     for name in keys or declared:
         full = api_key_name(spec.project_name, name)
         create = Step(
-            id=f"{tenant}/{Action.CREATE_API_KEY.value}/{name}",
+            id=step_id(tenant, Action.CREATE_API_KEY, name),
             tenant=tenant,
-            action=Action.CREATE_API_KEY,
-            before=None,
-            after={
-                "key": name,
-                "key_name": full,
-                "org_id": record.org_id,
-                "project_id": record.project_id,
-            },
+            payload=CreateApiKey(name, full, record.org_id, record.project_id),
             reason="rotation: mint and deliver the new key first",
         )
         steps.append(create)
@@ -61,22 +55,14 @@ def rotation_plan(
         if old is not None:
             steps.append(
                 Step(
-                    id=f"{tenant}/{Action.REVOKE_API_KEY.value}/{old.key_id}",
+                    id=step_id(tenant, Action.REVOKE_API_KEY, str(old.key_id)),
                     tenant=tenant,
-                    action=Action.REVOKE_API_KEY,
-                    before={
-                        "key_id": old.key_id,
-                        "key_name": full,
-                        "org_id": old.org_id,
-                        "project_id": old.project_id,
-                    },
-                    after=None,
+                    payload=RevokeApiKey(old.key_id, full, old.org_id, old.project_id),
                     depends_on=(create.id,),
                     reason="rotation: revoke the old key once the new one is delivered",
                 )
             )
-    binding = TenantBinding(
-        tenant=tenant,
+    binding = PlannedBinding(
         project_name=spec.project_name,
         org_id=record.org_id,
         project_id=record.project_id,
@@ -87,7 +73,7 @@ def rotation_plan(
         manifest_digest=desired.digest,
         fingerprints={},
         steps=tuple(steps),
-        meta={"tenants": {tenant: binding.to_meta()}, "observed": {}, "mode": "rotate"},
+        contract=ApplyContract(observed={}, tenants={tenant: binding}, mode="rotate"),
     )
 
 

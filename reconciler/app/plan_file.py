@@ -60,7 +60,7 @@ def load_plan_file(path: str | Path) -> Plan:
     except PlanFileError as exc:
         raise PlanFileError(f"{source}: {_explained(text, exc)}") from exc
     for key in ("observed", "tenants"):
-        if key not in plan.meta:
+        if getattr(plan.contract, key) is None:
             raise PlanFileError(
                 f"{source}: plan file: meta.{key} is missing (not made by fleet plan?)"
             )

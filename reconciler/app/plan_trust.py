@@ -39,7 +39,6 @@ from reconciler.core.plan_vouch import stale_tenants, touched_tenants, unvouched
 from reconciler.core.sharding import Shard
 from reconciler.errors import StalePlanError, UnvouchedPlanError, UsageError
 from reconciler.manifests import load_fleet
-from reconciler.observe import REFRESH_MODES, RefreshMode
 
 #: How many offending steps the refusal names (the rest are counted).
 _NAMED = 5
@@ -56,7 +55,7 @@ class VouchedPlan:
 
 def manifests_for(saved: Plan, override: Path | None) -> DesiredFleet:
     """The manifests ``saved`` was made from, refused when they changed since."""
-    recorded = saved.meta.get("manifests")
+    recorded = saved.contract.manifests
     source = override if override is not None else recorded
     if not source:
         raise UsageError(
@@ -74,7 +73,7 @@ def manifests_for(saved: Plan, override: Path | None) -> DesiredFleet:
             f"the manifests changed since the plan was made ({where} has another digest than "
             "the plan's manifest_digest); plan again"
         )
-    recorded_fleet = saved.meta.get("fleet")
+    recorded_fleet = saved.contract.fleet
     if recorded_fleet is not None and recorded_fleet != _json_shape(fleet_meta(desired.fleet)):
         raise UnvouchedPlanError(
             f"the plan's Fleet settings (meta.fleet) differ from {where}'s (orgs, key "
@@ -85,7 +84,7 @@ def manifests_for(saved: Plan, override: Path | None) -> DesiredFleet:
 
 def saved_shard(saved: Plan) -> Shard | None:
     """The shard a saved plan was made for (``meta.shard``), or None for a whole-fleet plan."""
-    recorded = saved.meta.get("shard")
+    recorded = saved.contract.shard
     if recorded is None:
         return None
     try:
@@ -102,7 +101,7 @@ def vouch(env: Environment, desired: DesiredFleet, saved: Plan) -> VouchedPlan:
     put in that shard now: its steps run under that shard's lock only, so a tenant of another
     shard in it could be applied by two runners at once.
     """
-    refresh = _refresh_mode(saved.meta.get("refresh_mode", "all"))
+    refresh = saved.contract.refresh_mode or "all"
     view = env.ledger().view()
     shard = saved_shard(saved)
     if shard is not None:
@@ -129,7 +128,7 @@ def vouch(env: Environment, desired: DesiredFleet, saved: Plan) -> VouchedPlan:
         now=saved.created_at,
         targets=saved.targets,
         refresh=refresh,
-        manifests=saved.meta.get("manifests"),
+        manifests=saved.contract.manifests,
         shard=shard,
     )
     stale = stale_tenants(saved, replan)
@@ -149,17 +148,10 @@ def vouch(env: Environment, desired: DesiredFleet, saved: Plan) -> VouchedPlan:
         saved,
         steps=tuple(fresh[step.id] for step in saved.steps),
         blockers=tuple(sorted(blockers.values(), key=lambda b: (b.tenant, b.message))),
-        meta=replan.meta,
+        contract=replan.contract,
     )
     # The seal was verified when the file was read: no second pass over every step.
     return VouchedPlan(vouched, observation.live, saved.seal or plan_digest(saved))
-
-
-def _refresh_mode(value: Any) -> RefreshMode:
-    for mode in REFRESH_MODES:
-        if value == mode:
-            return mode
-    raise UnvouchedPlanError(f"plan file: meta.refresh_mode: {value!r} is not one of changed, all")
 
 
 def _json_shape(value: Any) -> Any:

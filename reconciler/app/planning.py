@@ -1,13 +1,13 @@
 """Use cases ``validate`` and ``plan`` (the plan file on disk: ``reconciler.app.plan_file``).
 
-A saved plan records, in ``meta``, the manifests path it was made from (``manifests``), the
-Fleet settings it was made with (org ids and the *names* of the key variables, never keys, and
-never the ledger URL), the tenant bindings and the details that were observed for the planned
-tenants. ``fleet apply PLANFILE`` acts on none of these: it loads the manifests again, re-observes
-and re-plans (``reconciler.app.plan_trust``), and uses the file's ``meta`` only to find the
-manifests and to cross-check. Details of tenants without steps are not read again at apply:
-apply neither checks nor touches those tenants, so re-reading their computes would only spend
-the rate budget.
+A saved plan records, in its ``ApplyContract`` (the file's ``meta``), the manifests path it was
+made from (``manifests``), the Fleet settings it was made with (org ids and the *names* of the
+key variables, never keys, and never the ledger URL), the tenant bindings and the details that
+were observed for the planned tenants. ``fleet apply PLANFILE`` acts on none of these: it loads
+the manifests again, re-observes and re-plans (``reconciler.app.plan_trust``), and uses the
+contract only to find the manifests and to cross-check. Details of tenants without steps are
+not read again at apply: apply neither checks nor touches those tenants, so re-reading their
+computes would only spend the rate budget.
 
 Plans refresh incrementally on request (``refresh="changed"``, ``fleet plan``'s default): only
 tenants ``observe.tenants_to_refresh`` names get their details read; the rest are compared on the
@@ -19,7 +19,7 @@ fingerprint stays comparable.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,6 @@ from reconciler.app.plan_file import is_plan_file as is_plan_file
 from reconciler.app.plan_file import load_plan_file as load_plan_file
 from reconciler.app.plan_file import save_plan as save_plan
 from reconciler.app.transfer_key import check_transfer_key
-from reconciler.apply.context import TenantBinding
 from reconciler.core.matching import match_tenants
 from reconciler.core.model import (
     DesiredFleet,
@@ -42,13 +41,14 @@ from reconciler.core.model import (
     LiveFleet,
 )
 from reconciler.core.options import PlanOptions
-from reconciler.core.plan import Plan
+from reconciler.core.plan import ApplyContract, Plan, PlannedBinding
+from reconciler.core.plan_contract import RefreshMode
 from reconciler.core.plan_vouch import touched_tenants
 from reconciler.core.planner import build_plan
 from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
 from reconciler.manifests import load_fleet
-from reconciler.observe import DetailNeeds, RefreshMode, needs_for, observe, tenants_to_refresh
+from reconciler.observe import DetailNeeds, needs_for, observe, tenants_to_refresh
 
 
 @dataclass(frozen=True)
@@ -130,14 +130,14 @@ def empty_shard_plan(
         fingerprints={},
         steps=(),
         created_at=utc_now_text(),
-        meta={
-            **({"manifests": str(manifests)} if manifests is not None else {}),
-            "shard": shard.describe(),
-            "fleet": fleet_meta(desired.fleet),
-            "observed": {},
-            "tenants": {},
-            "refresh_mode": refresh,
-        },
+        contract=ApplyContract(
+            manifests=None if manifests is None else str(manifests),
+            shard=shard.describe(),
+            fleet=fleet_meta(desired.fleet),
+            observed={},
+            tenants={},
+            refresh_mode=refresh,
+        ),
     )
 
 
@@ -198,7 +198,7 @@ def plan_from_observation(
     manifests: str | Path | None,
     shard: Shard | None = None,
 ) -> Plan:
-    """The pure planner on ``observation``, with everything apply needs in ``meta``."""
+    """The pure planner on ``observation``, with everything apply needs in its contract."""
     live = observation.live
     transfer_key = check_transfer_key(env.client(), env.credentials(), desired, live, view)
     options = PlanOptions(
@@ -210,22 +210,25 @@ def plan_from_observation(
     )
     plan = build_plan(desired, live, view, options)
     refreshed = observation.refreshed
-    meta = {
-        **plan.meta,
-        **({"manifests": str(manifests)} if manifests is not None else {}),
-        **plan_meta(desired, live, view, plan, observation.needs),
-        **refresh_meta(desired, refresh, refreshed),
-        **({"shard": shard.describe()} if shard is not None and not shard.whole else {}),
-    }
-    meta["converged"] = converged_digests(desired, view, plan, refreshed, targets)
-    meta["prevent_destroy"] = {
-        name: tenant.lifecycle.prevent_destroy
-        for name, tenant in desired.tenants.items()
-        if (record := view.tenants.get(name)) is not None
-        and record.prevent_destroy != tenant.lifecycle.prevent_destroy
-    }
+    plan_bindings = bindings(desired, live, view, plan)
+    contract = replace(
+        plan.contract,
+        manifests=None if manifests is None else str(manifests),
+        fleet=fleet_meta(desired.fleet),
+        observed=observation.needs.restricted_to(bound_projects(plan_bindings)).to_dict(),
+        tenants=plan_bindings,
+        shard=shard.describe() if shard is not None and not shard.whole else None,
+        converged=converged_digests(desired, view, plan, refreshed, targets),
+        prevent_destroy={
+            name: tenant.lifecycle.prevent_destroy
+            for name, tenant in desired.tenants.items()
+            if (record := view.tenants.get(name)) is not None
+            and record.prevent_destroy != tenant.lifecycle.prevent_destroy
+        },
+        **refresh_counts(desired, refresh, refreshed),
+    )
     warnings = quiet_list_only_warnings(plan.warnings, desired, refreshed)
-    return replace(plan, meta=meta, warnings=warnings)
+    return replace(plan, contract=contract, warnings=warnings)
 
 
 def converged_digests(
@@ -252,7 +255,7 @@ def converged_digests(
     return converged
 
 
-def refresh_meta(
+def refresh_counts(
     desired: DesiredFleet, mode: RefreshMode, refreshed: Collection[str] | None
 ) -> dict[str, Any]:
     """How the plan refreshed: the mode, and how many tenants were read in full."""
@@ -290,20 +293,17 @@ def quiet_list_only_warnings(
     return tuple(w for w in warnings if not expected(w))
 
 
-def plan_meta(
-    desired: DesiredFleet, live: LiveFleet, view: LedgerView, plan: Plan, needs: DetailNeeds
-) -> dict[str, Any]:
-    """What apply needs besides the steps: fleet settings, bindings, observed details."""
-    fleet = desired.fleet
+def bindings(
+    desired: DesiredFleet, live: LiveFleet, view: LedgerView, plan: Plan
+) -> dict[str, PlannedBinding]:
+    """Every touched tenant's project as planned: what apply starts its bindings from."""
     planned = sorted(touched_tenants(plan))
-    tenants: dict[str, Any] = {}
-    bound: set[str] = set()
+    tenants: dict[str, PlannedBinding] = {}
     for name, match in match_tenants(desired, live, view, planned).items():
         tenant = desired.tenants.get(name)
         record = view.tenants.get(name)
         project = match.project
-        binding = TenantBinding(
-            tenant=name,
+        tenants[name] = PlannedBinding(
             project_name=tenant.project_name if tenant else (project.name if project else ""),
             org_id=(project.org_id if project else tenant.org_id if tenant else "")
             or (record.org_id if record else ""),
@@ -315,14 +315,12 @@ def plan_meta(
             ),
             digest=tenant.digest if tenant else "",
         )
-        tenants[name] = binding.to_meta()
-        if binding.project_id:
-            bound.add(binding.project_id)
-    return {
-        "fleet": fleet_meta(fleet),
-        "observed": needs.restricted_to(bound).to_dict(),
-        "tenants": tenants,
-    }
+    return tenants
+
+
+def bound_projects(planned: Mapping[str, PlannedBinding]) -> set[str]:
+    """The project ids of planned bindings (whose details ``contract.observed`` records)."""
+    return {b.project_id for b in planned.values() if b.project_id}
 
 
 def _bound_projects(

@@ -17,11 +17,12 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, assert_never
+from typing import Any
 
-from reconciler.apply import child_steps, project_steps, transfer_steps
+from reconciler.apply import transfer_steps
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.executor import ExecutionReport, ItemResult, Status, WorkItem, execute
+from reconciler.apply.handlers import HANDLERS
 from reconciler.core.fingerprint import fingerprint, index_keys, project_keys
 from reconciler.core.model import LiveFleet, LiveProject
 from reconciler.core.plan import Action, Plan, Step
@@ -81,14 +82,8 @@ def check_fresh(
     project are indexed once, so the check is linear in tenants, projects and keys.
     """
     stale = []
-    tenants: set[str] = {s.tenant for s in plan.steps if s.tenant is not None}
     # Tenants moved by a batched transfer have no step of their own but must be fresh too.
-    tenants.update(
-        str(t)
-        for s in plan.steps
-        if s.action is Action.TRANSFER_PROJECTS
-        for t in (s.after or {}).get("tenants", ())
-    )
+    tenants = {tenant for step in plan.steps for tenant in step.tenants}
     by_name = projects_by_name(live, managed_orgs)
     keys = index_keys(live)
     for tenant in sorted(tenants):
@@ -110,7 +105,7 @@ def work_items(plan: Plan) -> list[WorkItem]:
     items: list[WorkItem] = []
     for step in plan.steps:
         if step.action is Action.TRANSFER_PROJECTS:
-            tenants = [str(t) for t in (step.after or {}).get("tenants", ())]
+            tenants = step.tenants
             items.append(WorkItem(step.id, step.depends_on, frozenset(tenants)))
             for tenant in tenants:
                 gate = transfer_steps.gate_id(step.id, tenant)
@@ -129,7 +124,6 @@ class Applier:
     def __init__(self, ctx: ApplyContext, plan: Plan) -> None:
         self.ctx, self.plan = ctx, plan
         self.steps = {step.id: step for step in plan.steps}
-        self._transfer_failures: dict[str, dict[str, str]] = {}
         self._guard = threading.Lock()
 
     def run(
@@ -192,39 +186,9 @@ class Applier:
         step = self.steps.get(item_id)
         if step is None:
             batch, _, tenant = item_id.partition(transfer_steps.GATE_SEPARATOR)
-            transfer_steps.transfer_gate(self._transfer_failures.get(batch, {}), tenant)
+            transfer_steps.transfer_gate(self.ctx.transfer_failures.get(batch, {}), tenant)
             return {"tenant": tenant}
-        return self._dispatch(step)
-
-    def _dispatch(self, step: Step) -> Mapping[str, Any]:
-        ctx = self.ctx
-        match step.action:
-            case Action.CREATE_PROJECT:
-                return project_steps.create_project(ctx, step)
-            case Action.ADOPT_PROJECT:
-                return project_steps.adopt_project(ctx, step)
-            case Action.UPDATE_PROJECT:
-                return project_steps.update_project(ctx, step)
-            case Action.UPDATE_ENDPOINT:
-                return project_steps.update_endpoint(ctx, step)
-            case Action.DELETE_PROJECT:
-                return project_steps.delete_project(ctx, step)
-            case Action.TRANSFER_PROJECTS:
-                failures: dict[str, str] = {}
-                self._transfer_failures[step.id] = failures
-                return transfer_steps.transfer_projects(ctx, step, failures)
-            case Action.CREATE_BRANCH:
-                return child_steps.create_branch(ctx, step)
-            case Action.UPDATE_BRANCH:
-                return child_steps.update_branch(ctx, step)
-            case Action.DELETE_BRANCH:
-                return child_steps.delete_branch(ctx, step)
-            case Action.CREATE_API_KEY:
-                return child_steps.create_api_key(ctx, step)
-            case Action.REVOKE_API_KEY:
-                return child_steps.revoke_api_key(ctx, step)
-            case _:
-                assert_never(step.action)
+        return HANDLERS[step.action](self.ctx, step)
 
     def _record_digests(self, report: ExecutionReport) -> None:
         """Tenants whose every step succeeded now match their manifests: remember the digest."""
@@ -248,17 +212,17 @@ class Applier:
 def record_converged(ledger: Ledger, plan: Plan) -> int:
     """Write what the plan found out without needing a step.
 
-    ``meta.converged``: manifest digests of tenants that match live state (so incremental
-    plans stop re-reading them); ``meta.prevent_destroy``: the manifests' current
+    ``contract.converged``: manifest digests of tenants that match live state (so incremental
+    plans stop re-reading them); ``contract.prevent_destroy``: the manifests' current
     ``lifecycle.prevent_destroy``, which only the ledger remembers once a tenant is removed.
     """
     recorded = 0
-    for tenant, digest in sorted(dict(plan.meta.get("converged", {})).items()):
+    for tenant, digest in sorted(dict(plan.contract.converged or {}).items()):
         owned = ledger.tenant(tenant)
         if owned is not None and owned.manifest_digest != digest:
             ledger.upsert_tenant(replace(owned, manifest_digest=str(digest)))
             recorded += 1
-    for tenant, protect in sorted(dict(plan.meta.get("prevent_destroy", {})).items()):
+    for tenant, protect in sorted(dict(plan.contract.prevent_destroy or {}).items()):
         owned = ledger.tenant(tenant)
         if owned is not None and owned.prevent_destroy != bool(protect):
             ledger.upsert_tenant(replace(owned, prevent_destroy=bool(protect)))

@@ -11,23 +11,31 @@ key list, and the ledger follows what Neon lists.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from reconciler.apply.context import ApplyContext
+from reconciler.apply.context import ApplyContext, Handler, payload_of
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.offboarding import outcome_unknown, revoke_key
 from reconciler.apply.secrets import MintedKey
 from reconciler.core.model import DEFAULT_BRANCH, OwnedKey
-from reconciler.core.plan import Step
+from reconciler.core.plan import Action, Step
+from reconciler.core.plan_payloads import (
+    CreateApiKey,
+    CreateBranch,
+    DeleteBranch,
+    RevokeApiKey,
+    UpdateBranch,
+)
 from reconciler.errors import ApiError, OutcomeUnknown, SecretSinkError
 from reconciler.ledger import IntentOutcome
 from reconciler.neon import UNSET
 from reconciler.neon.bodies import Unset
 
 
-def _expiry(ctx: ApplyContext, after: dict[str, Any]) -> str | None:
+def _expiry(ctx: ApplyContext, after: Mapping[str, Any]) -> str | None:
     """``expires_at`` as Neon wants it (RFC 3339, seconds); relative expiry counts from now."""
     if after.get("expires_at"):
         return str(after["expires_at"])
@@ -48,11 +56,11 @@ def _branch_id(ctx: ApplyContext, tenant: str, project_id: str, name: str) -> st
 
 
 def create_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
-    after = dict(step.after or {})
+    payload = payload_of(step, CreateBranch)
     tenant = str(step.tenant)
     target = ctx.target(tenant)
     binding, project_id, key = target.binding, target.project_id, target.key
-    name, parent = str(after["name"]), str(after.get("parent") or DEFAULT_BRANCH)
+    name, parent = payload.name, payload.parent or DEFAULT_BRANCH
     parent_id = _branch_id(ctx, tenant, project_id, parent)
     if parent_id is None:
         raise ItemFailed(f"parent branch {parent!r} of {name!r} does not exist")
@@ -62,8 +70,8 @@ def create_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
             project_id,
             name=name,
             parent_id=parent_id,
-            protected=bool(after.get("protected")) or None,
-            expires_at=_expiry(ctx, after),
+            protected=payload.protected or None,
+            expires_at=_expiry(ctx, payload.after_json()),
         )
     except OutcomeUnknown:
         binding.branch_ids.pop(name, None)
@@ -81,12 +89,13 @@ def create_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 
 
 def update_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
-    after = dict(step.after or {})
+    payload = payload_of(step, UpdateBranch)
+    after = payload.new
     tenant = str(step.tenant)
     target = ctx.target(tenant)
     project_id, key = target.project_id, target.key
-    name = str(after["name"])
-    branch_id = after.get("branch_id") or _branch_id(ctx, tenant, project_id, name)
+    name = payload.name
+    branch_id = payload.branch_id or _branch_id(ctx, tenant, project_id, name)
     if not branch_id:
         raise ItemFailed(f"branch {name!r} does not exist any more")
     expires: str | Unset | None = UNSET
@@ -104,11 +113,11 @@ def update_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 
 
 def delete_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
-    before = dict(step.before or {})
+    payload = payload_of(step, DeleteBranch)
     tenant = str(step.tenant)
     target = ctx.target(tenant)
     binding, project_id, key = target.binding, target.project_id, target.key
-    branch_id, name = str(before["id"]), str(before.get("name", ""))
+    branch_id, name = payload.branch_id, payload.name
     outcome = ctx.client.delete_branch(key, project_id, branch_id)
     if outcome is not None:
         ctx.client.wait_for_operations(key, project_id, outcome[1], timeout=ctx.operation_timeout)
@@ -121,7 +130,7 @@ def delete_branch(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 
 
 def create_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
-    after = dict(step.after or {})
+    payload = payload_of(step, CreateApiKey)
     tenant = str(step.tenant)
     binding = ctx.binding(tenant)
     if ctx.sink is None:
@@ -132,7 +141,7 @@ def create_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     project_id = ctx.project_id(tenant)
     org_id = binding.org_id
     key = ctx.credentials.org_key(org_id)
-    name, full_name = str(after["key"]), str(after["key_name"])
+    name, full_name = payload.key, payload.key_name
     current = ctx.ledger.tenant(tenant)
     replaces = current.keys.get(full_name) if current is not None else None
     # ``replaces``: the key the ledger (and so the sink) holds now; recovery needs it to tell a
@@ -182,9 +191,9 @@ def create_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 
 
 def revoke_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
-    before = dict(step.before or {})
+    payload = payload_of(step, RevokeApiKey)
     tenant = str(step.tenant)
-    key_id, org_id = int(before["key_id"]), str(before["org_id"])
+    key_id, org_id = payload.key_id, payload.org_id
     # Already revoked is fine: the goal holds, and a re-run after a crash converges. A lost
     # answer is read back: the ledger keeps tracking the key until Neon no longer lists it.
     if not revoke_key(ctx.client, ctx.credentials.org_key(org_id), org_id, key_id):
@@ -197,3 +206,13 @@ def revoke_api_key(ctx: ApplyContext, step: Step) -> dict[str, Any]:
             lambda t: replace(t, keys={n: k for n, k in t.keys.items() if k.key_id != key_id}),
         )
     return {"key_id": key_id}
+
+
+#: This module's part of the apply layer's action registry (merged in ``apply.handlers``).
+HANDLERS: dict[Action, Handler] = {
+    Action.CREATE_BRANCH: create_branch,
+    Action.UPDATE_BRANCH: update_branch,
+    Action.DELETE_BRANCH: delete_branch,
+    Action.CREATE_API_KEY: create_api_key,
+    Action.REVOKE_API_KEY: revoke_api_key,
+}

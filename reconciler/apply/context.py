@@ -12,14 +12,28 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.apply.secrets import SecretSink
 from reconciler.core.model import LiveFleet, OwnedTenant
+from reconciler.core.plan import PlannedBinding, Step
 from reconciler.credentials import Credentials
 from reconciler.errors import PlanFileError
 from reconciler.ledger import Ledger
 from reconciler.neon import NeonClient
+
+P = TypeVar("P")
+
+#: A step handler: performs one step against Neon, records it, returns the ids it touched.
+Handler = Callable[["ApplyContext", Step], Mapping[str, Any]]
+
+
+def payload_of(step: Step, kind: type[P]) -> P:
+    """``step``'s payload, which the handler registered for its action knows the type of."""
+    payload = step.payload
+    if not isinstance(payload, kind):
+        raise TypeError(f"step {step.id}: {type(payload).__name__} is not a {kind.__name__}")
+    return payload
 
 
 @dataclass
@@ -35,27 +49,16 @@ class TenantBinding:
     branch_ids: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_meta(cls, tenant: str, data: Mapping[str, Any]) -> TenantBinding:
-        try:
-            return cls(
-                tenant=tenant,
-                project_name=str(data["project_name"]),
-                org_id=str(data["org_id"]),
-                project_id=data.get("project_id"),
-                prevent_destroy=bool(data.get("prevent_destroy", False)),
-                digest=str(data.get("digest", "")),
-            )
-        except KeyError as exc:
-            raise PlanFileError(f"plan file: meta.tenants.{tenant}: missing {exc}") from exc
-
-    def to_meta(self) -> dict[str, Any]:
-        return {
-            "project_name": self.project_name,
-            "org_id": self.org_id,
-            "project_id": self.project_id,
-            "prevent_destroy": self.prevent_destroy,
-            "digest": self.digest,
-        }
+    def from_planned(cls, tenant: str, planned: PlannedBinding) -> TenantBinding:
+        """The binding a plan's contract records for ``tenant``, ready to be filled in."""
+        return cls(
+            tenant=tenant,
+            project_name=planned.project_name,
+            org_id=planned.org_id,
+            project_id=planned.project_id,
+            prevent_destroy=planned.prevent_destroy,
+            digest=planned.digest,
+        )
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class ApplyContext:
     bindings: dict[str, TenantBinding]
     now: Callable[[], datetime]
     operation_timeout: float = 300.0
+    #: Transfer batch step id → (tenant → why its project did not move), read by the gates.
+    transfer_failures: dict[str, dict[str, str]] = field(default_factory=dict)
     _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def binding(self, tenant: str | None) -> TenantBinding:

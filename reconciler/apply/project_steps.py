@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from reconciler.apply.context import ApplyContext
+from reconciler.apply.context import ApplyContext, Handler, payload_of
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.offboarding import (
     DELETE_INTENT,
@@ -23,7 +23,14 @@ from reconciler.apply.offboarding import (
     project_is_gone,
 )
 from reconciler.apply.recovery import close_create_intents
-from reconciler.core.plan import Step
+from reconciler.core.plan import Action, Step
+from reconciler.core.plan_payloads import (
+    AdoptProject,
+    CreateProject,
+    DeleteProject,
+    UpdateEndpoint,
+    UpdateProject,
+)
 from reconciler.errors import ApiError, NotFound, OutcomeUnknown
 from reconciler.ledger import IntentOutcome
 from reconciler.neon import EndpointDefaults, Operation
@@ -46,10 +53,10 @@ def _wait(ctx: ApplyContext, key: str, project_id: str, operations: Any) -> None
 
 
 def create_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
-    after = dict(step.after or {})
+    payload = payload_of(step, CreateProject)
     tenant = str(step.tenant)
     binding = ctx.binding(tenant)
-    org_id, name = str(after["org_id"]), str(after["name"])
+    org_id, name = payload.org_id, payload.name
     key = ctx.credentials.org_key(org_id)
     intent = ctx.ledger.record_intent(tenant, "create_project", {"name": name, "org_id": org_id})
     try:
@@ -57,12 +64,12 @@ def create_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
             key,
             name=name,
             org_id=org_id,
-            region_id=after.get("region_id"),
-            pg_version=after.get("pg_version"),
-            quota=after.get("quota") or None,
-            default_endpoint_settings=_compute(after.get("default_endpoint_settings")),
-            history_retention_seconds=after.get("history_retention_seconds"),
-            hipaa=after.get("hipaa"),
+            region_id=payload.region_id,
+            pg_version=payload.pg_version,
+            quota=dict(payload.quota) or None,
+            default_endpoint_settings=_compute(payload.compute),
+            history_retention_seconds=payload.history_retention_seconds,
+            hipaa=True if payload.hipaa else None,
         )
     except OutcomeUnknown:
         # The create may or may not have happened; Neon has no idempotency keys, so look for
@@ -97,33 +104,32 @@ def create_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 
 
 def adopt_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
-    after = dict(step.after or {})
+    payload = payload_of(step, AdoptProject)
     tenant = str(step.tenant)
     binding = ctx.binding(tenant)
-    binding.project_id, binding.org_id = str(after["project_id"]), str(after["org_id"])
+    binding.project_id, binding.org_id = payload.project_id, payload.org_id
     ctx.record(
         tenant,
         lambda t: replace(
             t,
-            project_id=str(after["project_id"]),
-            org_id=str(after["org_id"]),
+            project_id=payload.project_id,
+            org_id=payload.org_id,
             prevent_destroy=binding.prevent_destroy,
         ),
     )
     close_create_intents(ctx.ledger, tenant)
-    previous = after.get("handover_from")
-    if previous:
+    if payload.handover_from:
         # The project moves to this tenant: the removed tenant's record goes, nothing is deleted.
         ctx.ledger.forget_tenant(
-            str(previous),
-            note=f"project {after['project_id']} handed over to tenant {tenant}",
+            payload.handover_from,
+            note=f"project {payload.project_id} handed over to tenant {tenant}",
             recoverable_until=ctx.now(),
         )
-    return {"project_id": after["project_id"]}
+    return {"project_id": payload.project_id}
 
 
 def update_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
-    after = dict(step.after or {})
+    after = payload_of(step, UpdateProject).new
     target = ctx.target(step.tenant)
     project_id, key = target.project_id, target.key
     _, operations = ctx.client.update_project(
@@ -140,10 +146,11 @@ def update_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
 
 
 def update_endpoint(ctx: ApplyContext, step: Step) -> dict[str, Any]:
-    after = dict(step.after or {})
+    payload = payload_of(step, UpdateEndpoint)
+    after = payload.new
     target = ctx.target(step.tenant)
     project_id, key = target.project_id, target.key
-    endpoint_id = str(after["endpoint_id"])
+    endpoint_id = payload.endpoint_id
     _, operations = ctx.client.update_endpoint(
         key,
         project_id,
@@ -163,11 +170,11 @@ def delete_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
     project is gone (read back when the answer is lost) and no recorded key is left live. The
     intent recorded first lets recovery finish the offboarding if the run dies half-way.
     """
-    before = dict(step.before or {})
+    payload = payload_of(step, DeleteProject)
     tenant = str(step.tenant)
     binding = ctx.binding(tenant)
-    project_id = str(before.get("project_id") or before.get("id") or ctx.project_id(tenant))
-    org_id = str(before.get("org_id") or binding.org_id)
+    project_id = payload.project_id or ctx.project_id(tenant)
+    org_id = payload.org_id or binding.org_id
     key = ctx.credentials.org_key(org_id)
     recoverable_until = ctx.now() + RECOVERY_WINDOW
     intent = ctx.ledger.record_intent(
@@ -201,3 +208,13 @@ def delete_project(ctx: ApplyContext, step: Step) -> dict[str, Any]:
         "project_id": project_id,
         "recoverable_until": recoverable_until.isoformat(timespec="seconds"),
     }
+
+
+#: This module's part of the apply layer's action registry (merged in ``apply.handlers``).
+HANDLERS: dict[Action, Handler] = {
+    Action.CREATE_PROJECT: create_project,
+    Action.ADOPT_PROJECT: adopt_project,
+    Action.UPDATE_PROJECT: update_project,
+    Action.UPDATE_ENDPOINT: update_endpoint,
+    Action.DELETE_PROJECT: delete_project,
+}

@@ -22,9 +22,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from reconciler.apply.context import ApplyContext
+from reconciler.apply.context import ApplyContext, Handler, payload_of
 from reconciler.apply.executor import ItemFailed
-from reconciler.core.plan import Step
+from reconciler.core.plan import Action, Step
+from reconciler.core.plan_payloads import TransferProjects
 from reconciler.errors import NotAcceptable, OutcomeUnknown, UnprocessableEntity
 from reconciler.ledger import IntentOutcome
 
@@ -37,13 +38,12 @@ def gate_id(step_id: str, tenant: str) -> str:
     return f"{step_id}{GATE_SEPARATOR}{tenant}"
 
 
-def transfer_projects(ctx: ApplyContext, step: Step, failures: dict[str, str]) -> dict[str, Any]:
-    """Move the batch; fill ``failures`` (tenant → why) for the projects that could not move."""
-    after = dict(step.after or {})
-    source, destination = str(after["source_org_id"]), str(after["destination_org_id"])
-    pending: dict[str, str] = dict(
-        zip((str(p) for p in after["project_ids"]), (str(t) for t in after["tenants"]), strict=True)
-    )
+def transfer_projects(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    """Move the batch; record (tenant → why) the projects that could not move for the gates."""
+    payload = payload_of(step, TransferProjects)
+    failures = ctx.transfer_failures.setdefault(step.id, {})
+    source, destination = payload.source_org_id, payload.destination_org_id
+    pending = payload.projects()
     key = ctx.credentials.transfer_key()
     intents = {
         project_id: ctx.ledger.record_intent(
@@ -131,3 +131,9 @@ def transfer_gate(failures: dict[str, str], tenant: str) -> None:
 
 def _summary(failures: dict[str, str]) -> str:
     return "; ".join(f"{tenant}: {why}" for tenant, why in sorted(failures.items()))
+
+
+#: This module's part of the apply layer's action registry (merged in ``apply.handlers``).
+HANDLERS: dict[Action, Handler] = {
+    Action.TRANSFER_PROJECTS: transfer_projects,
+}

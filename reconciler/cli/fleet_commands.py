@@ -125,19 +125,20 @@ def plan(
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")
     state.output.note(f"{result.api_calls} API call(s)")
-    meta = result.plan.meta
+    contract = result.plan.contract
     # A shard's counts are of its own tenants: the others are not planned here at all.
-    list_only = meta.get("list_only_tenants", 0)
-    if "shard" in meta:
+    list_only = contract.list_only_tenants or 0
+    if contract.shard is not None:
         declared = sum(1 for name in result.plan.targets if name in desired.tenants)
-        list_only = declared - meta.get("refreshed_tenants", declared)
+        refreshed = contract.refreshed_tenants
+        list_only = declared - (declared if refreshed is None else refreshed)
         state.output.note(
-            f"shard {meta['shard']}: {len(result.plan.targets)} tenant(s) planned; the other "
+            f"shard {contract.shard}: {len(result.plan.targets)} tenant(s) planned; the other "
             "shards' tenants are left to their runners"
         )
     if list_only:
         state.output.note(
-            f"incremental refresh: {meta['refreshed_tenants']} tenant(s) read in "
+            f"incremental refresh: {contract.refreshed_tenants} tenant(s) read in "
             f"full, {list_only} from list pages only "
             "(--refresh=all reads every tenant's computes and branches)"
         )
@@ -215,7 +216,7 @@ def apply(
     if saved is not None and manifests is None:
         # The plan file chose them: say which, so a log shows it (CI should pin them with -f).
         output.note(
-            f"checked the plan against the manifests it names, {saved.meta.get('manifests')} "
+            f"checked the plan against the manifests it names, {saved.contract.manifests} "
             "(-f PATH names them instead)"
         )
     if saved is not None:

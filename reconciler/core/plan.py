@@ -7,28 +7,35 @@ and back; ``reconciler.apply`` executes the steps; ``reconciler.render`` explain
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.core.plan_contract import ApplyContract, PlannedBinding
+from reconciler.core.plan_payloads import (
+    PAYLOAD_TYPES,
+    Action,
+    JsonObject,
+    Payload,
+    TransferProjects,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "PAYLOAD_TYPES",
+    "Action",
+    "ApplyContract",
+    "Blocker",
+    "FieldChange",
+    "JsonObject",
+    "Payload",
+    "Plan",
+    "PlannedBinding",
+    "Step",
+]
+
+#: The plan file format; readers refuse any other version (``plan_codec``).
 FORMAT_VERSION = 1
-
-
-class Action(enum.StrEnum):
-    """What a step does. The values are the plan file's ``action`` strings."""
-
-    CREATE_PROJECT = "create_project"
-    ADOPT_PROJECT = "adopt_project"
-    UPDATE_PROJECT = "update_project"
-    UPDATE_ENDPOINT = "update_endpoint"
-    TRANSFER_PROJECTS = "transfer_projects"
-    CREATE_BRANCH = "create_branch"
-    UPDATE_BRANCH = "update_branch"
-    DELETE_BRANCH = "delete_branch"
-    CREATE_API_KEY = "create_api_key"
-    REVOKE_API_KEY = "revoke_api_key"
-    DELETE_PROJECT = "delete_project"
 
 
 @dataclass(frozen=True)
@@ -43,21 +50,39 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class Step:
-    """One unit of work.
+    """One unit of work: what it acts on is its typed ``payload`` (``plan_payloads``).
 
-    ``tenant`` is None only for batched steps (``transfer_projects``), whose ``after`` lists
-    the tenants and project ids moved. ``before``/``after`` hold plain JSON values describing the
-    resource; they never hold secrets.
+    ``tenant`` is None only for batched steps (``transfer_projects``), whose payload lists the
+    tenants and project ids moved. Payloads never hold secrets.
     """
 
     id: str
     tenant: str | None
-    action: Action
-    before: Mapping[str, Any] | None
-    after: Mapping[str, Any] | None
+    payload: Payload
     depends_on: tuple[str, ...] = ()
     reason: str = ""
     changes: tuple[FieldChange, ...] = ()
+
+    @property
+    def action(self) -> Action:
+        return self.payload.ACTION
+
+    @property
+    def before(self) -> JsonObject | None:
+        """The plan file's ``before`` object (for display and comparison, not for acting)."""
+        return self.payload.before_json()
+
+    @property
+    def after(self) -> JsonObject | None:
+        """The plan file's ``after`` object (for display and comparison, not for acting)."""
+        return self.payload.after_json()
+
+    @property
+    def tenants(self) -> tuple[str, ...]:
+        """The tenants the step acts for: its own, or every tenant a transfer batch moves."""
+        if isinstance(self.payload, TransferProjects):
+            return self.payload.tenants
+        return () if self.tenant is None else (self.tenant,)
 
 
 @dataclass(frozen=True)
@@ -83,7 +108,8 @@ class Plan:
     format_version: int = FORMAT_VERSION
     #: Names of tenants the plan was restricted to (``--tenant``); empty means all.
     targets: tuple[str, ...] = ()
-    meta: Mapping[str, Any] = field(default_factory=dict)
+    #: What apply needs besides the steps (the plan file's ``meta``).
+    contract: ApplyContract = field(default_factory=ApplyContract)
     #: The seal a plan file carried, verified when it was read (``plan_codec``); empty for a
     #: plan made in this process. Not part of equality: it is derived from the rest.
     seal: str = field(default="", compare=False)

@@ -37,7 +37,16 @@ from typing import Any
 from reconciler.core.context import parse_instant
 from reconciler.core.graph import topological_order
 from reconciler.core.json_text import compact_sorted
-from reconciler.core.plan import FORMAT_VERSION, Action, Blocker, FieldChange, Plan, Step
+from reconciler.core.plan import (
+    FORMAT_VERSION,
+    Action,
+    ApplyContract,
+    Blocker,
+    FieldChange,
+    Plan,
+    Step,
+)
+from reconciler.core.plan_payloads import payload_from_json
 from reconciler.errors import PlanError, PlanFileError
 
 #: How deep a plan file may nest arrays and objects. Plans the tool writes stay under 10; the
@@ -46,19 +55,6 @@ MAX_NESTING = 64
 SEAL_PREFIX = "sha256:"
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKETS = re.compile(r"[\[\]{}]")
-
-#: ``meta`` entries the tool writes, and the JSON type each must have when present.
-_META_TYPES: dict[str, type] = {
-    "manifests": str,
-    "refresh_mode": str,
-    "fleet": dict,
-    "observed": dict,
-    "tenants": dict,
-    "converged": dict,
-    "prevent_destroy": dict,
-    "shard": str,
-}
-
 
 #: One encoder for every canonical text (see ``json_text``).
 _CANONICAL = compact_sorted(allow_nan=False)
@@ -111,7 +107,7 @@ def plan_document(plan: Plan) -> Iterator[tuple[str, Any]]:
     tail: dict[str, Any] = {
         "warnings": list(plan.warnings),
         "blockers": [{"tenant": b.tenant, "message": b.message} for b in plan.blockers],
-        "meta": dict(plan.meta),
+        "meta": plan.contract.to_json(),
     }
     small = {**head, **tail}
     names = sorted([*small, STEPS])
@@ -261,22 +257,8 @@ def _plan_shape(data: Mapping[str, Any]) -> Plan:
         targets=tuple(
             _text(t, f"targets[{i}]") for i, t in enumerate(_get(data, "targets", list, ""))
         ),
-        meta=_meta(_get(data, "meta", dict, "")),
+        contract=ApplyContract.from_json(_get(data, "meta", dict, "")),
     )
-
-
-def _meta(meta: Mapping[str, Any]) -> dict[str, Any]:
-    for name, kind in _META_TYPES.items():
-        if name in meta and not isinstance(meta[name], kind):
-            expected = "an object" if kind is dict else "a string"
-            raise PlanFileError(f"plan file: meta.{name}: expected {expected}")
-    if meta.get("refresh_mode", "all") not in ("changed", "all"):
-        raise PlanFileError("plan file: meta.refresh_mode: expected changed or all")
-    for section, kind in (("tenants", dict), ("observed", list)):
-        for key, value in dict(meta.get(section, {})).items():
-            if not isinstance(value, kind):
-                raise PlanFileError(f"plan file: meta.{section}.{key}: expected {kind.__name__}")
-    return dict(meta)
 
 
 def _step_from_dict(raw: Any, where: str) -> Step:
@@ -290,12 +272,12 @@ def _step_from_dict(raw: Any, where: str) -> Step:
     tenant = data.get("tenant")
     if tenant is not None and not isinstance(tenant, str):
         raise PlanFileError(f"plan file: {prefix}tenant: expected a string or null")
+    before = _optional_obj(data, "before", prefix)
+    after = _optional_obj(data, "after", prefix)
     return Step(
         id=_get(data, "id", str, prefix),
         tenant=tenant,
-        action=action,
-        before=_optional_obj(data, "before", prefix),
-        after=_optional_obj(data, "after", prefix),
+        payload=payload_from_json(action, before, after, where),
         depends_on=tuple(
             _text(d, f"{prefix}depends_on[{i}]")
             for i, d in enumerate(_get(data, "depends_on", list, prefix))

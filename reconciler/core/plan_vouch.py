@@ -31,9 +31,7 @@ class Mismatch:
 
 def touched_tenants(plan: Plan) -> set[str]:
     """Tenants with a step of their own or moved by a batched transfer."""
-    return {s.tenant for s in plan.steps if s.tenant is not None} | {
-        str(t) for s in plan.steps if s.tenant is None for t in (s.after or {}).get("tenants", ())
-    }
+    return {tenant for step in plan.steps for tenant in step.tenants}
 
 
 def stale_tenants(saved: Plan, replan: Plan) -> list[str]:
@@ -74,10 +72,7 @@ def unvouched_steps(saved: Plan, replan: Plan) -> list[Mismatch]:
 
 def _why_missing(step: Step, blocked: dict[str, str]) -> str:
     """Why the re-plan has no such step: a tenant it moves is blocked now, or it is not planned."""
-    tenants = (
-        [step.tenant] if step.tenant else [str(t) for t in (step.after or {}).get("tenants", ())]
-    )
-    for tenant in tenants:
+    for tenant in step.tenants:
         if tenant in blocked:
             return f"{tenant} is blocked now: {blocked[tenant]}"
     return "the manifests do not plan this step"

@@ -1,8 +1,8 @@
 """``build_plan``: the pure planner of neon-fleet.
 
 ``build_plan(desired, live, ledger, options) -> Plan`` reads only its arguments: no clock
-(``options.now``), no network, no database. The per-tenant rules live in ``project_plan``,
-``branch_plan``, ``key_plan`` and ``delete_plan`` (each documents its part); this module
+(``options.now``), no network, no database. The per-tenant rules live in ``planners.project``,
+``planners.branch``, ``planners.key`` and ``planners.delete`` (each documents its part); this module
 restricts to ``options.targets``, batches transfers, and orders the steps.
 
 Transfers are grouped per (source org, destination org) into ``transfer_projects`` steps of at
@@ -20,21 +20,22 @@ in tenant order, fleet-level ones last.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from reconciler.core.context import make_context
-from reconciler.core.delete_plan import plan_removed_tenants
 from reconciler.core.graph import topological_order
 from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
 from reconciler.core.options import PlanOptions
-from reconciler.core.outcome import (
-    ACTION_ORDER,
+from reconciler.core.plan import ApplyContract, Blocker, FieldChange, Plan, Step
+from reconciler.core.plan_payloads import ACTION_ORDER, TransferProjects
+from reconciler.core.planners.delete import plan_removed_tenants
+from reconciler.core.planners.project import plan_declared_tenant
+from reconciler.core.planners.tenant_outcome import (
     TRANSFER_PLACEHOLDER,
     TenantOutcome,
     TransferRequest,
     transfer_step_id,
 )
-from reconciler.core.plan import Action, Blocker, FieldChange, Plan, Step
-from reconciler.core.project_plan import plan_declared_tenant
 from reconciler.errors import PlanError
 
 #: Neon accepts at most this many project ids per transfer request.
@@ -77,7 +78,7 @@ def build_plan(
         blockers=tuple(Blocker(o.tenant, m) for o in _by_tenant(outcomes) for m in o.blockers),
         created_at=options.now,
         targets=tuple(sorted(targets)),
-        meta={"refresh": options.refresh},
+        contract=ApplyContract(refresh=options.refresh),
     )
 
 
@@ -106,14 +107,12 @@ def _batch_transfers(
                 Step(
                     id=sid,
                     tenant=None,
-                    action=Action.TRANSFER_PROJECTS,
-                    before={"org_id": source, "tenants": tenants},
-                    after={
-                        "source_org_id": source,
-                        "destination_org_id": destination,
-                        "project_ids": [r.project_id for r in chunk],
-                        "tenants": tenants,
-                    },
+                    payload=TransferProjects(
+                        source_org_id=source,
+                        destination_org_id=destination,
+                        project_ids=tuple(r.project_id for r in chunk),
+                        tenants=tuple(tenants),
+                    ),
                     depends_on=tuple(sorted({d for r in chunk for d in r.depends_on})),
                     reason=(
                         f"tier change: move {len(chunk)} project(s) from {source} to "
@@ -135,16 +134,7 @@ def _resolve_transfer(step: Step, batch_of: Mapping[str, str]) -> Step:
         raise PlanError(f"step {step.id} waits for a transfer that was not planned")
     batch = batch_of[step.tenant]
     deps = tuple(batch if d == TRANSFER_PLACEHOLDER else d for d in step.depends_on)
-    return Step(
-        id=step.id,
-        tenant=step.tenant,
-        action=step.action,
-        before=step.before,
-        after=step.after,
-        depends_on=deps,
-        reason=step.reason,
-        changes=step.changes,
-    )
+    return replace(step, depends_on=deps)
 
 
 def _ordered(steps: list[Step]) -> tuple[Step, ...]:

@@ -4,35 +4,57 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, assert_never
 
 from reconciler.core.json_text import sorted_encoder
 from reconciler.core.plan import Action, Plan, Step
+from reconciler.core.plan_payloads import (
+    AdoptProject,
+    CreateApiKey,
+    CreateBranch,
+    CreateProject,
+    DeleteBranch,
+    DeleteProject,
+    RevokeApiKey,
+    TransferProjects,
+    UpdateBranch,
+    UpdateEndpoint,
+    UpdateProject,
+    check_complete,
+)
 
-#: The plan symbol of each action, after ``terraform plan`` (``»`` for transfers).
-SYMBOLS: dict[Action, str] = {
-    Action.CREATE_PROJECT: "+",
-    Action.CREATE_BRANCH: "+",
-    Action.CREATE_API_KEY: "+",
-    Action.ADOPT_PROJECT: "~",
-    Action.UPDATE_PROJECT: "~",
-    Action.UPDATE_ENDPOINT: "~",
-    Action.UPDATE_BRANCH: "~",
-    Action.TRANSFER_PROJECTS: "»",
-    Action.DELETE_PROJECT: "-",
-    Action.DELETE_BRANCH: "-",
-    Action.REVOKE_API_KEY: "-",
+
+@dataclass(frozen=True)
+class ActionStyle:
+    """How renderers show an action: its symbol (after ``terraform plan``) and summary group."""
+
+    symbol: str
+    group: str
+
+
+#: The render layer's action registry: every action's symbol and group (``step_label`` says
+#: what a step acts on). Completeness is checked at import; see CONTRIBUTING.md.
+STYLES: dict[Action, ActionStyle] = {
+    Action.CREATE_PROJECT: ActionStyle("+", "create"),
+    Action.CREATE_BRANCH: ActionStyle("+", "create"),
+    Action.CREATE_API_KEY: ActionStyle("+", "create"),
+    Action.ADOPT_PROJECT: ActionStyle("~", "adopt"),
+    Action.UPDATE_PROJECT: ActionStyle("~", "update"),
+    Action.UPDATE_ENDPOINT: ActionStyle("~", "update"),
+    Action.UPDATE_BRANCH: ActionStyle("~", "update"),
+    Action.TRANSFER_PROJECTS: ActionStyle("»", "transfer"),
+    Action.DELETE_PROJECT: ActionStyle("-", "delete"),
+    Action.DELETE_BRANCH: ActionStyle("-", "delete"),
+    Action.REVOKE_API_KEY: ActionStyle("-", "delete"),
 }
+check_complete(STYLES, "render.common.STYLES")
+
+#: The summary line's groups, in order.
+GROUPS = ("create", "adopt", "update", "transfer", "delete")
+SYMBOLS: dict[Action, str] = {action: style.symbol for action, style in STYLES.items()}
 BLOCKER_SYMBOL = "!"
 LEGEND = "+ create   ~ update/adopt   » transfer   - delete/revoke   ! blocker"
-
-_GROUPS: dict[str, tuple[Action, ...]] = {
-    "create": (Action.CREATE_PROJECT, Action.CREATE_BRANCH, Action.CREATE_API_KEY),
-    "adopt": (Action.ADOPT_PROJECT,),
-    "update": (Action.UPDATE_PROJECT, Action.UPDATE_ENDPOINT, Action.UPDATE_BRANCH),
-    "transfer": (Action.TRANSFER_PROJECTS,),
-    "delete": (Action.DELETE_PROJECT, Action.DELETE_BRANCH, Action.REVOKE_API_KEY),
-}
 
 
 #: ``json.dumps(raw, ensure_ascii=False, sort_keys=True)``, without building an encoder per call
@@ -47,31 +69,33 @@ def value(raw: Any) -> str:
 
 def step_label(step: Step) -> str:
     """What the step acts on, e.g. ``project cust-1`` or ``branch dev``."""
-    after = step.after or {}
-    before = step.before or {}
-    match step.action:
-        case Action.CREATE_PROJECT | Action.ADOPT_PROJECT | Action.DELETE_PROJECT:
-            name = after.get("name") or before.get("name") or step.tenant
-            pid = after.get("project_id") or before.get("id")
-            return f"project {name}" + (f" ({pid})" if pid else "")
-        case Action.UPDATE_PROJECT:
-            return f"project {after.get('project_id', step.tenant)}"
-        case Action.UPDATE_ENDPOINT:
-            return f"endpoint {after.get('endpoint_id')} on branch {after.get('branch_id')}"
-        case Action.CREATE_BRANCH | Action.UPDATE_BRANCH:
-            return f"branch {after.get('name')}"
-        case Action.DELETE_BRANCH:
-            return f"branch {before.get('name')} ({before.get('id')})"
-        case Action.CREATE_API_KEY:
-            return f"api key {after.get('key_name')} in {after.get('org_id')}"
-        case Action.REVOKE_API_KEY:
-            return f"api key {before.get('key_name')} ({before.get('key_id')})"
-        case Action.TRANSFER_PROJECTS:
-            count = len(after.get("project_ids", ()))
+    payload = step.payload
+    match payload:
+        case CreateProject():
+            return f"project {payload.name}"
+        case AdoptProject():
+            return f"project {payload.name} ({payload.project_id})"
+        case DeleteProject():
+            return f"project {payload.name or step.tenant} ({payload.project_id})"
+        case UpdateProject():
+            return f"project {payload.project_id}"
+        case UpdateEndpoint():
+            return f"endpoint {payload.endpoint_id} on branch {payload.branch_id}"
+        case CreateBranch() | UpdateBranch():
+            return f"branch {payload.name}"
+        case DeleteBranch():
+            return f"branch {payload.name} ({payload.branch_id})"
+        case CreateApiKey():
+            return f"api key {payload.key_name} in {payload.org_id}"
+        case RevokeApiKey():
+            return f"api key {payload.key_name} ({payload.key_id})"
+        case TransferProjects():
             return (
-                f"{count} project(s) {after.get('source_org_id')} → "
-                f"{after.get('destination_org_id')}"
+                f"{len(payload.project_ids)} project(s) {payload.source_org_id} → "
+                f"{payload.destination_org_id}"
             )
+        case _:
+            assert_never(payload)
 
 
 def by_tenant(plan: Plan) -> tuple[list[Step], dict[str, list[Step]]]:
@@ -90,8 +114,10 @@ def by_tenant(plan: Plan) -> tuple[list[Step], dict[str, list[Step]]]:
 
 def grouped_counts(plan: Plan) -> dict[str, int]:
     """Step counts per group: create, adopt, update, transfer, delete."""
-    counts = plan.summary
-    return {group: sum(counts[a.value] for a in actions) for group, actions in _GROUPS.items()}
+    counts = dict.fromkeys(GROUPS, 0)
+    for step in plan.steps:
+        counts[STYLES[step.action].group] += 1
+    return counts
 
 
 def summary_line(plan: Plan) -> str:

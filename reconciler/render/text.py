@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from reconciler.core.plan import Action, Plan, Step
+from reconciler.core.plan import Plan, Step
+from reconciler.core.plan_payloads import TransferProjects
 from reconciler.render.common import (
     BLOCKER_SYMBOL,
     LEGEND,
@@ -34,9 +35,8 @@ def render_step(step: Step, *, color: bool = False) -> list[str]:
     """The lines of one step: symbol, action and label, fields, then the reason."""
     symbol = SYMBOLS[step.action]
     lines = [_paint(f"{symbol} {step.action.value} {step_label(step)}", _COLORS[symbol], color)]
-    if step.action is Action.TRANSFER_PROJECTS:
-        tenants = (step.after or {}).get("tenants", [])
-        lines.append(f"    tenants: {', '.join(tenants)}")
+    if isinstance(step.payload, TransferProjects):
+        lines.append(f"    tenants: {', '.join(step.payload.tenants)}")
     else:
         width = max((len(c.path) for c in step.changes), default=0)
         for change in step.changes:
@@ -80,7 +80,7 @@ def text_chunks(plan: Plan, *, color: bool) -> Iterator[str]:
     lines = [header]
     if plan.targets:
         lines.append(f"targets: {', '.join(plan.targets)}")
-    if plan.meta.get("refresh") is False:
+    if plan.contract.refresh is False:
         lines.append("live state was NOT refreshed for this plan")
     if not plan.has_changes:
         lines += ["", *(f"warning: {w}" for w in plan.warnings), summary_line(plan)]

@@ -13,7 +13,8 @@ from reconciler.apply.applier import Applier
 from reconciler.apply.context import ApplyContext, TenantBinding
 from reconciler.apply.executor import Status
 from reconciler.apply.secrets import ExecSink, SecretSink
-from reconciler.core.plan import Action, Plan, Step
+from reconciler.core.plan import Plan, Step
+from reconciler.core.plan_payloads import CreateApiKey
 from reconciler.credentials import Credentials
 from reconciler.emulator import Emulator, seed_from_mapping
 from reconciler.ledger import RunInfo, open_ledger
@@ -30,9 +31,7 @@ SEED = {
 CREATE = Step(
     id="cust/create_api_key/runtime",
     tenant="cust",
-    action=Action.CREATE_API_KEY,
-    before=None,
-    after={"key": "runtime", "key_name": "t-cust:runtime", "org_id": "org-1", "project_id": None},
+    payload=CreateApiKey("runtime", "t-cust:runtime", "org-1", None),
 )
 
 

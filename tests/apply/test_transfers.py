@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from reconciler.apply.applier import Applier
 from reconciler.apply.context import ApplyContext, TenantBinding
 from reconciler.apply.executor import Status
-from reconciler.core.plan import Action, Plan, Step
+from reconciler.core.plan import Plan, Step
+from reconciler.core.plan_payloads import TransferProjects, UpdateProject
 from reconciler.credentials import Credentials
 from reconciler.emulator import Emulator, seed_from_mapping
 from reconciler.ledger import RunInfo, open_ledger
@@ -79,22 +81,18 @@ def _plan(destination: str) -> Plan:
     transfer = Step(
         id=f"transfer/org-src->{destination}/1",
         tenant=None,
-        action=Action.TRANSFER_PROJECTS,
-        before={"org_id": "org-src", "tenants": TENANTS},
-        after={
-            "source_org_id": "org-src",
-            "destination_org_id": destination,
-            "project_ids": [f"proj-{n}" for n in range(1, 6)],
-            "tenants": TENANTS,
-        },
+        payload=TransferProjects(
+            source_org_id="org-src",
+            destination_org_id=destination,
+            project_ids=tuple(f"proj-{n}" for n in range(1, 6)),
+            tenants=tuple(TENANTS),
+        ),
     )
     updates = tuple(
         Step(
             id=f"{tenant}/update_project",
             tenant=tenant,
-            action=Action.UPDATE_PROJECT,
-            before=None,
-            after={"project_id": f"proj-{n}", "quota": {"compute_time_seconds": 360000}},
+            payload=UpdateProject(f"proj-{n}", {}, {"quota": {"compute_time_seconds": 360000}}),
             depends_on=(transfer.id,),
         )
         for n, tenant in enumerate(TENANTS, start=1)
@@ -143,16 +141,15 @@ def test_a_406_names_each_unsatisfied_limit(tmp_path):
     plan = _plan("org-low")
     # Only projects without integrations, so Neon's answer is about plan limits.
     transfer = plan.steps[0]
-    trimmed = {
-        **(transfer.after or {}),
-        "project_ids": ["proj-1", "proj-2"],
-        "tenants": TENANTS[:2],
-    }
+    assert isinstance(transfer.payload, TransferProjects)
+    trimmed = replace(
+        transfer.payload, project_ids=("proj-1", "proj-2"), tenants=tuple(TENANTS[:2])
+    )
     plan = Plan(
         "test",
         "d",
         {},
-        (Step(transfer.id, None, transfer.action, transfer.before, trimmed), *plan.steps[1:3]),
+        (replace(transfer, payload=trimmed), *plan.steps[1:3]),
     )
     results = _run(ctx, plan)
     status, message = results["transfer/org-src->org-low/1"]

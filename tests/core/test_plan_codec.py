@@ -77,7 +77,7 @@ def test_saved_plans_are_sealed_and_a_modified_plan_is_refused() -> None:
 def test_plan_digest_is_the_seal_not_a_rendering() -> None:
     plan = plan_for("tier_upgrade")
     text = json.dumps(plan_to_dict(plan), indent=2)
-    assert plan_from_text(text).meta == plan.meta
+    assert plan_from_text(text).contract == plan.contract
     assert plan_digest(plan_from_text(text)) == json.loads(text)["seal"]
     assert plan_digest(plan).startswith(SEAL_PREFIX) and len(plan_digest(plan)) == 71
 

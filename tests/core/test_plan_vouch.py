@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.core.plan import Action, Blocker, Step
+from reconciler.core.plan import Blocker, Step
 from reconciler.core.plan_codec import plan_from_dict, plan_to_dict
+from reconciler.core.plan_payloads import DeleteProject, UpdateProject
 from reconciler.core.plan_vouch import stale_tenants, touched_tenants, unvouched_steps
 from tests.core.scenarios import plan_for
 
@@ -22,10 +23,9 @@ def test_an_honest_plan_read_back_from_its_file_is_vouched_for() -> None:
 def test_an_added_or_changed_step_is_named_with_the_reason() -> None:
     fresh = plan_for("quota_change")
     first = fresh.steps[0]
-    bogus = Step(
-        f"{first.tenant}/delete_project", first.tenant, Action.DELETE_PROJECT, {"x": 1}, None
-    )
-    changed = replace(first, after={**(first.after or {}), "extra": 1})
+    bogus = Step(f"{first.tenant}/delete_project", first.tenant, DeleteProject("x", None, "o"))
+    assert isinstance(first.payload, UpdateProject)
+    changed = replace(first, payload=replace(first.payload, new={**first.payload.new, "extra": 1}))
     saved = replace(fresh, steps=(changed, *fresh.steps[1:], bogus))
     mismatches = unvouched_steps(saved, fresh)
     assert [(m.step_id, m.why) for m in mismatches] == [

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reconciler.app.drift_items import DriftItem, DriftKind, derive_items, manifest_path
+from reconciler.core.drift_items import DriftItem, DriftKind, derive_items, manifest_path
 from reconciler.core.model import (
     BranchSpec,
     DesiredFleet,

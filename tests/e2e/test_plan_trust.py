@@ -168,7 +168,7 @@ def _delete_step(document: dict[str, Any], tenant: str, project: dict[str, Any])
             "id": f"{tenant}/delete_project",
             "tenant": tenant,
             "action": "delete_project",
-            "before": {"project_id": project["id"], "name": project["name"]},
+            "before": {"id": project["id"], "name": project["name"], "org_id": "org-free-1"},
             "after": None,
             "depends_on": [],
             "reason": "removed from the manifests",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.app.planning import quiet_list_only_warnings, refresh_meta
+from reconciler.app.planning import quiet_list_only_warnings, refresh_counts
 from reconciler.core.model import (
     BranchSpec,
     DesiredTenant,
@@ -16,7 +16,8 @@ from reconciler.core.model import (
     OwnedKey,
     OwnedTenant,
 )
-from reconciler.observe import REFRESH_MODES, DetailNeeds, needs_for, tenants_to_refresh
+from reconciler.core.plan_contract import REFRESH_MODES
+from reconciler.observe import DetailNeeds, needs_for, tenants_to_refresh
 from tests.core.factories import (
     ORG_FREE,
     ORG_PAID,
@@ -115,15 +116,15 @@ def test_removed_tenants_keys_are_still_listed() -> None:
     assert needs_for(desired(kept), view, snapshot, only=frozenset()).key_orgs == {ORG_FREE}
 
 
-def test_refresh_meta_counts_declared_tenants_only() -> None:
+def test_refresh_counts_counts_declared_tenants_only() -> None:
     tenants, _, _ = _fleet()
     fleet = desired(*tenants)
-    assert refresh_meta(fleet, "all", None) == {
+    assert refresh_counts(fleet, "all", None) == {
         "refresh_mode": "all",
         "refreshed_tenants": 4,
         "list_only_tenants": 0,
     }
-    assert refresh_meta(fleet, "changed", {"cust-1", "removed-tenant"}) == {
+    assert refresh_counts(fleet, "changed", {"cust-1", "removed-tenant"}) == {
         "refresh_mode": "changed",
         "refreshed_tenants": 1,
         "list_only_tenants": 3,

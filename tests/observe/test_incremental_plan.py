@@ -11,7 +11,7 @@ from reconciler.app.applying import apply_plan, apply_session
 from reconciler.app.planning import PlanResult, make_plan
 from reconciler.core.model import DesiredFleet
 from reconciler.core.plan import Action
-from reconciler.observe import RefreshMode
+from reconciler.core.plan_contract import RefreshMode
 from tests.observe.conftest import SandboxFleet
 
 
@@ -34,18 +34,18 @@ def test_an_unchanged_fleet_plans_empty_and_quiet_from_list_pages(
     sandbox_fleet: SandboxFleet,
 ) -> None:
     first = _apply_fresh(sandbox_fleet, "changed")
-    assert first.plan.meta["refreshed_tenants"] == len(first.desired.tenants)
+    assert first.plan.contract.to_json()["refreshed_tenants"] == len(first.desired.tenants)
     desired = sandbox_fleet.desired()
     full = _plan(sandbox_fleet, desired, "all")
     incremental = _plan(sandbox_fleet, desired, "changed")
     assert full.plan.steps == ()
     assert incremental.plan.steps == ()
     assert incremental.plan.warnings == full.plan.warnings
-    assert incremental.plan.meta["refresh_mode"] == "changed"
-    assert incremental.plan.meta["refreshed_tenants"] == 0
-    assert incremental.plan.meta["list_only_tenants"] == len(desired.tenants)
-    assert incremental.plan.meta["observed"]["endpoints"] == []
-    assert incremental.plan.meta["observed"]["branches"] == []
+    assert incremental.plan.contract.to_json()["refresh_mode"] == "changed"
+    assert incremental.plan.contract.to_json()["refreshed_tenants"] == 0
+    assert incremental.plan.contract.to_json()["list_only_tenants"] == len(desired.tenants)
+    assert incremental.plan.contract.to_json()["observed"]["endpoints"] == []
+    assert incremental.plan.contract.to_json()["observed"]["branches"] == []
     orgs = len(desired.fleet.orgs)
     # One list page per org, plus at most one key list per org.
     assert incremental.api_calls <= 2 * orgs
@@ -63,17 +63,17 @@ def test_an_edited_tenant_alone_is_refreshed_and_its_plan_applies(
     )
     desired = sandbox_fleet.desired()
     planned = _plan(sandbox_fleet, desired, "changed").plan
-    assert planned.meta["refreshed_tenants"] == 1
+    assert planned.contract.to_json()["refreshed_tenants"] == 1
     assert {s.tenant for s in planned.steps} == {"cust-00043"}
     assert {s.action for s in planned.steps} == {Action.UPDATE_PROJECT, Action.UPDATE_ENDPOINT}
-    assert len(planned.meta["observed"]["endpoints"]) == 1
+    assert len(planned.contract.to_json()["observed"]["endpoints"]) == 1
     # Apply the saved plan in a new session, as ``fleet apply PLANFILE`` would.
     with sandbox_fleet.environment(desired) as env, apply_session(env):
         outcome = apply_plan(env, planned)
     assert outcome.report.ok
     after = _plan(sandbox_fleet, desired, "changed").plan
     assert after.steps == ()
-    assert after.meta["refreshed_tenants"] == 0  # the apply recorded the new digest
+    assert after.contract.to_json()["refreshed_tenants"] == 0  # the apply recorded the new digest
 
 
 def test_list_page_drift_is_seen_incrementally_compute_drift_needs_a_full_refresh(

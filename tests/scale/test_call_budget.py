@@ -26,13 +26,13 @@ from reconciler.app.environment import Environment, GlobalOptions
 from reconciler.app.planning import PlanResult, make_plan
 from reconciler.core.model import FleetConfig
 from reconciler.core.plan import Action
+from reconciler.core.plan_contract import RefreshMode
 from reconciler.emulator import Emulator, seed_from_mapping
 from reconciler.emulator.provision import NewProject, create_project
 from reconciler.emulator.routes_keys import org_admin_user
 from reconciler.manifests import load_fleet
 from reconciler.neon import NeonClient
 from reconciler.neon.ratelimit import RateBudget, configure_shared_limiter, shared_limiter
-from reconciler.observe import RefreshMode
 
 N = 90
 ORGS = {"free": "org-free-1", "paid": "org-paid-1"}
@@ -181,7 +181,7 @@ def test_full_then_incremental_refresh_costs_what_the_issue_allows(fleet: Fleet)
     # A full refresh reads everyone, but apply re-reads only the tenants it changes.
     full = fleet.plan("all")
     assert full.api_calls == pages + N
-    assert len(full.plan.meta["observed"]["endpoints"]) == len(edited)
+    assert len(full.plan.contract.to_json()["observed"]["endpoints"]) == len(edited)
     calls = fleet.apply(full)
     assert calls["GET /projects/{project_id}/endpoints"] == len(edited)
     assert fleet.plan("changed").api_calls == pages

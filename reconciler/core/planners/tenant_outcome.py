@@ -16,26 +16,6 @@ from reconciler.core.plan import Action, Step
 #: ``build_plan`` replaces it once transfers are grouped into batches.
 TRANSFER_PLACEHOLDER = "\x00transfer"
 
-#: Tie-break order of actions in the plan (after dependencies and tenant name).
-ACTION_ORDER: dict[Action, int] = {
-    action: index
-    for index, action in enumerate(
-        (
-            Action.ADOPT_PROJECT,
-            Action.CREATE_PROJECT,
-            Action.TRANSFER_PROJECTS,
-            Action.UPDATE_PROJECT,
-            Action.UPDATE_ENDPOINT,
-            Action.CREATE_BRANCH,
-            Action.UPDATE_BRANCH,
-            Action.DELETE_BRANCH,
-            Action.CREATE_API_KEY,
-            Action.REVOKE_API_KEY,
-            Action.DELETE_PROJECT,
-        )
-    )
-}
-
 
 def step_id(tenant: str, action: Action, name: str | None = None) -> str:
     """The deterministic id of a tenant's step, e.g. ``cust-1/create_branch/dev``."""

@@ -24,8 +24,9 @@ from reconciler.core.context import PlanContext
 from reconciler.core.fingerprint import fingerprint, project_keys
 from reconciler.core.model import LiveProject, OwnedTenant
 from reconciler.core.naming import api_key_prefix
-from reconciler.core.outcome import TenantOutcome, step_id
 from reconciler.core.plan import Action, Step
+from reconciler.core.plan_payloads import DeleteProject, RevokeApiKey
+from reconciler.core.planners.tenant_outcome import TenantOutcome, step_id
 from reconciler.core.views import project_view
 
 _LISTED = 20
@@ -112,33 +113,24 @@ def _delete(
             Step(
                 id=revoke_id,
                 tenant=out.tenant,
-                action=Action.REVOKE_API_KEY,
-                before={
-                    "key_id": key_id,
-                    "key_name": name,
-                    "org_id": org_id,
-                    "project_id": record.project_id,
-                },
-                after=None,
+                payload=RevokeApiKey(key_id, name, org_id, record.project_id),
                 reason="its project is deleted next",
             )
         )
     if project is None:
-        before = {"id": record.project_id, "name": None, "org_id": record.org_id}
+        payload = DeleteProject(record.project_id, None, record.org_id)
         reason = (
             "removed from the manifests and its project no longer exists: "
             "its keys are revoked and its ledger record dropped"
         )
     else:
-        before = project_view(project)
+        payload = DeleteProject.from_json(project_view(project), None, "project")
         reason = "removed from the manifests and policy.prune is on (recoverable for 7 days)"
     out.steps.append(
         Step(
             id=delete_id,
             tenant=out.tenant,
-            action=Action.DELETE_PROJECT,
-            before=before,
-            after=None,
+            payload=payload,
             # Every revoke first: the delete drops the ledger record, and a record must never
             # be dropped while a key it lists may still be live.
             depends_on=tuple(revokes),

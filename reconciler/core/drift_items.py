@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from reconciler.core.context import parse_instant
 from reconciler.core.matching import match_tenants
@@ -30,7 +30,20 @@ from reconciler.core.model import (
     LiveProject,
 )
 from reconciler.core.naming import API_KEY_SEPARATOR, api_key_name, api_key_prefix, is_old_branch
-from reconciler.core.plan import Action, Plan, Step
+from reconciler.core.plan import Action, FieldChange, Plan, Step
+from reconciler.core.plan_payloads import (
+    AdoptProject,
+    CreateApiKey,
+    CreateBranch,
+    CreateProject,
+    DeleteBranch,
+    DeleteProject,
+    RevokeApiKey,
+    TransferProjects,
+    UpdateBranch,
+    UpdateEndpoint,
+    UpdateProject,
+)
 
 
 class DriftKind(enum.StrEnum):
@@ -126,103 +139,103 @@ def _blocker_item(tenant: str, message: str) -> DriftItem:
 
 
 def _items_of_step(step: Step, transfer_ids: set[str]) -> list[DriftItem]:
-    tenant = step.tenant
-    before, after = step.before or {}, step.after or {}
-    match step.action:
-        case Action.TRANSFER_PROJECTS:
-            return [
-                DriftItem(
-                    DriftKind.WRONG_ORG,
-                    change.path.rsplit(".", 1)[0],
-                    "org",
-                    live=change.old,
-                    desired=change.new,
-                    origin=change.origin,
-                    message="the project is in another org than its tier's",
-                )
-                for change in step.changes
-            ]
-        case Action.CREATE_PROJECT:
+    """The drift layer's action registry: what each planned action says about drift.
+
+    Every payload type has its case; ``assert_never`` makes mypy refuse a new action without one.
+    """
+    tenant, payload = step.tenant, step.payload
+    match payload:
+        case TransferProjects():
+            return [_wrong_org(change) for change in step.changes]
+        case CreateProject():
+            desired = {"name": payload.name, "org_id": payload.org_id}
             return [
                 DriftItem(
                     DriftKind.MISSING_PROJECT,
                     tenant,
                     "project",
-                    desired={"name": after.get("name"), "org_id": after.get("org_id")},
+                    desired=desired,
                     origin="fleet project_name",
                     message=step.reason,
                 )
             ]
-        case Action.ADOPT_PROJECT:
+        case AdoptProject():
             return [
-                DriftItem(
-                    DriftKind.UNRECORDED_PROJECT,
-                    tenant,
-                    "project",
-                    live={"id": after.get("project_id"), "name": after.get("name")},
-                    message=step.reason,
-                    resource=str(after.get("project_id", "")),
-                )
+                _project_item(DriftKind.UNRECORDED_PROJECT, step, payload.project_id, payload.name)
             ]
-        case Action.DELETE_PROJECT:
-            return [
-                DriftItem(
-                    DriftKind.REMOVED_TENANT,
-                    tenant,
-                    "project",
-                    live={"id": before.get("id"), "name": before.get("name")},
-                    message=step.reason,
-                    resource=str(before.get("id", "")),
-                )
-            ]
-        case Action.UPDATE_PROJECT | Action.UPDATE_BRANCH:
+        case DeleteProject():
+            kind = DriftKind.REMOVED_TENANT
+            return [_project_item(kind, step, payload.project_id, payload.name)]
+        case UpdateProject() | UpdateBranch():
             return [_changed(tenant, c.path, c.old, c.new, c.origin) for c in step.changes]
-        case Action.UPDATE_ENDPOINT:
-            endpoint = str(after.get("endpoint_id", ""))
+        case UpdateEndpoint():
+            endpoint = payload.endpoint_id
             return [
                 _changed(tenant, f"compute.{c.path}", c.old, c.new, c.origin, endpoint)
                 for c in step.changes
             ]
-        case Action.CREATE_BRANCH:
+        case CreateBranch():
             return [
                 DriftItem(
                     DriftKind.MISSING_BRANCH,
                     tenant,
-                    f"branches.{after.get('name')}",
-                    desired={"parent": after.get("parent"), "protected": after.get("protected")},
+                    f"branches.{payload.name}",
+                    desired={"parent": payload.parent, "protected": payload.protected},
                     origin=f"tenant {tenant}",
                     message="declared and missing",
                 )
             ]
-        case Action.DELETE_BRANCH:
-            if is_old_branch(str(before.get("name", ""))):
+        case DeleteBranch():
+            if is_old_branch(payload.name):
                 return []  # reported by the old-branch check, whatever its age
             return [
                 DriftItem(
                     DriftKind.UNDECLARED_BRANCH,
                     tenant,
-                    f"branches.{before.get('name')}",
-                    live={"id": before.get("id")},
+                    f"branches.{payload.name}",
+                    live={"id": payload.branch_id},
                     message=step.reason,
-                    resource=str(before.get("id", "")),
+                    resource=payload.branch_id,
                 )
             ]
-        case Action.CREATE_API_KEY | Action.REVOKE_API_KEY:
+        case CreateApiKey():
             if transfer_ids.intersection(step.depends_on):
                 return []  # keys re-issued because of a transfer: the wrong_org item says why
-            if step.action is Action.CREATE_API_KEY:
-                return [
-                    DriftItem(
-                        DriftKind.MISSING_KEY,
-                        tenant,
-                        f"api_keys.{after.get('key')}",
-                        desired={"key_name": after.get("key_name")},
-                        origin=f"tenant {tenant}",
-                        message="declared and missing",
-                    )
-                ]
-            return [_undeclared_key(tenant, str(before.get("key_name")), before.get("key_id"))]
-    return []  # pragma: no cover - every action is handled above
+            return [
+                DriftItem(
+                    DriftKind.MISSING_KEY,
+                    tenant,
+                    f"api_keys.{payload.key}",
+                    desired={"key_name": payload.key_name},
+                    origin=f"tenant {tenant}",
+                    message="declared and missing",
+                )
+            ]
+        case RevokeApiKey():
+            if transfer_ids.intersection(step.depends_on):
+                return []  # keys re-issued because of a transfer: the wrong_org item says why
+            return [_undeclared_key(tenant, payload.key_name, payload.key_id)]
+        case _:
+            assert_never(payload)
+
+
+def _wrong_org(change: FieldChange) -> DriftItem:
+    return DriftItem(
+        DriftKind.WRONG_ORG,
+        change.path.rsplit(".", 1)[0],
+        "org",
+        live=change.old,
+        desired=change.new,
+        origin=change.origin,
+        message="the project is in another org than its tier's",
+    )
+
+
+def _project_item(kind: DriftKind, step: Step, project_id: str, name: str | None) -> DriftItem:
+    live = {"id": project_id, "name": name}
+    return DriftItem(
+        kind, step.tenant, "project", live=live, message=step.reason, resource=project_id
+    )
 
 
 def _changed(

@@ -30,17 +30,21 @@ Rules, in the order they are applied:
 
 from __future__ import annotations
 
-from typing import Any
-
-from reconciler.core.branch_plan import plan_branches
 from reconciler.core.context import PlanContext, is_ignored
 from reconciler.core.diff import field_changes
 from reconciler.core.fingerprint import match_fingerprint
-from reconciler.core.key_plan import plan_keys
 from reconciler.core.matching import MatchKind, ProjectMatch, match_project
 from reconciler.core.model import COMPUTE_KEYS, DesiredTenant, LiveProject
-from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, TransferRequest, step_id
 from reconciler.core.plan import Action, FieldChange, Step
+from reconciler.core.plan_payloads import AdoptProject, CreateProject, UpdateEndpoint, UpdateProject
+from reconciler.core.planners.branch import plan_branches
+from reconciler.core.planners.key import plan_keys
+from reconciler.core.planners.tenant_outcome import (
+    TRANSFER_PLACEHOLDER,
+    TenantOutcome,
+    TransferRequest,
+    step_id,
+)
 from reconciler.core.released import with_released_settings
 from reconciler.core.views import endpoint_view, project_view
 
@@ -137,30 +141,27 @@ def _plan_create(
         )
     else:
         reason = "new tenant"
-    after: dict[str, Any] = {
-        "name": tenant.project_name,
-        "org_id": tenant.org_id,
-        "region_id": tenant.region.value,
-        "pg_version": tenant.pg_version.value,
-        "quota": {k: tenant.quota[k].value for k in sorted(tenant.quota)},
-        "default_endpoint_settings": {k: tenant.compute[k].value for k in sorted(tenant.compute)},
-    }
-    if tenant.history_retention_seconds is not None:
-        after["history_retention_seconds"] = tenant.history_retention_seconds.value
-    if tenant.hipaa:
+    hrs = tenant.history_retention_seconds
+    payload = CreateProject(
+        name=tenant.project_name,
+        org_id=tenant.org_id,
+        region_id=tenant.region.value,
+        pg_version=tenant.pg_version.value,
+        quota={k: tenant.quota[k].value for k in sorted(tenant.quota)},
+        compute={k: tenant.compute[k].value for k in sorted(tenant.compute)},
+        history_retention_seconds=None if hrs is None else hrs.value,
         # A create reports every field of ``after`` (server-managed ones included, as it does
         # for org_id and region_id), so hipaa needs only its origin, not a second change.
-        after["hipaa"] = True
+        hipaa=bool(tenant.hipaa),
+    )
     sid = step_id(tenant.name, Action.CREATE_PROJECT)
     out.steps.append(
         Step(
             id=sid,
             tenant=tenant.name,
-            action=Action.CREATE_PROJECT,
-            before=None,
-            after=after,
+            payload=payload,
             reason=reason,
-            changes=field_changes(None, after, _origins(tenant)),
+            changes=field_changes(None, payload.after_json(), _origins(tenant)),
         )
     )
     return sid
@@ -199,14 +200,13 @@ def _plan_adopt(
         Step(
             id=sid,
             tenant=tenant.name,
-            action=Action.ADOPT_PROJECT,
-            before=project_view(project),
-            after={
-                "project_id": project.id,
-                "name": project.name,
-                "org_id": project.org_id,
-                **({"handover_from": match.owned_by} if match.owned_by else {}),
-            },
+            payload=AdoptProject(
+                project_id=project.id,
+                name=project.name,
+                org_id=project.org_id,
+                live=project_view(project),
+                handover_from=match.owned_by or None,
+            ),
             reason=reason,
         )
     )
@@ -329,9 +329,11 @@ def _plan_update_project(
         Step(
             id=step_id(tenant.name, Action.UPDATE_PROJECT),
             tenant=tenant.name,
-            action=Action.UPDATE_PROJECT,
-            before={"project_id": project.id, **{k: before[k] for k in touched}},
-            after={"project_id": project.id, **{k: after[k] for k in touched}},
+            payload=UpdateProject(
+                project_id=project.id,
+                old={k: before[k] for k in touched},
+                new={k: after[k] for k in touched},
+            ),
             depends_on=_deps(base, out.transfer is not None),
             reason=_update_reason(touched, out.transfer is not None),
             changes=changes,
@@ -375,14 +377,11 @@ def _plan_endpoints(
         changes = field_changes(before, wanted, origins)
         if not changes:
             continue
-        ident = {"endpoint_id": endpoint.id, "branch_id": endpoint.branch_id}
         out.steps.append(
             Step(
                 id=step_id(tenant.name, Action.UPDATE_ENDPOINT, endpoint.id),
                 tenant=tenant.name,
-                action=Action.UPDATE_ENDPOINT,
-                before={**ident, **before},
-                after={**ident, **wanted},
+                payload=UpdateEndpoint(endpoint.id, endpoint.branch_id, old=before, new=wanted),
                 depends_on=_deps(base, out.transfer is not None),
                 reason=f"compute settings differ from the manifests; {_RESTART_NOTE}",
                 changes=changes,

@@ -27,8 +27,9 @@ from reconciler.core.context import PlanContext, is_ignored, parse_instant, same
 from reconciler.core.diff import field_changes
 from reconciler.core.model import DEFAULT_BRANCH, BranchSpec, DesiredTenant, LiveBranch, LiveProject
 from reconciler.core.naming import is_old_branch
-from reconciler.core.outcome import TenantOutcome, step_id
 from reconciler.core.plan import Action, Step
+from reconciler.core.plan_payloads import CreateBranch, DeleteBranch, UpdateBranch
+from reconciler.core.planners.tenant_outcome import TenantOutcome, step_id
 from reconciler.core.views import branch_view
 
 _VIRTUAL_MAIN = LiveBranch(
@@ -120,24 +121,23 @@ def _plan_create(
             f"branch {spec.name!r}: parent {spec.parent!r} neither exists nor is declared"
         )
         return 0
-    after: dict[str, Any] = {
-        "name": spec.name,
-        "parent": spec.parent,
-        "protected": spec.protected,
-        **_expiry_after(spec),
-    }
+    payload = CreateBranch(
+        name=spec.name,
+        parent=spec.parent,
+        protected=spec.protected,
+        expires_at=spec.expires_at,
+        expires_in_seconds=None if spec.expires_at is not None else spec.expires_in_seconds,
+    )
     out.steps.append(
         Step(
             id=step_id(tenant.name, Action.CREATE_BRANCH, spec.name),
             tenant=tenant.name,
-            action=Action.CREATE_BRANCH,
-            before=None,
-            after=after,
+            payload=payload,
             depends_on=tuple(deps),
             reason="declared and missing",
             changes=field_changes(
                 None,
-                after,
+                payload.after_json(),
                 {},
                 prefix=f"branches.{spec.name}.",
                 default_origin=f"tenant {tenant.name}",
@@ -188,14 +188,11 @@ def _plan_update(
             before["expires_at"], after["expires_at"] = live.expires_at, None
     if not after:
         return
-    ident = {"name": spec.name, "branch_id": live.id or None}
     out.steps.append(
         Step(
             id=step_id(tenant.name, Action.UPDATE_BRANCH, spec.name),
             tenant=tenant.name,
-            action=Action.UPDATE_BRANCH,
-            before={**ident, **before},
-            after={**ident, **after},
+            payload=UpdateBranch(spec.name, live.id or None, old=before, new=after),
             depends_on=(base,) if base else (),
             reason="branch settings differ from the manifests",
             changes=field_changes(before, after, {}, prefix=prefix + ".", default_origin=origin),
@@ -254,9 +251,7 @@ def _plan_undeclared(
             Step(
                 id=delete_id(branch),
                 tenant=tenant.name,
-                action=Action.DELETE_BRANCH,
-                before=branch_view(branch),
-                after=None,
+                payload=DeleteBranch.from_json(branch_view(branch), None, "branch"),
                 depends_on=tuple(deps),
                 reason=reasons[branch.id],
             )

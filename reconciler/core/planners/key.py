@@ -32,8 +32,9 @@ from reconciler.core.context import PlanContext, is_ignored
 from reconciler.core.fingerprint import project_keys
 from reconciler.core.model import DesiredTenant, LiveProject, OwnedTenant
 from reconciler.core.naming import api_key_name, api_key_prefix
-from reconciler.core.outcome import TRANSFER_PLACEHOLDER, TenantOutcome, step_id
 from reconciler.core.plan import Action, FieldChange, Step
+from reconciler.core.plan_payloads import CreateApiKey, RevokeApiKey
+from reconciler.core.planners.tenant_outcome import TRANSFER_PLACEHOLDER, TenantOutcome, step_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,15 +201,8 @@ def _create(
     return Step(
         id=step_id(tenant.name, Action.CREATE_API_KEY, key),
         tenant=tenant.name,
-        action=Action.CREATE_API_KEY,
-        before=None,
-        after={
-            "key": key,
-            "key_name": full,
-            # Keys are minted where the project will be: its org, unless a transfer moves it.
-            "org_id": org_id or tenant.org_id,
-            "project_id": project_id,
-        },
+        # Keys are minted where the project will be: its org, unless a transfer moves it.
+        payload=CreateApiKey(key, full, org_id or tenant.org_id, project_id),
         depends_on=deps,
         reason=reason,
         changes=(FieldChange(f"api_keys.{key}", None, full, f"tenant {tenant.name}"),),
@@ -219,14 +213,7 @@ def _revoke(tenant: DesiredTenant, key: _Key, deps: tuple[str, ...], reason: str
     return Step(
         id=step_id(tenant.name, Action.REVOKE_API_KEY, str(key.key_id)),
         tenant=tenant.name,
-        action=Action.REVOKE_API_KEY,
-        before={
-            "key_id": key.key_id,
-            "key_name": key.name,
-            "org_id": key.org_id,
-            "project_id": key.project_id,
-        },
-        after=None,
+        payload=RevokeApiKey(key.key_id, key.name, key.org_id, key.project_id),
         depends_on=deps,
         reason=reason,
     )
