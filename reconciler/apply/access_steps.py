@@ -14,11 +14,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.apply.context import ApplyContext, ProjectTarget
-from reconciler.apply.deliver import default_branch_id, record_delivery
+from reconciler.apply.context import ApplyContext, Handler, ProjectTarget, payload_of
 from reconciler.apply.executor import ItemFailed
+from reconciler.apply.secret_steps import default_branch_id, record_delivery
 from reconciler.apply.secrets import AuthKeys
 from reconciler.core.model import BranchCompute
+from reconciler.core.plan import Action, Step
+from reconciler.core.plan_payloads import (
+    CreateDatabase,
+    CreateEndpoint,
+    CreateRole,
+    DeleteDatabase,
+    DeleteRole,
+    DisableAuth,
+    EnableAuth,
+    UpdateDatabase,
+)
 from reconciler.errors import ApiError, SecretSinkError
 from reconciler.ledger.deliveries import DeliveryStore
 from reconciler.observe_catalog import AUTH_SECRET
@@ -171,3 +182,56 @@ def create_branch_compute(
     )
     _wait(ctx, target, operations)
     return _ids(target, branch_id, endpoint_id=endpoint.id)
+
+
+# ----------------------------------------------------------------------------- step handlers
+
+
+def _create_role(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    return create_role(ctx, str(step.tenant), payload_of(step, CreateRole).name)
+
+
+def _delete_role(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    return delete_role(ctx, str(step.tenant), payload_of(step, DeleteRole).name)
+
+
+def _create_database(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    payload = payload_of(step, CreateDatabase)
+    return create_database(ctx, str(step.tenant), payload.name, payload.owner)
+
+
+def _update_database(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    payload = payload_of(step, UpdateDatabase)
+    return update_database_owner(ctx, str(step.tenant), payload.name, payload.owner)
+
+
+def _delete_database(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    return delete_database(ctx, str(step.tenant), payload_of(step, DeleteDatabase).name)
+
+
+def _enable_auth(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    payload = payload_of(step, EnableAuth)
+    return enable_auth(ctx, str(step.tenant), payload.provider, payload.database)
+
+
+def _disable_auth(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    payload_of(step, DisableAuth)
+    return disable_auth(ctx, str(step.tenant))
+
+
+def _create_endpoint(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    payload = payload_of(step, CreateEndpoint)
+    compute = BranchCompute(payload.min_cu, payload.max_cu, payload.suspend_timeout)
+    return create_branch_compute(ctx, str(step.tenant), payload.branch, compute)
+
+
+HANDLERS: dict[Action, Handler] = {
+    Action.CREATE_ROLE: _create_role,
+    Action.DELETE_ROLE: _delete_role,
+    Action.CREATE_DATABASE: _create_database,
+    Action.UPDATE_DATABASE: _update_database,
+    Action.DELETE_DATABASE: _delete_database,
+    Action.ENABLE_AUTH: _enable_auth,
+    Action.DISABLE_AUTH: _disable_auth,
+    Action.CREATE_ENDPOINT: _create_endpoint,
+}

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.apply import access_steps
 from reconciler.apply.context import ApplyContext, TenantBinding
-from reconciler.apply.deliver import default_branch_id, deliver_connection_secret
+from reconciler.apply.secret_steps import default_branch_id, deliver_connection_secret
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.secrets import FileSink
 from reconciler.core.model import BranchCompute, ConnectionSecretSpec

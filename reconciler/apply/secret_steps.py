@@ -1,4 +1,4 @@
-"""Deliver a connection secret to the sink, and record what was delivered (as fingerprints).
+"""Connection secrets: deliver one to the sink (recording fingerprints), reset a role's password.
 
 A connection secret is built at delivery time from what Neon says now: the branch's read-write
 compute (its endpoint id), and ``GET /projects/{id}/connection_uri`` for the role, database and
@@ -15,13 +15,16 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from reconciler.apply.context import ApplyContext, ProjectTarget
+from reconciler.apply.context import ApplyContext, Handler, ProjectTarget, payload_of
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.secrets import ConnectionSecret, Deliverable
 from reconciler.core.access_rules import secret_shape, shape_fingerprint
 from reconciler.core.json_text import compact_sorted
 from reconciler.core.model import DEFAULT_BRANCH, ConnectionSecretSpec
+from reconciler.core.plan import Action, Step
+from reconciler.core.plan_payloads import DeliverConnectionSecret, ResetRolePassword
 from reconciler.errors import SecretSinkError
+from reconciler.ledger import IntentOutcome
 from reconciler.ledger.deliveries import Delivery, DeliveryStore
 
 _ENCODE = compact_sorted(allow_nan=False)
@@ -137,3 +140,43 @@ def deliver_connection_secret(
         "endpoint_id": secret.endpoint_id,
         "secret_name": spec.name,
     }
+
+
+#: The intent a password reset records first: if the run dies after Neon switched the password,
+#: the sink may hold the old one, so recovery forgets the role's deliveries (``secrets``) and
+#: the next plan delivers them again.
+RESET_INTENT = "reset_role_password"
+
+
+def reset_role_password(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    """Give a role a new password; the plan re-delivers its secrets after this step."""
+    payload = payload_of(step, ResetRolePassword)
+    role, using = payload.role, sorted(payload.secrets)
+    tenant = str(step.tenant)
+    target = ctx.target(tenant)
+    branch_id = default_branch_id(ctx, target)
+    detail = {"role": role, "project_id": target.project_id, "secrets": using}
+    intent = ctx.ledger.record_intent(tenant, RESET_INTENT, detail)
+    reset = ctx.client.reset_role_password(target.key, target.project_id, branch_id, role)
+    # Until the secrets are delivered again the sink holds a password that no longer works:
+    # forget those deliveries now, so a run that dies here re-delivers on the next plan.
+    DeliveryStore(ctx.ledger).forget(tenant, using)
+    ctx.client.wait_for_operations(
+        target.key, target.project_id, reset.operations, timeout=ctx.operation_timeout
+    )
+    ctx.ledger.resolve_intent(intent, IntentOutcome.DONE)
+    return {"project_id": target.project_id, "branch_id": branch_id, "role": role}
+
+
+def _deliver(ctx: ApplyContext, step: Step) -> dict[str, Any]:
+    payload = payload_of(step, DeliverConnectionSecret)
+    spec = ConnectionSecretSpec(
+        payload.name, payload.role, payload.database, payload.branch, payload.pooled
+    )
+    return deliver_connection_secret(ctx, str(step.tenant), spec)
+
+
+HANDLERS: dict[Action, Handler] = {
+    Action.RESET_ROLE_PASSWORD: reset_role_password,
+    Action.DELIVER_CONNECTION_SECRET: _deliver,
+}
