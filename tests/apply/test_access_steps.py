@@ -12,8 +12,8 @@ import pytest
 
 from reconciler.apply import access_steps
 from reconciler.apply.context import ApplyContext, TenantBinding
-from reconciler.apply.secret_steps import default_branch_id, deliver_connection_secret
 from reconciler.apply.executor import ItemFailed
+from reconciler.apply.secret_steps import default_branch_id, deliver_connection_secret
 from reconciler.apply.secrets import FileSink
 from reconciler.core.model import BranchCompute, ConnectionSecretSpec
 from reconciler.credentials import Credentials
