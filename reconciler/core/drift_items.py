@@ -78,7 +78,7 @@ class DriftKind(enum.StrEnum):
     MISSING_AUTH = "missing_auth"
     UNDECLARED_AUTH = "undeclared_auth"
     MISSING_COMPUTE = "missing_compute"
-    STALE_SECRET = "stale_secret"
+    OUTDATED_DELIVERY = "outdated_delivery"
     UNMANAGED_PROJECT = "unmanaged_project"
     BLOCKER = "blocker"
 
@@ -295,7 +295,7 @@ def _access_item(step: Step, payload: AccessPayload) -> DriftItem:
             kind, live, desired = DriftKind.MISSING_COMPUTE, None, payload.after_json()
             path = f"branches.{payload.branch}.compute"
         case DeliverConnectionSecret():
-            kind, live, desired = DriftKind.STALE_SECRET, None, payload.after_json()
+            kind, live, desired = DriftKind.OUTDATED_DELIVERY, None, payload.after_json()
             path = f"connection_secrets.{payload.name}"
         case _:
             assert_never(payload)

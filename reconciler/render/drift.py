@@ -38,7 +38,7 @@ SYMBOLS: dict[str, str] = {
     "missing_auth": "+",
     "undeclared_auth": "-",
     "missing_compute": "+",
-    "stale_secret": "~",
+    "outdated_delivery": "~",
     "unmanaged_project": "?",
     "blocker": "!",
 }
