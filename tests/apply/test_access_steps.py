@@ -13,9 +13,14 @@ import pytest
 from reconciler.apply import access_steps
 from reconciler.apply.context import ApplyContext, TenantBinding
 from reconciler.apply.executor import ItemFailed
-from reconciler.apply.secret_steps import default_branch_id, deliver_connection_secret
+from reconciler.apply.recovery import recover
+from reconciler.apply.secret_steps import (
+    RESET_INTENT,
+    default_branch_id,
+    deliver_connection_secret,
+)
 from reconciler.apply.secrets import FileSink
-from reconciler.core.model import BranchCompute, ConnectionSecretSpec
+from reconciler.core.model import BranchCompute, ConnectionSecretSpec, LiveFleet
 from reconciler.credentials import Credentials
 from reconciler.emulator import Emulator, seed_from_mapping
 from reconciler.ledger import open_ledger
@@ -116,3 +121,14 @@ def test_without_a_sink_nothing_is_fetched(ctx: ApplyContext):
     with pytest.raises(ItemFailed, match="no secret sink"):
         deliver_connection_secret(ctx, "cust", ConnectionSecretSpec("s", "neondb_owner", "neondb"))
     assert "GET /projects/{project_id}/connection_uri" not in ctx.client.stats.snapshot().requests
+
+
+def test_a_reset_that_died_before_its_deliveries_is_delivered_again(ctx: ApplyContext):
+    spec = ConnectionSecretSpec("app", "neondb_owner", "neondb")
+    deliver_connection_secret(ctx, "cust", spec)
+    assert "app" in ctx.ledger.view().deliveries["cust"]
+    # A run recorded the reset's intent and died: the sink may hold a password Neon dropped.
+    ctx.ledger.record_intent("cust", RESET_INTENT, {"role": "neondb_owner", "secrets": ["app"]})
+    report = recover(ctx.client, ctx.credentials, ctx.ledger, lambda: LiveFleet(projects={}))
+    assert report.closed == 1 and not ctx.ledger.pending_intents()
+    assert ctx.ledger.view().deliveries == {}  # so the next plan delivers it again

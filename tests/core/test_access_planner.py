@@ -154,3 +154,24 @@ def test_a_branch_compute_is_created_after_its_branch_and_updated_when_it_differ
         2.0,
         1,
     )
+
+
+def test_a_transfer_redelivers_after_the_move() -> None:
+    t = replace(app_tenant(), tier="pro", org_alias="paid", org_id="org-paid-1")
+    catalog = replace(
+        NEON, databases=(LiveDatabase("app", "app_owner"),), roles=(LiveRole("app_owner"),)
+    )
+    project = replace(live_project_for(t, org_id="org-free-1"), catalog=catalog)
+    shape = secret_shape(
+        "cust-1",
+        SECRET,
+        project_id=project.id,
+        org_id="org-free-1",
+        branch_id="br-prj-cust-1-main",
+        endpoint_id="ep-prj-cust-1",
+    )
+    view = replace(ledger(owned(t)), deliveries={"cust-1": {"app": shape_fingerprint(shape)}})
+    plan = build_plan(desired(t), live(project), view, options())
+    deliver = next(s for s in plan.steps if s.id == "cust-1/deliver_connection_secret/app")
+    transfer = next(s for s in plan.steps if s.tenant is None)
+    assert transfer.id in deliver.depends_on
