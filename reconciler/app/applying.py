@@ -83,7 +83,7 @@ def apply_plan(
     ``planned_from`` is the live state the plan was built from or checked against *in this same
     session* (under the lock, so nothing can have moved): it is used as is instead of observing
     again. Without it the plan's tenants are re-observed and their fingerprints compared; that
-    form trusts the plan's ``meta`` and is for plans made in this process only: a plan file
+    form trusts the plan's contract and is for plans made in this process only: a plan file
     goes through ``plan_trust.vouch`` first. ``digest`` is the run's recorded plan digest
     (default: the plan's seal, ``plan_codec.plan_digest``).
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -63,6 +63,29 @@ def _kept_from_the_collector() -> Iterator[Callable[[], None]]:
 _FULL_COLLECTION_EVERY = 100
 
 
+_ECHO_CHUNK = 1 << 20
+
+
+def _echo_chunks(chunks: Iterable[str]) -> None:
+    """Print ``chunks`` in pieces of about a megabyte: a large plan's text is never held whole,
+    and echo (which flushes) runs a few times, not once per tenant."""
+    pending: list[str] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= _ECHO_CHUNK:
+            click.echo("".join(pending), nl=False)
+            pending, size = [], 0
+    click.echo("".join(pending), nl=False)
+
+
+def _file_chunks(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as handle:
+        while chunk := handle.read(_ECHO_CHUNK):
+            yield chunk
+
+
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
@@ -111,17 +134,12 @@ def plan(
         if out_file is not None:
             planning.save_plan(result.plan, out_file)
             warn_if_out_looks_like_a_format(state, out_file, "plan")
-        # In pieces of about a megabyte: a large plan's text is never held whole, and echo
-        # (which flushes) runs a few times, not once per tenant.
-        pending: list[str] = []
-        size = 0
-        for chunk in plan_chunks(result.plan, fmt, color=state.output.color):
-            pending.append(chunk)
-            size += len(chunk)
-            if size >= 1 << 20:
-                click.echo("".join(pending), nl=False)
-                pending, size = [], 0
-        click.echo("".join(pending), nl=False)
+        if out_file is not None and fmt == "json":
+            # The file's text is the JSON rendering: print it back instead of building and
+            # sealing the document a second time.
+            _echo_chunks(_file_chunks(out_file))
+        else:
+            _echo_chunks(plan_chunks(result.plan, fmt, color=state.output.color))
     if out_file is not None:
         state.output.note(f"plan saved to {out_file}; apply it with: fleet apply {out_file}")
     state.output.note(f"{result.api_calls} API call(s)")

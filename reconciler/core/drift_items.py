@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, assert_never
 
@@ -162,25 +162,18 @@ def _items_of_step(step: Step, transfer_ids: set[str]) -> list[DriftItem]:
     Every payload type has its case; ``assert_never`` makes mypy refuse a new action without one.
     """
     tenant, payload = step.tenant, step.payload
+    # Keys re-issued because of a transfer: the wrong_org item says why.
+    rekeyed = bool(transfer_ids.intersection(step.depends_on))
     match payload:
         case TransferProjects():
             return [_wrong_org(change) for change in step.changes]
         case CreateProject():
             desired = {"name": payload.name, "org_id": payload.org_id}
-            return [
-                DriftItem(
-                    DriftKind.MISSING_PROJECT,
-                    tenant,
-                    "project",
-                    desired=desired,
-                    origin="fleet project_name",
-                    message=step.reason,
-                )
-            ]
+            item = DriftItem(DriftKind.MISSING_PROJECT, tenant, "project", desired=desired)
+            return [replace(item, origin="fleet project_name", message=step.reason)]
         case AdoptProject():
-            return [
-                _project_item(DriftKind.UNRECORDED_PROJECT, step, payload.project_id, payload.name)
-            ]
+            kind = DriftKind.UNRECORDED_PROJECT
+            return [_project_item(kind, step, payload.project_id, payload.name)]
         case DeleteProject():
             kind = DriftKind.REMOVED_TENANT
             return [_project_item(kind, step, payload.project_id, payload.name)]
@@ -193,46 +186,19 @@ def _items_of_step(step: Step, transfer_ids: set[str]) -> list[DriftItem]:
                 for c in step.changes
             ]
         case CreateBranch():
-            return [
-                DriftItem(
-                    DriftKind.MISSING_BRANCH,
-                    tenant,
-                    f"branches.{payload.name}",
-                    desired={"parent": payload.parent, "protected": payload.protected},
-                    origin=f"tenant {tenant}",
-                    message="declared and missing",
-                )
-            ]
+            parent = {"parent": payload.parent, "protected": payload.protected}
+            return [_declared_missing(DriftKind.MISSING_BRANCH, step, payload.name, parent)]
         case DeleteBranch():
             if is_old_branch(payload.name):
                 return []  # reported by the old-branch check, whatever its age
-            return [
-                DriftItem(
-                    DriftKind.UNDECLARED_BRANCH,
-                    tenant,
-                    f"branches.{payload.name}",
-                    live={"id": payload.branch_id},
-                    message=step.reason,
-                    resource=payload.branch_id,
-                )
-            ]
+            return [_undeclared_branch(step, payload)]
         case CreateApiKey():
-            if transfer_ids.intersection(step.depends_on):
-                return []  # keys re-issued because of a transfer: the wrong_org item says why
-            return [
-                DriftItem(
-                    DriftKind.MISSING_KEY,
-                    tenant,
-                    f"api_keys.{payload.key}",
-                    desired={"key_name": payload.key_name},
-                    origin=f"tenant {tenant}",
-                    message="declared and missing",
-                )
-            ]
+            named = {"key_name": payload.key_name}
+            missing = _declared_missing(DriftKind.MISSING_KEY, step, payload.key, named)
+            return [] if rekeyed else [missing]
         case RevokeApiKey():
-            if transfer_ids.intersection(step.depends_on):
-                return []  # keys re-issued because of a transfer: the wrong_org item says why
-            return [_undeclared_key(tenant, payload.key_name, payload.key_id)]
+            undeclared = _undeclared_key(tenant, payload.key_name, payload.key_id)
+            return [] if rekeyed else [undeclared]
         case UpdateDatabase():
             path = f"databases.{payload.name}.owner"
             origin = step.changes[0].origin if step.changes else ""
@@ -252,6 +218,32 @@ def _items_of_step(step: Step, transfer_ids: set[str]) -> list[DriftItem]:
             return [_access_item(step, payload)]
         case _:
             assert_never(payload)
+
+
+#: The manifests' section of each resource kind a step can find missing.
+_SECTIONS = {DriftKind.MISSING_BRANCH: "branches", DriftKind.MISSING_KEY: "api_keys"}
+
+
+def _declared_missing(kind: DriftKind, step: Step, name: str, desired: dict[str, Any]) -> DriftItem:
+    return DriftItem(
+        kind,
+        step.tenant,
+        f"{_SECTIONS[kind]}.{name}",
+        desired=desired,
+        origin=f"tenant {step.tenant}",
+        message="declared and missing",
+    )
+
+
+def _undeclared_branch(step: Step, payload: DeleteBranch) -> DriftItem:
+    return DriftItem(
+        DriftKind.UNDECLARED_BRANCH,
+        step.tenant,
+        f"branches.{payload.name}",
+        live={"id": payload.branch_id},
+        message=step.reason,
+        resource=payload.branch_id,
+    )
 
 
 #: The payloads of a tenant's databases, roles, Neon Auth, branch computes and secrets that

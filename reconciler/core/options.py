@@ -18,7 +18,7 @@ class PlanOptions:
     every tenant. ``transfer_key_available`` is False when the Fleet's ``personal_api_key_env``
     is unset or empty: transfers then become blockers instead of steps. ``refresh`` records
     whether ``live`` was freshly observed (False: it came from a cache); it is stored in
-    ``Plan.meta`` so renderers and the applier can say so.
+    ``Plan.contract.refresh`` so renderers and the applier can say so.
     """
 
     now: str

@@ -75,6 +75,13 @@ def _need(data: JsonObject | None, name: str, kind: type | tuple[type, ...], whe
     return value
 
 
+def _optional(data: JsonObject | None, name: str, kind: type, where: str) -> Any:
+    """``data[name]`` when present and not null (then of ``kind``), else None."""
+    if data is None or data.get(name) is None:
+        return None
+    return _need(data, name, kind, where)
+
+
 def _names(kinds: tuple[type, ...]) -> str:
     return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
 
@@ -105,11 +112,44 @@ _OPT_STR = (str, type(None))
 _OPT_INT = (int, type(None))
 
 
+# ------------------------------------------------------------------------------------- shapes
+
+
+class _Creates:
+    """A payload of something that does not exist yet: the plan file's ``before`` is null."""
+
+    def before_json(self) -> JsonObject | None:
+        return None
+
+
+class _Removes:
+    """A payload of something that goes away: the plan file's ``after`` is null."""
+
+    def after_json(self) -> JsonObject | None:
+        return None
+
+
+class _Changes:
+    """A payload that changes some settings: identity first, then the ``old``/``new`` values."""
+
+    old: JsonObject
+    new: JsonObject
+
+    def _ident(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def before_json(self) -> JsonObject | None:
+        return {**self._ident(), **self.old}
+
+    def after_json(self) -> JsonObject | None:
+        return {**self._ident(), **self.new}
+
+
 # ------------------------------------------------------------------------------------ projects
 
 
 @dataclass(frozen=True)
-class CreateProject:
+class CreateProject(_Creates):
     """A new project for a tenant, with every setting the manifests give it."""
 
     ACTION: ClassVar[Action] = Action.CREATE_PROJECT
@@ -122,9 +162,6 @@ class CreateProject:
     compute: JsonObject
     history_retention_seconds: int | None = None
     hipaa: bool = False
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> dict[str, Any]:
         after: dict[str, Any] = {
@@ -152,8 +189,8 @@ class CreateProject:
             pg_version=_need(after, "pg_version", _OPT_INT, at),
             quota=_need(after, "quota", (dict, type(None)), at) or {},
             compute=_need(after, "default_endpoint_settings", (dict, type(None)), at) or {},
-            history_retention_seconds=(after or {}).get("history_retention_seconds"),
-            hipaa=bool((after or {}).get("hipaa", False)),
+            history_retention_seconds=_optional(after, "history_retention_seconds", int, at),
+            hipaa=bool(_optional(after, "hipaa", bool, at)),
         )
 
 
@@ -192,12 +229,12 @@ class AdoptProject:
             name=_need(after, "name", str, at),
             org_id=_need(after, "org_id", str, at),
             live=live,
-            handover_from=(after or {}).get("handover_from") or None,
+            handover_from=_optional(after, "handover_from", str, at) or None,
         )
 
 
 @dataclass(frozen=True)
-class UpdateProject:
+class UpdateProject(_Changes):
     """Project settings that differ from the manifests: ``old`` live values, ``new`` desired."""
 
     ACTION: ClassVar[Action] = Action.UPDATE_PROJECT
@@ -208,11 +245,8 @@ class UpdateProject:
     #: The same fields, desired values.
     new: JsonObject
 
-    def before_json(self) -> JsonObject | None:
-        return {"project_id": self.project_id, **self.old}
-
-    def after_json(self) -> JsonObject | None:
-        return {"project_id": self.project_id, **self.new}
+    def _ident(self) -> dict[str, Any]:
+        return {"project_id": self.project_id}
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
@@ -222,7 +256,7 @@ class UpdateProject:
 
 
 @dataclass(frozen=True)
-class UpdateEndpoint:
+class UpdateEndpoint(_Changes):
     """Compute settings of one existing endpoint that differ from the manifests."""
 
     ACTION: ClassVar[Action] = Action.UPDATE_ENDPOINT
@@ -235,12 +269,6 @@ class UpdateEndpoint:
 
     def _ident(self) -> dict[str, Any]:
         return {"endpoint_id": self.endpoint_id, "branch_id": self.branch_id}
-
-    def before_json(self) -> JsonObject | None:
-        return {**self._ident(), **self.old}
-
-    def after_json(self) -> JsonObject | None:
-        return {**self._ident(), **self.new}
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
@@ -297,7 +325,7 @@ class TransferProjects:
 
 
 @dataclass(frozen=True)
-class DeleteProject:
+class DeleteProject(_Removes):
     """A removed tenant's project is deleted (recoverable for Neon's recovery window)."""
 
     ACTION: ClassVar[Action] = Action.DELETE_PROJECT
@@ -310,9 +338,6 @@ class DeleteProject:
 
     def before_json(self) -> JsonObject | None:
         return {"id": self.project_id, "name": self.name, "org_id": self.org_id, **self.live}
-
-    def after_json(self) -> JsonObject | None:
-        return None
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
@@ -330,7 +355,7 @@ class DeleteProject:
 
 
 @dataclass(frozen=True)
-class CreateBranch:
+class CreateBranch(_Creates):
     """A declared branch that does not exist; its parent by name."""
 
     ACTION: ClassVar[Action] = Action.CREATE_BRANCH
@@ -340,9 +365,6 @@ class CreateBranch:
     #: Absolute expiry (RFC 3339); or relative, resolved at apply time.
     expires_at: str | None = None
     expires_in_seconds: int | None = None
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> dict[str, Any]:
         after: dict[str, Any] = {
@@ -364,13 +386,13 @@ class CreateBranch:
             name=_need(after, "name", str, at),
             parent=_need(after, "parent", _OPT_STR, at),
             protected=bool(_need(after, "protected", (bool, type(None)), at)),
-            expires_at=(after or {}).get("expires_at"),
-            expires_in_seconds=(after or {}).get("expires_in_seconds"),
+            expires_at=_optional(after, "expires_at", str, at),
+            expires_in_seconds=_optional(after, "expires_in_seconds", int, at),
         )
 
 
 @dataclass(frozen=True)
-class UpdateBranch:
+class UpdateBranch(_Changes):
     """Branch settings (protection, expiry) that differ from the manifests."""
 
     ACTION: ClassVar[Action] = Action.UPDATE_BRANCH
@@ -385,12 +407,6 @@ class UpdateBranch:
     def _ident(self) -> dict[str, Any]:
         return {"name": self.name, "branch_id": self.branch_id}
 
-    def before_json(self) -> JsonObject | None:
-        return {**self._ident(), **self.old}
-
-    def after_json(self) -> JsonObject | None:
-        return {**self._ident(), **self.new}
-
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
         _object(before, where + ".before")
@@ -404,7 +420,7 @@ class UpdateBranch:
 
 
 @dataclass(frozen=True)
-class DeleteBranch:
+class DeleteBranch(_Removes):
     """A live branch the manifests do not declare (or an expired restore leftover)."""
 
     ACTION: ClassVar[Action] = Action.DELETE_BRANCH
@@ -415,9 +431,6 @@ class DeleteBranch:
 
     def before_json(self) -> JsonObject | None:
         return {"id": self.branch_id, "name": self.name, **self.live}
-
-    def after_json(self) -> JsonObject | None:
-        return None
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
@@ -434,7 +447,7 @@ class DeleteBranch:
 
 
 @dataclass(frozen=True)
-class CreateApiKey:
+class CreateApiKey(_Creates):
     """A project-scoped org API key to mint and deliver to the secret sink."""
 
     ACTION: ClassVar[Action] = Action.CREATE_API_KEY
@@ -444,9 +457,6 @@ class CreateApiKey:
     org_id: str
     #: None while the project is still to be created (the applier knows it by then).
     project_id: str | None
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> JsonObject | None:
         return {
@@ -469,7 +479,7 @@ class CreateApiKey:
 
 
 @dataclass(frozen=True)
-class RevokeApiKey:
+class RevokeApiKey(_Removes):
     """An API key to revoke (undeclared, rotated out, or of a project about to be deleted)."""
 
     ACTION: ClassVar[Action] = Action.REVOKE_API_KEY
@@ -485,9 +495,6 @@ class RevokeApiKey:
             "org_id": self.org_id,
             "project_id": self.project_id,
         }
-
-    def after_json(self) -> JsonObject | None:
-        return None
 
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
@@ -505,14 +512,11 @@ class RevokeApiKey:
 
 
 @dataclass(frozen=True)
-class CreateRole:
+class CreateRole(_Creates):
     """A declared role of the default branch that does not exist (Neon keeps its password)."""
 
     ACTION: ClassVar[Action] = Action.CREATE_ROLE
     name: str
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> JsonObject | None:
         return {"role": self.name}
@@ -524,7 +528,7 @@ class CreateRole:
 
 
 @dataclass(frozen=True)
-class DeleteRole:
+class DeleteRole(_Removes):
     """A role of the default branch the manifests leave out (``policy.prune_databases``)."""
 
     ACTION: ClassVar[Action] = Action.DELETE_ROLE
@@ -533,9 +537,6 @@ class DeleteRole:
     def before_json(self) -> JsonObject | None:
         return {"role": self.name}
 
-    def after_json(self) -> JsonObject | None:
-        return None
-
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
         _absent(after, where + ".after")
@@ -543,15 +544,12 @@ class DeleteRole:
 
 
 @dataclass(frozen=True)
-class CreateDatabase:
+class CreateDatabase(_Creates):
     """A declared database of the default branch that does not exist, and its owner."""
 
     ACTION: ClassVar[Action] = Action.CREATE_DATABASE
     name: str
     owner: str
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> JsonObject | None:
         return {"database": self.name, "owner": self.owner}
@@ -589,7 +587,7 @@ class UpdateDatabase:
 
 
 @dataclass(frozen=True)
-class DeleteDatabase:
+class DeleteDatabase(_Removes):
     """A database the manifests leave out: deleting it destroys its data."""
 
     ACTION: ClassVar[Action] = Action.DELETE_DATABASE
@@ -599,9 +597,6 @@ class DeleteDatabase:
     def before_json(self) -> JsonObject | None:
         return {"database": self.name, "owner": self.owner}
 
-    def after_json(self) -> JsonObject | None:
-        return None
-
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
         _absent(after, where + ".after")
@@ -610,15 +605,12 @@ class DeleteDatabase:
 
 
 @dataclass(frozen=True)
-class EnableAuth:
+class EnableAuth(_Creates):
     """Turn Neon Auth on for the default branch; its one-time keys go to the secret sink."""
 
     ACTION: ClassVar[Action] = Action.ENABLE_AUTH
     provider: str
     database: str
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> JsonObject | None:
         return {"provider": self.provider, "database": self.database}
@@ -631,7 +623,7 @@ class EnableAuth:
 
 
 @dataclass(frozen=True)
-class DisableAuth:
+class DisableAuth(_Removes):
     """Turn Neon Auth off (only with ``policy.allow_auth_removal``)."""
 
     ACTION: ClassVar[Action] = Action.DISABLE_AUTH
@@ -640,9 +632,6 @@ class DisableAuth:
     def before_json(self) -> JsonObject | None:
         return {"database": self.database}
 
-    def after_json(self) -> JsonObject | None:
-        return None
-
     @classmethod
     def from_json(cls, before: JsonObject | None, after: JsonObject | None, where: str) -> Self:
         _absent(after, where + ".after")
@@ -650,7 +639,7 @@ class DisableAuth:
 
 
 @dataclass(frozen=True)
-class DeliverConnectionSecret:
+class DeliverConnectionSecret(_Creates):
     """Deliver a connection secret to the sink: which one, never its value."""
 
     ACTION: ClassVar[Action] = Action.DELIVER_CONNECTION_SECRET
@@ -659,9 +648,6 @@ class DeliverConnectionSecret:
     database: str
     branch: str
     pooled: bool
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> JsonObject | None:
         return {
@@ -708,7 +694,7 @@ class ResetRolePassword:
 
 
 @dataclass(frozen=True)
-class CreateEndpoint:
+class CreateEndpoint(_Creates):
     """A read-write compute for a declared branch that has none."""
 
     ACTION: ClassVar[Action] = Action.CREATE_ENDPOINT
@@ -716,9 +702,6 @@ class CreateEndpoint:
     min_cu: float | None
     max_cu: float | None
     suspend_timeout: int | None
-
-    def before_json(self) -> JsonObject | None:
-        return None
 
     def after_json(self) -> JsonObject | None:
         return {

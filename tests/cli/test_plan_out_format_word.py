@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,23 @@ def test_drift_out_named_like_a_format_warns_that_it_writes_a_file(workdir: Path
     assert result.code == 0, result.text
     assert "warning: writing the report to a file named 'json'" in result.err
     assert json.loads((workdir / "json").read_text()) == json.loads(result.out)
+
+
+def test_plan_out_file_as_json_builds_the_document_once(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.core import plan_codec
+    from reconciler.render import json as render_json
+
+    walks: list[int] = []
+    document = plan_codec.plan_document
+
+    def counted(plan: Any) -> Any:
+        walks.append(1)
+        return document(plan)
+
+    monkeypatch.setattr(render_json, "plan_document", counted)
+    result = run_in_process(["--sandbox", "plan", "fleet", "-o", "p.json", "--format", "json"])
+    assert result.code == 0, result.text
+    assert result.out == (workdir / "p.json").read_text(encoding="utf-8")
+    assert len(walks) == 1

@@ -184,3 +184,21 @@ def test_a_plan_counts_later_actions_only_when_it_has_them() -> None:
     with_db = Plan("t", "d", {}, (_step(EXAMPLES[Action.CREATE_DATABASE]),))
     assert with_db.summary["create_database"] == 1 and "create_role" not in with_db.summary
     assert list(with_db.summary)[-3:] == ["create_database", "blockers", "total"]
+
+
+@pytest.mark.parametrize(
+    ("action", "side", "name", "bad"),
+    [
+        (Action.CREATE_PROJECT, "after", "history_retention_seconds", "a day"),
+        (Action.CREATE_BRANCH, "after", "expires_in_seconds", "soon"),
+        (Action.ADOPT_PROJECT, "after", "handover_from", 7),
+    ],
+)
+def test_an_optional_field_of_the_wrong_type_is_named(
+    action: Action, side: str, name: str, bad: object
+) -> None:
+    payload = EXAMPLES[action]
+    before, after = payload.before_json(), dict(payload.after_json() or {})
+    after[name] = bad
+    with pytest.raises(PlanFileError, match=rf"steps\[3\]\.{side}\.{name}: expected"):
+        payload_from_json(action, before, after, "steps[3]")

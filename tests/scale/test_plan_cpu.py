@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +31,7 @@ from reconciler.core.plan_codec import (
     plan_to_dict,
     seal_of,
 )
+from reconciler.core.plan_payloads import AdoptProject
 from reconciler.core.planner import build_plan
 from reconciler.errors import StalePlanError
 from reconciler.render import json as render_json_module
@@ -132,9 +134,9 @@ def test_vouch_encodes_each_step_once_per_plan(monkeypatch: pytest.MonkeyPatch) 
 def test_vouch_still_names_the_fields_that_differ() -> None:
     saved, _, _ = _fleet(2)
     step = saved.steps[0]
-    edited = Plan(
-        **{**saved.__dict__, "steps": (step.__class__(**{**step.__dict__, "after": {}}),)}
-    )
+    assert isinstance(step.payload, AdoptProject)
+    changed = replace(step, payload=replace(step.payload, handover_from="someone"))
+    edited = Plan(**{**saved.__dict__, "steps": (changed,)})
     [mismatch] = plan_vouch.unvouched_steps(edited, saved)
     assert mismatch.why == "after differ from what the manifests plan"
 

@@ -81,24 +81,10 @@ def plan_keys(
             reason = "re-issued in the destination org after the transfer"
             out.steps.append(_create(tenant, wanted[full], full, project.id, deps, reason))
         return
-    recorded = _recorded_ids(record, project)
-    kept: dict[str, int] = {}
-    # The row under the key's full name is the latest delivery; a legacy row under the bare
-    # declared name only counts when there is none.
-    latest = {n: k.key_id for n, k in record.keys.items()} if recorded and record else {}
-    for key in sorted(owned, key=lambda k: latest.get(k.name) != k.key_id):
-        if key.name in wanted and key.name not in kept and key.key_id in recorded:
-            kept[key.name] = key.key_id
+    kept = _kept_keys(record, project, owned, wanted)
     for key in owned:
-        if kept.get(key.name) == key.key_id:
-            continue
-        if key.name not in wanted:
-            reason = "no longer declared"
-        elif key.name in kept:
-            reason = f"a duplicate of the recorded key {kept[key.name]}"
-        else:
-            reason = "not recorded in the ledger, so the secret sink may not hold it: replaced"
-        out.steps.append(_revoke(tenant, key, deps, reason))
+        if kept.get(key.name) != key.key_id:
+            out.steps.append(_revoke(tenant, key, deps, _revoke_reason(key, wanted, kept)))
     _settle_rows(ctx, tenant, record, project.id, wanted, owned, deps, out)
     for full in sorted(wanted, key=lambda n: wanted[n]):
         if full not in kept:
@@ -113,6 +99,29 @@ def plan_keys(
                     org_id=project.org_id,
                 )
             )
+
+
+def _kept_keys(
+    record: OwnedTenant | None, project: LiveProject, owned: list[_Key], wanted: dict[str, str]
+) -> dict[str, int]:
+    """Full key name → the id of the live key kept for it (recorded, declared, one per name)."""
+    recorded = _recorded_ids(record, project)
+    kept: dict[str, int] = {}
+    # The row under the key's full name is the latest delivery; a legacy row under the bare
+    # declared name only counts when there is none.
+    latest = {n: k.key_id for n, k in record.keys.items()} if recorded and record else {}
+    for key in sorted(owned, key=lambda k: latest.get(k.name) != k.key_id):
+        if key.name in wanted and key.name not in kept and key.key_id in recorded:
+            kept[key.name] = key.key_id
+    return kept
+
+
+def _revoke_reason(key: _Key, wanted: dict[str, str], kept: dict[str, int]) -> str:
+    if key.name not in wanted:
+        return "no longer declared"
+    if key.name in kept:
+        return f"a duplicate of the recorded key {kept[key.name]}"
+    return "not recorded in the ledger, so the secret sink may not hold it: replaced"
 
 
 def _recorded_ids(record: OwnedTenant | None, project: LiveProject) -> frozenset[int]:

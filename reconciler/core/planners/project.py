@@ -30,11 +30,14 @@ Rules, in the order they are applied:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from reconciler.core.context import PlanContext, is_ignored
 from reconciler.core.diff import field_changes
 from reconciler.core.fingerprint import match_fingerprint
 from reconciler.core.matching import MatchKind, ProjectMatch, match_project
-from reconciler.core.model import COMPUTE_KEYS, DesiredTenant, LiveProject
+from reconciler.core.model import COMPUTE_KEYS, DesiredTenant, LiveProject, Sourced
 from reconciler.core.plan import Action, FieldChange, Step
 from reconciler.core.plan_payloads import AdoptProject, CreateProject, UpdateEndpoint, UpdateProject
 from reconciler.core.planners.access import plan_access
@@ -282,19 +285,9 @@ def _plan_update_project(
     tenant: DesiredTenant, project: LiveProject, base: str | None, out: TenantOutcome
 ) -> None:
     ignore = tenant.lifecycle.ignore_changes
-    live_quota = dict(project.quota) if project.quota is not None else None
-    quota = dict(live_quota or {})
-    quota.update(
-        {k: v.value for k, v in tenant.quota.items() if not is_ignored(f"quota.{k}", ignore)}
-    )
-    live_compute = (
-        dict(project.default_endpoint_settings)
-        if project.default_endpoint_settings is not None
-        else None
-    )
-    compute = dict(live_compute or {})
-    compute.update(
-        {k: v.value for k, v in tenant.compute.items() if not is_ignored(f"compute.{k}", ignore)}
+    live_quota, quota = _merged_settings(project.quota, tenant.quota, "quota", ignore)
+    live_compute, compute = _merged_settings(
+        project.default_endpoint_settings, tenant.compute, "compute", ignore
     )
     before = {
         "name": project.name,
@@ -341,6 +334,19 @@ def _plan_update_project(
             changes=changes,
         )
     )
+
+
+def _merged_settings(
+    live: Mapping[str, Any] | None,
+    desired: Mapping[str, Sourced[Any]],
+    path: str,
+    ignore: Sequence[str],
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(the live settings, the live settings with the desired ones not ignored laid over)."""
+    live_copy = dict(live) if live is not None else None
+    merged = dict(live_copy or {})
+    merged.update({k: v.value for k, v in desired.items() if not is_ignored(f"{path}.{k}", ignore)})
+    return live_copy, merged
 
 
 def _update_reason(touched: list[str], transferring: bool) -> str:
