@@ -41,6 +41,7 @@ from itertools import chain, zip_longest
 from typing import Any, TypeVar
 
 from reconciler.core.model import (
+    AUTH_SECRET,
     COMPUTE_KEYS,
     QUOTA_KEYS,
     DesiredFleet,
@@ -53,7 +54,7 @@ from reconciler.core.model import (
 )
 from reconciler.credentials import Credentials
 from reconciler.neon import Branch, Endpoint, NeonClient, OrgApiKey, ProjectListItem
-from reconciler.observe_catalog import AUTH_SECRET, read_catalogs
+from reconciler.observe_catalog import read_catalogs
 
 T = TypeVar("T")
 K = TypeVar("K")

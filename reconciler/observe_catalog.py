@@ -14,10 +14,6 @@ from reconciler.core.model import LiveCatalog, LiveDatabase, LiveProject, LiveRo
 from reconciler.credentials import Credentials
 from reconciler.neon import Database, NeonClient, Role
 
-#: The sink name of a tenant's Neon Auth keys (its row in the ledger's delivered secrets).
-AUTH_SECRET = "neon-auth"
-
-
 #: Runs the jobs of every lane (an org) concurrently, interleaved: ``observe``'s machinery.
 Runner = Callable[
     [Mapping[str, list[tuple[str, str, str]]], Callable[[tuple[str, str, str]], Any]],

@@ -18,7 +18,7 @@ from reconciler.apply.context import ApplyContext, Handler, ProjectTarget, paylo
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.secret_steps import default_branch_id, record_delivery
 from reconciler.apply.secrets import AuthKeys
-from reconciler.core.model import BranchCompute
+from reconciler.core.model import AUTH_SECRET, BranchCompute
 from reconciler.core.plan import Action, Step
 from reconciler.core.plan_payloads import (
     CreateDatabase,
@@ -32,7 +32,6 @@ from reconciler.core.plan_payloads import (
 )
 from reconciler.errors import ApiError, SecretSinkError
 from reconciler.ledger.deliveries import DeliveryStore
-from reconciler.observe_catalog import AUTH_SECRET
 
 _CONFLICT = 409
 

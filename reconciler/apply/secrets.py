@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.core.model import AUTH_SECRET
 from reconciler.errors import SecretSinkError
 
 
@@ -124,7 +125,7 @@ class AuthKeys:
     jwks_url: str
     pub_client_key: str = field(repr=False)
     secret_server_key: str = field(repr=False)
-    name: str = "neon-auth"
+    name: str = AUTH_SECRET
 
     @property
     def what(self) -> str:

@@ -52,6 +52,9 @@ IGNORABLE_PATHS: tuple[str, ...] = (
 #: and ``branch.role_name`` defaults): keep them by declaring them, or rename away from them.
 NEON_DEFAULT_DATABASE = "neondb"
 NEON_DEFAULT_ROLE = "neondb_owner"
+#: The secret sink's name for a tenant's Neon Auth keys (``<tenant>/neon-auth.json``), and its
+#: row among the ledger's delivered secrets.
+AUTH_SECRET = "neon-auth"
 
 T = TypeVar("T")
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.core.model import (
+    AUTH_SECRET,
     DEFAULT_BRANCH,
     AuthSpec,
     ConnectionSecretSpec,
@@ -76,7 +77,15 @@ def tenant_access_problems(
         return []
     inherited = {k: tier_spec[k] for k in ACCESS_KEYS if k in tier_spec and k not in own}
     computed = {b["name"] for b in spec.get("branches", []) if "compute" in b}
-    return _problems(tenant, own, inherited, computed, has_sink)
+    problems = _problems(tenant, own, inherited, computed, has_sink)
+    # Secrets share the sink's per-tenant directory with API key tokens and Neon Auth's keys.
+    taken = {k["name"] for k in spec.get("api_keys", [])} | {AUTH_SECRET}
+    for i, secret in enumerate(own.get("connection_secrets", [])):
+        if secret["name"] in taken:
+            field = ("spec", "connection_secrets", i, "name")
+            message = f"{secret['name']!r} is taken in the secret sink (an API key, or Neon Auth)"
+            problems.append(tenant.problem(field, message))
+    return problems
 
 
 def _problems(

@@ -123,3 +123,18 @@ def test_a_bad_name_is_a_schema_problem_with_its_line(write_fleet):
     root = write_fleet(tenant_yaml("  tier: free\n  roles: [{name: 'bad name'}]\n"))
     (problem,) = problems(root)
     assert problem.startswith("spec.roles[0].name: must be a Postgres name")
+
+
+def test_a_secret_may_not_take_an_api_key_or_neon_auth_file_in_the_sink(write_fleet):
+    spec = (
+        "  tier: free\n  api_keys: [{name: runtime}]\n"
+        "  connection_secrets:\n"
+        "    - {name: runtime, role: r, database: d}\n"
+        "    - {name: neon-auth, role: r, database: d}\n"
+    )
+    assert problems(write_fleet(tenant_yaml(spec), fleet=FLEET + SINK)) == [
+        "spec.connection_secrets[0].name: 'runtime' is taken in the secret sink "
+        "(an API key, or Neon Auth)",
+        "spec.connection_secrets[1].name: 'neon-auth' is taken in the secret sink "
+        "(an API key, or Neon Auth)",
+    ]
