@@ -1,6 +1,7 @@
 """Apply and re-plan against the loopback emulator: wall time and API calls per phase.
 
-Run: ``python bench/apply_cycle.py [--tenants 1000] [--rate 700/min] [--operation-ms 500]``
+Run: ``python bench/apply_cycle.py [--tenants 1000] [--rate 700/min] [--operation-ms 500]
+[--handoff]``
 
 Two fleets go through the same cycle, each as real ``fleet`` processes talking HTTP to the
 emulator on 127.0.0.1 (what a CI job does against Neon): ``fleet.example`` and a generated fleet of
@@ -9,6 +10,11 @@ Phases: ``apply`` from nothing (creates, waits for operations, branches, keys) a
 right after (which must be empty). API calls are counted by the emulator; the emulator enforces
 the given rate limits and the client's limiter uses the same budget, so wall ÷ (calls ÷ rate)
 shows how close to the budget each phase runs.
+
+``--handoff``: both tiers of the generated fleet also declare a database and its owner role
+(Neon's ``neondb``/``neondb_owner`` kept) and two connection secrets (pooled and direct) that
+go to the file sink, so the apply also creates roles and databases and delivers 2 N secrets;
+each phase then reports its API calls per tenant too.
 """
 
 from __future__ import annotations
@@ -60,11 +66,25 @@ def seed(rate_per_minute: int, route_per_second: int, operation_ms: int) -> dict
     }
 
 
-def generated_fleet(root: Path, tenants: int) -> Path:
+#: What ``--handoff`` adds to both tiers.
+HANDOFF = """\
+  databases: [{name: app, owner: app_owner}, {name: neondb, owner: neondb_owner}]
+  roles: [{name: app_owner}, {name: neondb_owner}]
+  connection_secrets:
+    - {name: app-pooled, role: app_owner, database: app, pooled: true}
+    - {name: app-direct, role: app_owner, database: app}
+"""
+
+
+def generated_fleet(root: Path, tenants: int, *, handoff: bool = False) -> Path:
     target = root / "generated"
     target.mkdir()
     shutil.copy(REPO / "fleet.example" / "fleet.yaml", target / "fleet.yaml")
-    shutil.copy(REPO / "fleet.example" / "tiers.yaml", target / "tiers.yaml")
+    tiers = (REPO / "fleet.example" / "tiers.yaml").read_text()
+    if handoff:
+        for limit in ("  max_branches: 5\n", "  max_branches: 20\n"):
+            tiers = tiers.replace(limit, limit + HANDOFF)
+    (target / "tiers.yaml").write_text(tiers)
     documents = []
     for n in range(tenants):
         lines = [
@@ -91,7 +111,14 @@ def total_calls(url: str) -> int:
 
 
 def run_phase(
-    name: str, args: list[str], cwd: Path, env: dict[str, str], url: str, rate: float, expect: int
+    name: str,
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    url: str,
+    rate: float,
+    expect: int,
+    tenants: int = 0,
 ) -> str:
     before = total_calls(url)
     started = time.perf_counter()
@@ -111,7 +138,8 @@ def run_phase(
     calls = total_calls(url) - before
     floor = calls / rate
     ratio = wall / floor if floor else float("nan")
-    return f"| {name} | {calls} | {wall:.1f} s | {floor:.1f} s | {ratio:.2f} |"
+    per_tenant = f" | {calls / tenants:.1f}" if tenants else ""
+    return f"| {name} | {calls} | {wall:.1f} s | {floor:.1f} s | {ratio:.2f}{per_tenant} |"
 
 
 def main() -> None:
@@ -121,20 +149,29 @@ def main() -> None:
     parser.add_argument("--route-rate", default="40/s")
     parser.add_argument("--operation-ms", type=int, default=500)
     parser.add_argument("--parallelism", type=int, default=8)
+    parser.add_argument("--handoff", action="store_true", help="databases, roles and secrets too")
     args = parser.parse_args()
     per_second = parse_rate(args.rate, default_unit="min")
     route_per_second = parse_rate(args.route_rate, default_unit="s")
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
+        generated = generated_fleet(root, args.tenants, handoff=args.handoff)
         fleets = {
             "fleet.example": REPO / "fleet.example",
-            f"generated ({args.tenants} tenants)": generated_fleet(root, args.tenants),
+            f"generated ({args.tenants} tenants)": generated,
         }
+        if args.handoff:  # the generated fleet is the point; skip the example
+            del fleets["fleet.example"]
         print(
             f"rate limit {args.rate} (= {per_second:.2f}/s), route {args.route_rate}, "
             f"operations take {args.operation_ms} ms, parallelism {args.parallelism}\n"
         )
-        print("| phase | API calls | wall | calls ÷ rate | ratio |\n|---|---|---|---|---|")
+        if args.handoff:
+            print("| phase | API calls | wall | calls ÷ rate | ratio | calls per tenant |")
+            print("|---|---|---|---|---|---|")
+        else:
+            print("| phase | API calls | wall | calls ÷ rate | ratio |\n|---|---|---|---|---|")
+        count = args.tenants if args.handoff else 0
         for label, source in fleets.items():
             work = root / f"work-{len(label)}"
             shutil.copytree(source, work / "fleet", ignore=shutil.ignore_patterns("ci"))
@@ -161,7 +198,9 @@ def main() -> None:
                     str(args.parallelism),
                 ]
                 print(
-                    run_phase(f"{label}: apply", apply_args, work, env, server.url, per_second, 0)
+                    run_phase(
+                        f"{label}: apply", apply_args, work, env, server.url, per_second, 0, count
+                    )
                 )
                 print(
                     run_phase(
@@ -172,6 +211,7 @@ def main() -> None:
                         server.url,
                         per_second,
                         0,
+                        count,
                     )
                 )
             emulator.close()

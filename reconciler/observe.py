@@ -9,6 +9,10 @@ Two phases:
    projects whose tenant manages compute limits (defaults are not retroactive in Neon, so each
    compute is checked), branches of projects whose tenant declares branches (or when branch
    pruning/GC is on), and the org key list once per org whose tenants declare keys.
+   Tenants that declare ``databases``, ``roles``, ``connection_secrets`` or ``auth`` (or had
+   secrets delivered) also get their default branch's databases and roles read (``catalogs``),
+   and Neon Auth where it is declared or was delivered (``auth``): two or three more calls per
+   such tenant, after the branch list that names the default branch (a second round).
 
 Neon budgets requests per account, and each org key is its own account, so both phases read
 the orgs concurrently: phase 1 one thread per org (pages of one org follow each other's cursors),
@@ -40,6 +44,7 @@ from itertools import chain, zip_longest
 from typing import Any, TypeVar
 
 from reconciler.core.model import (
+    AUTH_SECRET,
     COMPUTE_KEYS,
     QUOTA_KEYS,
     DesiredFleet,
@@ -52,6 +57,7 @@ from reconciler.core.model import (
 )
 from reconciler.credentials import Credentials
 from reconciler.neon import Branch, Endpoint, NeonClient, OrgApiKey, ProjectListItem
+from reconciler.observe_catalog import read_catalogs
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -75,18 +81,34 @@ class DetailNeeds:
     endpoints: frozenset[str] = frozenset()
     branches: frozenset[str] = frozenset()
     key_orgs: frozenset[str] = frozenset()
+    #: Projects whose default branch's databases and roles are read (needs ``branches``).
+    catalogs: frozenset[str] = frozenset()
+    #: Projects whose default branch's Neon Auth is read (a subset of ``catalogs``).
+    auth: frozenset[str] = frozenset()
 
     def restricted_to(self, project_ids: Collection[str]) -> DetailNeeds:
         """Only the per-project details of ``project_ids`` (org key lists are kept)."""
         keep = frozenset(project_ids)
-        return DetailNeeds(self.endpoints & keep, self.branches & keep, self.key_orgs)
+        return DetailNeeds(
+            self.endpoints & keep,
+            self.branches & keep,
+            self.key_orgs,
+            self.catalogs & keep,
+            self.auth & keep,
+        )
 
     def to_dict(self) -> dict[str, list[str]]:
-        return {
+        found = {
             "endpoints": sorted(self.endpoints),
             "branches": sorted(self.branches),
             "key_orgs": sorted(self.key_orgs),
         }
+        # Written only when there are any, so plans of fleets without them keep their bytes.
+        if self.catalogs:
+            found["catalogs"] = sorted(self.catalogs)
+        if self.auth:
+            found["auth"] = sorted(self.auth)
+        return found
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DetailNeeds:
@@ -94,6 +116,8 @@ class DetailNeeds:
             endpoints=frozenset(data.get("endpoints", ())),
             branches=frozenset(data.get("branches", ())),
             key_orgs=frozenset(data.get("key_orgs", ())),
+            catalogs=frozenset(data.get("catalogs", ())),
+            auth=frozenset(data.get("auth", ())),
         )
 
 
@@ -164,6 +188,8 @@ def needs_for(
     endpoints: set[str] = set()
     branches: set[str] = set()
     key_orgs: set[str] = set()
+    catalogs: set[str] = set()
+    auth: set[str] = set()
     for name, tenant in desired.tenants.items():
         record = ledger.tenants.get(name)
         candidates = [
@@ -178,16 +204,32 @@ def needs_for(
                 key_orgs.update(k.org_id for k in record.keys.values())
         if scope is not None and name not in scope:
             continue
+        delivered = ledger.deliveries.get(name, {})
         for pid in candidates:
-            if tenant.compute:
+            if tenant.compute or tenant.connection_secrets or _branch_computes(tenant):
                 endpoints.add(pid)
             if tenant.branches or branch_policy or (record and record.branch_ids):
                 branches.add(pid)
+            if tenant.manages_catalog or delivered:
+                branches.add(pid)
+                catalogs.add(pid)
+            if tenant.auth is not None or AUTH_SECRET in delivered:
+                auth.add(pid)
     for name, record in ledger.tenants.items():
         if name not in desired.tenants and record.keys:
             key_orgs.update(k.org_id for k in record.keys.values())
     managed = {org.id for org in desired.fleet.orgs.values()}
-    return DetailNeeds(frozenset(endpoints), frozenset(branches), frozenset(key_orgs & managed))
+    return DetailNeeds(
+        frozenset(endpoints),
+        frozenset(branches),
+        frozenset(key_orgs & managed),
+        frozenset(catalogs),
+        frozenset(auth & catalogs),
+    )
+
+
+def _branch_computes(tenant: Any) -> bool:
+    return any(branch.compute is not None for branch in tenant.branches)
 
 
 def fetch_details(
@@ -231,6 +273,18 @@ def fetch_details(
         projects[pid] = replace(projects[pid], endpoints=tuple(map(endpoint_from_wire, found)))
     for pid, listed in branches.items():
         projects[pid] = replace(projects[pid], branches=tuple(map(branch_from_wire, listed)))
+    catalogs = read_catalogs(
+        client,
+        credentials,
+        projects,
+        needs.catalogs,
+        needs.auth,
+        lambda lanes, read: _concurrently(
+            _interleaved(lanes), read, read_workers(len(lanes), parallelism)
+        ),
+    )
+    for pid, catalog in catalogs.items():
+        projects[pid] = replace(projects[pid], catalog=catalog)
     api_keys = dict(live.api_keys)
     for org_id, org_keys in sorted(keys.items()):
         api_keys[org_id] = tuple(key_from_wire(k, org_id) for k in org_keys)

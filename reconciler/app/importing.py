@@ -2,7 +2,8 @@
 
 ``fleet import PATH --org ALIAS [--match REGEX] --out DIR``:
 
-1. observe the org with its org key (projects, their branches and endpoints, the org's keys);
+1. observe the org with its org key (projects, their branches and endpoints, the org's keys,
+   and the default branch's databases, roles and Neon Auth);
 2. skip projects some tenant already claims (ledger record, binding or templated name);
 3. write one ``DIR/<tenant>.yaml`` per remaining project (``manifests.export`` decides tier,
    overrides, binding, branches and keys), refusing to overwrite a file;
@@ -98,7 +99,9 @@ def run_import(
         claimed = claimed_project_ids(desired, listed, view)
         selected.extend(wanted(list(listed.projects.values()), claimed))
         ids = frozenset(p.id for p in selected)
-        return DetailNeeds(endpoints=ids, branches=ids, key_orgs=frozenset({org.id}))
+        return DetailNeeds(
+            endpoints=ids, branches=ids, key_orgs=frozenset({org.id}), catalogs=ids, auth=ids
+        )
 
     live, _ = observe(client, credentials, [org.id], needs, parallelism=fleet.policy.parallelism)
     manifests_out = _plan_manifests(desired, [live.projects[p.id] for p in selected], live)

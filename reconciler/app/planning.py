@@ -270,7 +270,11 @@ def refresh_counts(
 
 #: The planner's per-tenant notes about details that were not read. For a tenant deliberately
 #: left to the list pages they are expected, so they are dropped instead of repeated per tenant.
-_NOT_OBSERVED = (": endpoints were not observed;", ": branches were not observed;")
+_NOT_OBSERVED = (
+    ": endpoints were not observed;",
+    ": branches were not observed;",
+    ": databases and roles were not observed;",
+)
 
 
 def quiet_list_only_warnings(

@@ -9,13 +9,25 @@ registry that misses an action or registers one twice (see CONTRIBUTING.md).
 
 from __future__ import annotations
 
-from reconciler.apply import child_steps, project_steps, transfer_steps
+from reconciler.apply import (
+    access_steps,
+    child_steps,
+    project_steps,
+    secret_steps,
+    transfer_steps,
+)
 from reconciler.apply.context import Handler
 from reconciler.core.plan import Action
 from reconciler.core.plan_payloads import check_complete
 
 #: Every steps module's registry fragment.
-FRAGMENTS = (project_steps.HANDLERS, child_steps.HANDLERS, transfer_steps.HANDLERS)
+FRAGMENTS = (
+    project_steps.HANDLERS,
+    child_steps.HANDLERS,
+    transfer_steps.HANDLERS,
+    access_steps.HANDLERS,
+    secret_steps.HANDLERS,
+)
 
 
 def _merged() -> dict[Action, Handler]:

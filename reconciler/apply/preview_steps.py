@@ -228,7 +228,12 @@ def _adopt(
     ]
     if not endpoints:
         endpoint, ops = client.create_endpoint(
-            key, project_id, branch.id, settings=request.compute_settings()
+            key,
+            project_id,
+            branch.id,
+            min_cu=request.compute.get("autoscaling_limit_min_cu"),
+            max_cu=request.compute.get("autoscaling_limit_max_cu"),
+            suspend_timeout_seconds=request.suspend_timeout_seconds,
         )
         _wait(ctx, key, project_id, ops)
         return branch, endpoint

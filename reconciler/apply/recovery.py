@@ -18,6 +18,9 @@ takes the lock belongs to a run that died; what happened is found out from Neon,
 * ``transfer_project``: the project is looked up in the managed orgs' listings; where it is now
   is recorded for the tenant (the move landed or it did not), so the ledger never keeps a moved
   project under its old org. A project found in no completely read org leaves the intent open.
+* ``reset_role_password`` (``fleet secrets rotate``): the password may have changed while the
+  sink still holds the old one, so the deliveries of the secrets the intent names are forgotten
+  and the next plan delivers them again (from what Neon answers then).
 * ``delete_project``: if the project is gone, the offboarding is finished (the keys the record
   still lists are revoked, then the record is dropped); if it still exists the delete never
   happened, the intent is closed as abandoned and the planner plans the offboarding again.
@@ -34,6 +37,7 @@ from reconciler.apply.offboarding import (
     forget_key,
     revoke_key,
 )
+from reconciler.apply.secret_steps import RESET_INTENT
 from reconciler.apply.transfer_steps import TRANSFER_INTENT
 from reconciler.core.matching import project_owners
 from reconciler.core.model import LiveFleet, OwnedKey, OwnedTenant
@@ -108,6 +112,12 @@ def recover(
     for intent in delete_intents:
         writer = NeonWriter.over(client)  # finishing an offboarding revokes keys
         closed += _settle_delete(writer, credentials, ledger, live, intent, revoked)
+    for intent in intents:
+        if intent.action == RESET_INTENT:
+            secrets = intent.detail.get("secrets", ())
+            ledger.deliveries.forget(intent.tenant, [str(s) for s in secrets])
+            ledger.resolve_intent(intent.intent_id, IntentOutcome.DONE)
+            closed += 1
     return RecoveryReport(closed, tuple(revoked))
 
 

@@ -1,7 +1,9 @@
-"""Secret sinks: where a freshly minted project-scoped API key token goes, exactly once.
+"""Secret sinks: where minted API key tokens, connection secrets and Neon Auth keys go.
 
 Neon shows a key's token only in the create response. neon-fleet hands it to the sink the Fleet
-names and forgets it: the token never reaches stdout, logs, plan files or the ledger.
+names and forgets it: the token never reaches stdout, logs, plan files or the ledger. Connection
+secrets (a ``DATABASE_URL`` and its parts, ``ConnectionSecret``) and Neon Auth's one-time keys
+(``AuthKeys``) travel the same way; a sink takes anything that is ``Deliverable``.
 
 * ``file``: one JSON document per key, ``<dir>/<tenant>/<key name>.json``, mode 0600 in
   directories of mode 0700, written atomically (temp file + rename) so a crash never leaves half
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.core.model import AUTH_SECRET
 from reconciler.errors import SecretSinkError
 
 
@@ -55,11 +58,117 @@ class MintedKey:
             "token": self.token,
         }
 
+    @property
+    def what(self) -> str:
+        return "key"
+
+    def secret_values(self) -> tuple[str, ...]:
+        return (self.token,)
+
+
+@dataclass(frozen=True)
+class ConnectionSecret:
+    """A declared connection secret as delivered: the URI and its parts, password included.
+
+    ``password`` and ``uri`` are excluded from repr on purpose; ``fingerprint`` is what the
+    ledger keeps to know what was delivered.
+    """
+
+    tenant: str
+    name: str
+    project_id: str
+    branch: str
+    branch_id: str
+    endpoint_id: str
+    host: str
+    database: str
+    role: str
+    pooled: bool
+    password: str = field(repr=False)
+    uri: str = field(repr=False)
+
+    @property
+    def what(self) -> str:
+        return "connection secret"
+
+    def document(self) -> dict[str, object]:
+        return {
+            "kind": "connection_secret",
+            "tenant": self.tenant,
+            "name": self.name,
+            "project_id": self.project_id,
+            "branch": self.branch,
+            "branch_id": self.branch_id,
+            "endpoint_id": self.endpoint_id,
+            "host": self.host,
+            "database": self.database,
+            "role": self.role,
+            "pooled": self.pooled,
+            "password": self.password,
+            "uri": self.uri,
+            "DATABASE_URL": self.uri,
+        }
+
+    def secret_values(self) -> tuple[str, ...]:
+        return (self.password, self.uri)
+
+
+@dataclass(frozen=True)
+class AuthKeys:
+    """Neon Auth's keys of a tenant's default branch, shown by Neon only when it is enabled."""
+
+    tenant: str
+    project_id: str
+    branch_id: str
+    database: str
+    base_url: str
+    jwks_url: str
+    pub_client_key: str = field(repr=False)
+    secret_server_key: str = field(repr=False)
+    name: str = AUTH_SECRET
+
+    @property
+    def what(self) -> str:
+        return "Neon Auth keys"
+
+    def document(self) -> dict[str, object]:
+        return {
+            "kind": "neon_auth",
+            "tenant": self.tenant,
+            "project_id": self.project_id,
+            "branch_id": self.branch_id,
+            "database": self.database,
+            "base_url": self.base_url,
+            "jwks_url": self.jwks_url,
+            "pub_client_key": self.pub_client_key,
+            "secret_server_key": self.secret_server_key,
+        }
+
+    def secret_values(self) -> tuple[str, ...]:
+        return (self.pub_client_key, self.secret_server_key)
+
+
+class Deliverable(Protocol):
+    """Anything a sink takes: a tenant, a name, a JSON document, and the secrets it holds."""
+
+    @property
+    def tenant(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def what(self) -> str: ...
+
+    def document(self) -> dict[str, object]: ...
+
+    def secret_values(self) -> tuple[str, ...]: ...
+
 
 class SecretSink(Protocol):
-    """Delivers a minted key; raises ``SecretSinkError`` when it cannot."""
+    """Delivers a secret document; raises ``SecretSinkError`` when it cannot."""
 
-    def deliver(self, key: MintedKey) -> None: ...
+    def deliver(self, key: Deliverable) -> None: ...
 
 
 #: Flags for entering a directory of the sink: never through a symbolic link.
@@ -90,7 +199,7 @@ class FileSink:
     def path_for(self, tenant: str, name: str) -> Path:
         return self.directory / _safe(tenant) / f"{_safe(name)}.json"
 
-    def deliver(self, key: MintedKey) -> None:
+    def deliver(self, key: Deliverable) -> None:
         target = self.path_for(key.tenant, key.name)
         try:
             tenant_fd = self._open_tenant_directory(target.parent.name)
@@ -100,14 +209,14 @@ class FileSink:
                 os.close(tenant_fd)
         except _SymlinkRefused as refused:
             raise SecretSinkError(
-                f"cannot write key {key.name!r} of tenant {key.tenant} to {target}: "
+                f"cannot write {key.what} {key.name!r} of tenant {key.tenant} to {target}: "
                 f"{refused.path} is a symbolic link; the file sink follows no symbolic links, "
                 "so that a link planted in the sink cannot send a token elsewhere "
                 "(replace it with a real directory, or point spec.secrets.file at the target)"
             ) from None
         except OSError as exc:
             raise SecretSinkError(
-                f"cannot write key {key.name!r} of tenant {key.tenant} to {target}: "
+                f"cannot write {key.what} {key.name!r} of tenant {key.tenant} to {target}: "
                 f"{exc.strerror or exc}"
             ) from exc
 
@@ -225,7 +334,7 @@ class ExecSink:
         self._environ = environ
         self.timeout = timeout
 
-    def deliver(self, key: MintedKey) -> None:
+    def deliver(self, key: Deliverable) -> None:
         payload = json.dumps(key.document(), sort_keys=True)
         environ = os.environ if self._environ is None else self._environ
         try:
@@ -240,15 +349,18 @@ class ExecSink:
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SecretSinkError(
-                f"secret sink command {self.argv[0]!r} failed for key {key.name!r} "
+                f"secret sink command {self.argv[0]!r} failed for {key.what} {key.name!r} "
                 f"of tenant {key.tenant}: {exc}"
             ) from exc
         if done.returncode != 0:
             # stderr is the command's own text; it never contains the token unless the command
             # echoes its input, so it is cut and scrubbed of the token all the same.
-            err = done.stderr.strip().replace(key.token, "***")[-300:]
+            err = done.stderr.strip()
+            for secret in key.secret_values():
+                err = err.replace(secret, "***")
+            err = err[-300:]
             raise SecretSinkError(
-                f"secret sink command {self.argv[0]!r} exited {done.returncode} for key "
+                f"secret sink command {self.argv[0]!r} exited {done.returncode} for {key.what} "
                 f"{key.name!r} of tenant {key.tenant}" + (f": {err}" if err else "")
             )
 

@@ -35,12 +35,22 @@ from reconciler.core.plan_payloads import (
     AdoptProject,
     CreateApiKey,
     CreateBranch,
+    CreateDatabase,
+    CreateEndpoint,
     CreateProject,
+    CreateRole,
     DeleteBranch,
+    DeleteDatabase,
     DeleteProject,
+    DeleteRole,
+    DeliverConnectionSecret,
+    DisableAuth,
+    EnableAuth,
+    ResetRolePassword,
     RevokeApiKey,
     TransferProjects,
     UpdateBranch,
+    UpdateDatabase,
     UpdateEndpoint,
     UpdateProject,
 )
@@ -61,6 +71,14 @@ class DriftKind(enum.StrEnum):
     MISSING_KEY = "missing_key"
     UNDECLARED_KEY = "undeclared_key"
     BROKEN_KEY = "broken_key"
+    MISSING_ROLE = "missing_role"
+    UNDECLARED_ROLE = "undeclared_role"
+    MISSING_DATABASE = "missing_database"
+    UNDECLARED_DATABASE = "undeclared_database"
+    MISSING_AUTH = "missing_auth"
+    UNDECLARED_AUTH = "undeclared_auth"
+    MISSING_COMPUTE = "missing_compute"
+    OUTDATED_DELIVERY = "outdated_delivery"
     UNMANAGED_PROJECT = "unmanaged_project"
     BLOCKER = "blocker"
 
@@ -181,6 +199,23 @@ def _items_of_step(step: Step, transfer_ids: set[str]) -> list[DriftItem]:
         case RevokeApiKey():
             undeclared = _undeclared_key(tenant, payload.key_name, payload.key_id)
             return [] if rekeyed else [undeclared]
+        case UpdateDatabase():
+            path = f"databases.{payload.name}.owner"
+            origin = step.changes[0].origin if step.changes else ""
+            return [_changed(tenant, path, payload.old_owner, payload.owner, origin)]
+        case ResetRolePassword():
+            return []  # only rotation plans reset passwords: nothing drifted
+        case (
+            CreateRole()
+            | DeleteRole()
+            | CreateDatabase()
+            | DeleteDatabase()
+            | EnableAuth()
+            | DisableAuth()
+            | CreateEndpoint()
+            | DeliverConnectionSecret()
+        ):
+            return [_access_item(step, payload)]
         case _:
             assert_never(payload)
 
@@ -209,6 +244,54 @@ def _undeclared_branch(step: Step, payload: DeleteBranch) -> DriftItem:
         message=step.reason,
         resource=payload.branch_id,
     )
+
+
+#: The payloads of a tenant's databases, roles, Neon Auth, branch computes and secrets that
+#: say "missing" or "undeclared" (``_access_item``).
+AccessPayload = (
+    CreateRole
+    | DeleteRole
+    | CreateDatabase
+    | DeleteDatabase
+    | EnableAuth
+    | DisableAuth
+    | CreateEndpoint
+    | DeliverConnectionSecret
+)
+
+
+def _access_item(step: Step, payload: AccessPayload) -> DriftItem:
+    """The missing, undeclared or stale item of one access step."""
+    tenant = step.tenant
+    live: Any
+    desired: Any
+    match payload:
+        case CreateRole():
+            kind, live, desired = DriftKind.MISSING_ROLE, None, payload.name
+            path = f"roles.{payload.name}"
+        case DeleteRole():
+            kind, live, desired = DriftKind.UNDECLARED_ROLE, payload.name, None
+            path = f"roles.{payload.name}"
+        case CreateDatabase():
+            kind, live, desired = DriftKind.MISSING_DATABASE, None, {"owner": payload.owner}
+            path = f"databases.{payload.name}"
+        case DeleteDatabase():
+            kind, live, desired = DriftKind.UNDECLARED_DATABASE, {"owner": payload.owner}, None
+            path = f"databases.{payload.name}"
+        case EnableAuth():
+            kind, path, live = DriftKind.MISSING_AUTH, "auth", None
+            desired = {"provider": payload.provider, "database": payload.database}
+        case DisableAuth():
+            kind, path, live, desired = DriftKind.UNDECLARED_AUTH, "auth", payload.database, None
+        case CreateEndpoint():
+            kind, live, desired = DriftKind.MISSING_COMPUTE, None, payload.after_json()
+            path = f"branches.{payload.branch}.compute"
+        case DeliverConnectionSecret():
+            kind, live, desired = DriftKind.OUTDATED_DELIVERY, None, payload.after_json()
+            path = f"connection_secrets.{payload.name}"
+        case _:
+            assert_never(payload)
+    return DriftItem(kind, tenant, path, live=live, desired=desired, message=step.reason)
 
 
 def _wrong_org(change: FieldChange) -> DriftItem:

@@ -3,9 +3,11 @@
 ``fingerprint(project, keys)`` is the sha256 of the canonical JSON (sorted keys, no spaces) of
 everything the planner reads for one tenant: the project's fields (name, org, region,
 pg_version, quota, default endpoint settings, history retention, integrations), its branches and
-endpoints when they were observed, and that project's project-scoped API keys when the org's
-keys were observed. "Not observed" and "empty" fingerprint differently, and an absent project
-has its own fingerprint (``ABSENT``), so "someone created it meanwhile" is detected too.
+endpoints when they were observed, its default branch's databases, roles and Neon Auth when
+they were observed (the key is absent otherwise), and that project's project-scoped API keys
+when the org's keys were observed. "Not observed" and "empty" fingerprint differently, and an
+absent project has its own fingerprint (``ABSENT``), so "someone created it meanwhile" is
+detected too.
 
 The applier re-observes the planned tenants (the project ids recorded in the plan) and compares
 ``fingerprint`` per tenant, so a plan goes stale per tenant, not as a whole;
@@ -29,7 +31,13 @@ from reconciler.core.model import (
     LiveFleet,
     LiveProject,
 )
-from reconciler.core.views import branch_view, endpoint_view, key_view, project_view
+from reconciler.core.views import (
+    branch_view,
+    catalog_view,
+    endpoint_view,
+    key_view,
+    project_view,
+)
 
 _PREFIX = "sha256:"
 
@@ -71,6 +79,10 @@ def fingerprint(project: LiveProject | None, keys: Sequence[LiveApiKey] | None) 
         if keys is None
         else [key_view(k) for k in sorted(keys, key=lambda k: k.id) if k.project_id == project.id]
     )
+    if project.catalog is not None:
+        # Only when observed, so the fingerprints of tenants that declare no databases, roles,
+        # connection secrets or auth stay what they were before these existed.
+        document["catalog"] = catalog_view(project.catalog)
     return _digest(document)
 
 

@@ -48,6 +48,13 @@ IGNORABLE_PATHS: tuple[str, ...] = (
     "branches",
     "api_keys",
 )
+#: The database and role Neon creates on every project's default branch (``branch.database_name``
+#: and ``branch.role_name`` defaults): keep them by declaring them, or rename away from them.
+NEON_DEFAULT_DATABASE = "neondb"
+NEON_DEFAULT_ROLE = "neondb_owner"
+#: The secret sink's name for a tenant's Neon Auth keys (``<tenant>/neon-auth.json``), and its
+#: row among the ledger's delivered secrets.
+AUTH_SECRET = "neon-auth"
 
 T = TypeVar("T")
 
@@ -91,6 +98,10 @@ class Policy:
     #: How long the ledger keeps run step rows and drift history (``history_retention``);
     #: None (``never``) keeps them forever.
     history_retention_seconds: int | None = DEFAULT_HISTORY_RETENTION_SECONDS
+    #: Delete default-branch databases and roles that declared ``databases``/``roles`` leave out.
+    prune_databases: bool = False
+    #: Allow turning Neon Auth off when a tenant stops declaring ``auth`` (a blocker otherwise).
+    allow_auth_removal: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,22 @@ class TierSpec:
     max_branches: int | None = None
     checkpoints: CheckpointPolicy | None = None
     previews: PreviewPolicy = field(default_factory=PreviewPolicy)
+    databases: tuple[DatabaseSpec, ...] | None = None
+    roles: tuple[RoleSpec, ...] | None = None
+    connection_secrets: tuple[ConnectionSecretSpec, ...] | None = None
+    auth: AuthSpec | None = None
+
+
+@dataclass(frozen=True)
+class BranchCompute:
+    """A declared branch's read-write compute (``compute: {min_cu, max_cu, suspend_timeout}``).
+
+    A key left out is Neon's default for new computes, and is not compared with the live value.
+    """
+
+    min_cu: float | None = None
+    max_cu: float | None = None
+    suspend_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +222,41 @@ class BranchSpec:
     protected: bool = False
     expires_in_seconds: int | None = None
     expires_at: str | None = None  # RFC 3339, UTC, second precision
+    compute: BranchCompute | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """A declared database of the default branch and the role that owns it."""
+
+    name: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """A declared role of the default branch (Neon keeps its password; the model never does)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ConnectionSecretSpec:
+    """A connection secret delivered to the sink: which role, database, branch and host kind."""
+
+    name: str
+    role: str
+    database: str
+    branch: str = DEFAULT_BRANCH
+    pooled: bool = False
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """Neon Auth on the default branch: the provider and the database it keeps its data in."""
+
+    provider: str
+    database: str
 
 
 @dataclass(frozen=True)
@@ -249,6 +311,19 @@ class DesiredTenant:
     location: Location | None = None
     #: The tier's checkpoint policy (``fleet checkpoint gc``/``schedule``).
     checkpoints: CheckpointPolicy | None = None
+    #: Default-branch databases, roles, connection secrets and Neon Auth; None = not managed.
+    #: Each is a whole list (or block) from one layer: the Tenant's replaces the Tier's.
+    databases: Sourced[tuple[DatabaseSpec, ...]] | None = None
+    roles: Sourced[tuple[RoleSpec, ...]] | None = None
+    connection_secrets: Sourced[tuple[ConnectionSecretSpec, ...]] | None = None
+    auth: Sourced[AuthSpec] | None = None
+
+    @property
+    def manages_catalog(self) -> bool:
+        """True when the default branch's databases and roles must be observed."""
+        return any(
+            v is not None for v in (self.databases, self.roles, self.connection_secrets, self.auth)
+        )
 
 
 @dataclass(frozen=True)
@@ -275,6 +350,34 @@ class LiveEndpoint:
     autoscaling_limit_min_cu: float
     autoscaling_limit_max_cu: float
     suspend_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class LiveDatabase:
+    """A database of a branch as Neon reports it."""
+
+    name: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class LiveRole:
+    """A role of a branch as Neon reports it (never its password)."""
+
+    name: str
+    protected: bool = False
+
+
+@dataclass(frozen=True)
+class LiveCatalog:
+    """The default branch's databases and roles, and its Neon Auth (None: not enabled)."""
+
+    branch_id: str
+    databases: tuple[LiveDatabase, ...]
+    roles: tuple[LiveRole, ...]
+    auth_database: str | None = None
+    #: False when Neon Auth was not read (``auth_database`` then says nothing).
+    auth_observed: bool = False
 
 
 @dataclass(frozen=True)
@@ -321,6 +424,8 @@ class LiveProject:
     integrations: tuple[str, ...] = ()
     branches: tuple[LiveBranch, ...] | None = None
     endpoints: tuple[LiveEndpoint, ...] | None = None
+    #: The default branch's databases, roles and auth; None when not observed.
+    catalog: LiveCatalog | None = None
 
 
 @dataclass(frozen=True)
@@ -377,3 +482,5 @@ class LedgerView:
     tenants: Mapping[str, OwnedTenant] = field(default_factory=dict)
     #: Tenants with a create intent that has no recorded outcome (a crashed apply).
     pending_creates: frozenset[str] = frozenset()
+    #: Shape fingerprints of the secrets delivered to the sink: tenant → secret name → digest.
+    deliveries: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

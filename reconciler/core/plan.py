@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.core.plan_contract import ApplyContract, PlannedBinding
 from reconciler.core.plan_payloads import (
+    ALWAYS_COUNTED,
     PAYLOAD_TYPES,
     Action,
     JsonObject,
@@ -117,7 +118,10 @@ class Plan:
     @property
     def summary(self) -> dict[str, int]:
         """Counts per action plus ``blockers`` and ``total``; stable key order."""
-        counts = {action.value: 0 for action in Action}
+        counts = {action.value: 0 for action in ALWAYS_COUNTED}
+        present = {step.action for step in self.steps}
+        # Later actions are counted only where they occur (see ``ALWAYS_COUNTED``).
+        counts.update({a.value: 0 for a in Action if a in present and a.value not in counts})
         for step in self.steps:
             counts[step.action.value] += 1
         counts["blockers"] = len(self.blockers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.model import LiveApiKey, LiveBranch, LiveEndpoint, LiveProject
+from reconciler.core.model import LiveApiKey, LiveBranch, LiveCatalog, LiveEndpoint, LiveProject
 
 
 def project_view(project: LiveProject) -> dict[str, Any]:
@@ -63,6 +63,17 @@ def key_view(key: LiveApiKey) -> dict[str, Any]:
         "org_id": key.org_id,
         "project_id": key.project_id,
         "created_at": key.created_at,
+    }
+
+
+def catalog_view(catalog: LiveCatalog) -> dict[str, Any]:
+    """The default branch's databases, roles and Neon Auth (names only, never passwords)."""
+    return {
+        "branch_id": catalog.branch_id,
+        "databases": sorted([d.name, d.owner] for d in catalog.databases),
+        "roles": sorted(r.name for r in catalog.roles),
+        "auth_database": catalog.auth_database,
+        "auth_observed": catalog.auth_observed,
     }
 
 

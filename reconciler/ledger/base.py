@@ -30,6 +30,7 @@ from reconciler.core.model import LedgerView, OwnedTenant
 from reconciler.core.sharding import Shard
 from reconciler.errors import UsageError
 from reconciler.ledger.checkpoints import CheckpointStore
+from reconciler.ledger.deliveries import DeliveryStore
 from reconciler.ledger.drift import DriftStore
 from reconciler.ledger.leases import RateLeases
 from reconciler.ledger.previews import PreviewRecord
@@ -198,6 +199,11 @@ class Ledger(LedgerReader):
     @abc.abstractmethod
     def drift(self) -> DriftStore:
         """Drift reports and since when each item drifts (``fleet drift``)."""
+
+    @property
+    @abc.abstractmethod
+    def deliveries(self) -> DeliveryStore:
+        """Fingerprints of the secrets delivered to the sink (never the secrets)."""
 
     @property
     def rate_leases(self) -> RateLeases | None:

@@ -26,6 +26,7 @@ from reconciler.ledger import previews as preview_rows
 from reconciler.ledger import rows
 from reconciler.ledger.base import Ledger
 from reconciler.ledger.checkpoints import CheckpointStore
+from reconciler.ledger.deliveries import DeliveryStore
 from reconciler.ledger.drift import DriftStore
 from reconciler.ledger.guard import is_secret_name, redact_text, reject_secrets
 from reconciler.ledger.migrations import (
@@ -148,6 +149,10 @@ class SqlLedger(Ledger, rows.Codec):
     def drift(self) -> DriftStore:
         return SqlDriftStore(self)
 
+    @property
+    def deliveries(self) -> DeliveryStore:
+        return DeliveryStore(self)
+
     def prune_history(self, cutoff: datetime, *, dry_run: bool = False) -> PruneReport:
         return prune_history(self, cutoff, dry_run=dry_run)
 
@@ -203,11 +208,15 @@ class SqlLedger(Ledger, rows.Codec):
                 "SELECT id, tenant FROM intents WHERE resolved_at IS NULL AND action = ?",
                 (Action.CREATE_PROJECT.value,),
             )
+            delivered = tx.all("SELECT tenant, name, shape FROM delivered_secrets")
+        deliveries: dict[str, dict[str, str]] = {}
+        for tenant, secret, shape in delivered:
+            deliveries.setdefault(str(tenant), {})[str(secret)] = str(shape)
         creates = frozenset(
             self.cells("intents", f"id {intent_id}").text("tenant", tenant, empty=False)
             for intent_id, tenant in pending
         )
-        return LedgerView(tenants=tenants, pending_creates=creates)
+        return LedgerView(tenants=tenants, pending_creates=creates, deliveries=deliveries)
 
     def tenant(self, name: str) -> OwnedTenant | None:
         with self._tx() as tx:
@@ -384,7 +393,7 @@ class SqlLedger(Ledger, rows.Codec):
                     self.json_in(rows.tenant_state(owned)),
                 ),
             )
-            for table in ("tenant_branches", "tenant_keys", "tenants"):
+            for table in ("tenant_branches", "tenant_keys", "delivered_secrets", "tenants"):
                 tx.execute(f"DELETE FROM {table} WHERE tenant = ?", (name,))
         return True
 

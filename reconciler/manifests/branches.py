@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.model import DEFAULT_BRANCH, BranchSpec
+from reconciler.core.model import DEFAULT_BRANCH, BranchCompute, BranchSpec
 from reconciler.errors import Problem
 from reconciler.manifests.timing import (
     MAX_EXPIRY_SECONDS,
@@ -79,6 +79,14 @@ def _one_branch(
     elif parent is not None and parent != DEFAULT_BRANCH and parent not in names:
         options = names | {DEFAULT_BRANCH}
         problems.append(doc.problem((*here, "parent"), unknown("parent branch", parent, options)))
+    compute = branch.get("compute", {})
+    low, high = compute.get("min_cu"), compute.get("max_cu")
+    if low is not None and high is not None and low > high:
+        message = f"min_cu {low} is greater than max_cu {high}"
+        problems.append(doc.problem((*here, "compute"), message))
+    if is_default and "compute" in branch:
+        message = f"the default branch {name}'s compute is the tenant's compute setting"
+        problems.append(doc.problem((*here, "compute"), message))
     expiry_keys = [k for k in ("expires_in", "expires_at") if k in branch]
     if len(expiry_keys) == 2:
         message = "set expires_in or expires_at, not both"
@@ -157,6 +165,18 @@ def to_branch_specs(branches: Sequence[Mapping[str, Any]]) -> tuple[BranchSpec, 
                 protected=bool(branch.get("protected", False)),
                 expires_in_seconds=parse_duration(expires_in) if expires_in else None,
                 expires_at=format_utc(moment) if moment is not None else None,
+                compute=_compute(branch.get("compute")),
             )
         )
     return tuple(specs)
+
+
+def _compute(block: Mapping[str, Any] | None) -> BranchCompute | None:
+    if block is None:
+        return None
+    timeout = block.get("suspend_timeout")
+    return BranchCompute(
+        min_cu=block.get("min_cu"),
+        max_cu=block.get("max_cu"),
+        suspend_timeout=int(timeout) if timeout is not None else None,
+    )

@@ -15,6 +15,7 @@ from typing import Any
 from reconciler.core.model import IGNORABLE_PATHS
 from reconciler.core.regions import NEON_REGIONS
 from reconciler.errors import Problem
+from reconciler.manifests.access import tenant_access_problems, tier_access_problems
 from reconciler.manifests.branches import branch_problems
 from reconciler.manifests.catalog import Catalog
 from reconciler.manifests.templates import (
@@ -52,12 +53,17 @@ def semantic_problems(catalog: Catalog, now: datetime) -> list[Problem]:
         if reason is not None:
             problems.append(fleet.problem(("spec", "project_name"), reason))
             template = None
+    has_sink = None if fleet is None else "secrets" in fleet.data["spec"]
     for tier in catalog.tiers.values():
         problems.extend(_tier_problems(tier, orgs))
+        problems.extend(tier_access_problems(tier, has_sink))
     project_names: dict[str, str] = {}
     project_ids: dict[str, str] = {}
     for name, tenant in catalog.tenants.items():
         problems.extend(_tenant_problems(tenant, catalog, now))
+        tier_doc = catalog.tiers.get(tenant.data["spec"]["tier"])
+        tier_spec = tier_doc.data["spec"] if tier_doc is not None else {}
+        problems.extend(tenant_access_problems(tenant, tier_spec, has_sink))
         project_id = tenant.data["spec"].get("project_id")
         if project_id is not None:
             if project_id in project_ids:

@@ -39,6 +39,12 @@ from reconciler.core.model import (
     Sourced,
     TierSpec,
 )
+from reconciler.manifests.access import (
+    to_auth,
+    to_connection_secrets,
+    to_databases,
+    to_roles,
+)
 from reconciler.manifests.branches import to_branch_specs
 from reconciler.manifests.catalog import Catalog
 from reconciler.manifests.templates import DEFAULT_TEMPLATE, render_project_name
@@ -153,6 +159,8 @@ def _fleet_config(data: Mapping[str, Any]) -> FleetConfig:
                 for item in policy.get("drift_ignore", [])
             ),
             history_retention_seconds=history_retention(policy.get("history_retention")),
+            prune_databases=policy.get("prune_databases", False),
+            allow_auth_removal=policy.get("allow_auth_removal", False),
         ),
         ledger_url=spec.get("ledger"),
         secrets=sink,
@@ -221,7 +229,33 @@ def _tier_spec(name: str, spec: Mapping[str, Any]) -> TierSpec:
         max_branches=spec.get("max_branches"),
         checkpoints=_checkpoints(spec.get("checkpoints")),
         previews=_previews(spec.get("previews")),
+        databases=to_databases(spec["databases"]) if "databases" in spec else None,
+        roles=to_roles(spec["roles"]) if "roles" in spec else None,
+        connection_secrets=(
+            to_connection_secrets(spec["connection_secrets"])
+            if "connection_secrets" in spec
+            else None
+        ),
+        auth=to_auth(spec["auth"]) if "auth" in spec else None,
     )
+
+
+def _access(spec: Mapping[str, Any], tier: TierSpec, name: str) -> dict[str, Any]:
+    """The tenant's databases, roles, connection secrets and auth: its own, else its tier's."""
+    convert: dict[str, Any] = {
+        "databases": to_databases,
+        "roles": to_roles,
+        "connection_secrets": to_connection_secrets,
+        "auth": to_auth,
+    }
+    result: dict[str, Any] = {}
+    for key, to_model in convert.items():
+        if key in spec:
+            result[key] = Sourced(to_model(spec[key]), f"tenant {name}")
+        else:
+            inherited = getattr(tier, key)
+            result[key] = None if inherited is None else Sourced(inherited, f"tier {tier.name}")
+    return result
 
 
 def _compute_value(key: str, value: float | int) -> float | int:
@@ -277,6 +311,7 @@ def _tenant(
         digest=digest,
         location=Location(path=doc.path, line=doc.line),
         checkpoints=tier.checkpoints,
+        **_access(spec, tier, name),
     )
 
 

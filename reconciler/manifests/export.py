@@ -18,6 +18,9 @@ import:
 * **Branches and keys.** Non-default branches without an expiry are declared (with their parent
   and ``protected`` flag); project-scoped keys with the fleet's naming prefix are declared by
   their short name, so the planner neither prunes nor revokes them.
+* **Databases, roles, Neon Auth** (``access_block``). The default branch's databases and roles
+  are written when they differ from what the tier declares (or, for a tier that declares none,
+  from Neon's own ``neondb``/``neondb_owner``), and Neon Auth when it is enabled.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.core.access_rules import NEW_PROJECT_CATALOG
 from reconciler.core.model import (
     COMPUTE_KEYS,
     QUOTA_KEYS,
@@ -172,6 +176,9 @@ def build_manifest(
     overrides = {k: v for k, v in choice.compute.items() if f"compute.{k}" not in ignore}
     if overrides:
         spec["compute"] = overrides
+    access, access_notes = access_block(tier, project)
+    spec.update(access)
+    notes += access_notes
     branches, branch_ids, branch_notes = _branches(project)
     notes += branch_notes
     if branches:
@@ -199,6 +206,34 @@ def build_manifest(
         keys=tuple(key for _, key in declared_keys),
         notes=tuple(notes),
     )
+
+
+def access_block(tier: TierSpec, project: LiveProject) -> tuple[dict[str, Any], list[str]]:
+    """``databases``, ``roles`` and ``auth`` entries that reproduce the default branch."""
+    catalog = project.catalog
+    if catalog is None:
+        return {}, []
+    found: dict[str, Any] = {}
+    notes: list[str] = []
+    databases = sorted((d.name, d.owner) for d in catalog.databases)
+    roles = sorted(r.name for r in catalog.roles if not r.protected)
+    if tier.databases is not None:
+        expected_dbs = sorted((d.name, d.owner) for d in tier.databases)
+    else:
+        expected_dbs = sorted((d.name, d.owner) for d in NEW_PROJECT_CATALOG.databases)
+    if tier.roles is not None:
+        expected_roles = sorted(r.name for r in tier.roles)
+    else:
+        expected_roles = sorted(r.name for r in NEW_PROJECT_CATALOG.roles)
+    if databases != expected_dbs:
+        found["databases"] = [{"name": n, "owner": o} for n, o in databases]
+    if roles != expected_roles:
+        found["roles"] = [{"name": n} for n in roles]
+    if catalog.auth_database is not None:
+        found["auth"] = {"provider": "better_auth", "database": catalog.auth_database}
+    elif catalog.auth_observed and tier.auth is not None:
+        notes.append(f"tier {tier.name} declares Neon Auth, which this project does not have")
+    return found, notes
 
 
 def _branches(project: LiveProject) -> tuple[list[dict[str, Any]], dict[str, str], list[str]]:

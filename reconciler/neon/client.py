@@ -23,6 +23,7 @@ import httpx
 
 from reconciler import __version__
 from reconciler.neon import responses
+from reconciler.neon.client_catalog import CatalogCalls
 from reconciler.neon.client_orgs import OrgAndAccountCalls
 from reconciler.neon.http import ApiHttp
 from reconciler.neon.operations import wait_for_operations as _wait_for_operations
@@ -46,7 +47,7 @@ ENDPOINT_ROUTE = PROJECT_ROUTE + "/endpoints/{endpoint_id}"
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-class NeonClient(OrgAndAccountCalls):
+class NeonClient(OrgAndAccountCalls, CatalogCalls):
     """A thread-safe, retrying, rate-limited Neon API client (use as a context manager)."""
 
     def __init__(

@@ -13,6 +13,15 @@ from typing import Any
 
 from reconciler.neon import fields as f
 from reconciler.neon.wire import Branch, Endpoint, Operation, Project, ProjectListItem
+from reconciler.neon.wire_catalog import (
+    EnabledNeonAuth,
+    NeonAuth,
+    RolePassword,
+    parse_database_change,
+    parse_endpoint_created,
+    parse_role_change,
+    parse_role_reset,
+)
 from reconciler.neon.wire_orgs import (
     AuthInfo,
     ConnectionUri,
@@ -246,11 +255,21 @@ RESPONSE_PARSERS: Mapping[tuple[str, str], Callable[[Any], object]] = {
     ("GET", _B + "/databases"): parse_database_list,
     ("GET", _B + "/roles"): parse_role_list,
     ("GET", _B + "/roles/{role_name}"): parse_role,
+    ("POST", _B + "/databases"): parse_database_change,
+    ("PATCH", _B + "/databases/{database_name}"): parse_database_change,
+    ("DELETE", _B + "/databases/{database_name}"): parse_database_change,
+    ("POST", _B + "/roles"): parse_role_change,
+    ("DELETE", _B + "/roles/{role_name}"): parse_role_change,
+    ("GET", _B + "/roles/{role_name}/reveal_password"): RolePassword.from_wire,
+    ("POST", _B + "/roles/{role_name}/reset_password"): parse_role_reset,
+    ("GET", _B + "/auth"): NeonAuth.from_wire,
+    ("POST", _B + "/auth"): EnabledNeonAuth.from_wire,
+    ("DELETE", _B + "/auth"): lambda body: None,
+    ("POST", _P + "/endpoints"): parse_endpoint_created,
     ("GET", _P + "/connection_uri"): ConnectionUri.from_wire,
     ("GET", _P + "/endpoints"): parse_endpoint_list,
     ("GET", _P + "/endpoints/{endpoint_id}"): parse_endpoint,
     ("PATCH", _P + "/endpoints/{endpoint_id}"): parse_endpoint_update,
-    ("POST", _P + "/endpoints"): parse_endpoint_update,
     ("GET", _P + "/operations"): parse_operation_page,
     ("GET", _P + "/operations/{operation_id}"): parse_operation,
     ("GET", _K): parse_api_key_list,

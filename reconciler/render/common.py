@@ -13,12 +13,22 @@ from reconciler.core.plan_payloads import (
     AdoptProject,
     CreateApiKey,
     CreateBranch,
+    CreateDatabase,
+    CreateEndpoint,
     CreateProject,
+    CreateRole,
     DeleteBranch,
+    DeleteDatabase,
     DeleteProject,
+    DeleteRole,
+    DeliverConnectionSecret,
+    DisableAuth,
+    EnableAuth,
+    ResetRolePassword,
     RevokeApiKey,
     TransferProjects,
     UpdateBranch,
+    UpdateDatabase,
     UpdateEndpoint,
     UpdateProject,
     check_complete,
@@ -47,6 +57,16 @@ STYLES: dict[Action, ActionStyle] = {
     Action.DELETE_PROJECT: ActionStyle("-", "delete"),
     Action.DELETE_BRANCH: ActionStyle("-", "delete"),
     Action.REVOKE_API_KEY: ActionStyle("-", "delete"),
+    Action.CREATE_ROLE: ActionStyle("+", "create"),
+    Action.CREATE_DATABASE: ActionStyle("+", "create"),
+    Action.CREATE_ENDPOINT: ActionStyle("+", "create"),
+    Action.ENABLE_AUTH: ActionStyle("+", "create"),
+    Action.UPDATE_DATABASE: ActionStyle("~", "update"),
+    Action.RESET_ROLE_PASSWORD: ActionStyle("~", "update"),
+    Action.DELIVER_CONNECTION_SECRET: ActionStyle("~", "update"),
+    Action.DELETE_ROLE: ActionStyle("-", "delete"),
+    Action.DELETE_DATABASE: ActionStyle("-", "delete"),
+    Action.DISABLE_AUTH: ActionStyle("-", "delete"),
 }
 check_complete(STYLES, "render.common.STYLES")
 
@@ -94,6 +114,19 @@ def step_label(step: Step) -> str:
                 f"{len(payload.project_ids)} project(s) {payload.source_org_id} → "
                 f"{payload.destination_org_id}"
             )
+        case CreateRole() | DeleteRole():
+            return f"role {payload.name}"
+        case ResetRolePassword():
+            return f"password of role {payload.role}"
+        case CreateDatabase() | UpdateDatabase() | DeleteDatabase():
+            return f"database {payload.name}"
+        case EnableAuth() | DisableAuth():
+            return f"Neon Auth on database {payload.database}"
+        case CreateEndpoint():
+            return f"read-write compute of branch {payload.branch}"
+        case DeliverConnectionSecret():
+            kind = "pooled" if payload.pooled else "direct"
+            return f"connection secret {payload.name} ({kind}, {payload.role}@{payload.database})"
         case _:
             assert_never(payload)
 

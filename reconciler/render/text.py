@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reconciler.core.plan import Plan, Step
-from reconciler.core.plan_payloads import TransferProjects
+from reconciler.core.plan_payloads import DeleteDatabase, TransferProjects
 from reconciler.render.common import (
     BLOCKER_SYMBOL,
     LEGEND,
@@ -49,7 +49,9 @@ def render_step(step: Step, *, color: bool = False) -> list[str]:
     if step.depends_on:
         lines.append(_paint(f"    after: {', '.join(step.depends_on)}", _DIM, color))
     if step.reason:
-        lines.append(_paint(f"    # {step.reason}", _DIM, color))
+        # Deleting a database destroys its data: its reason is shown as loudly as a blocker.
+        loud = isinstance(step.payload, DeleteDatabase)
+        lines.append(_paint(f"    # {step.reason}", _COLORS["!"] if loud else _DIM, color))
     return lines
 
 

@@ -17,7 +17,7 @@ import pytest
 from reconciler.apply.applier import Applier
 from reconciler.apply.context import ApplyContext, TenantBinding
 from reconciler.apply.executor import Status
-from reconciler.apply.secrets import MintedKey
+from reconciler.apply.secrets import Deliverable
 from reconciler.core.plan_codec import plan_from_text
 from reconciler.core.plan_payloads import CreateProject
 from reconciler.credentials import Credentials
@@ -41,7 +41,7 @@ class _Sink:
     def __init__(self) -> None:
         self.delivered: list[tuple[str, str]] = []
 
-    def deliver(self, key: MintedKey) -> None:
+    def deliver(self, key: Deliverable) -> None:
         self.delivered.append((key.tenant, key.name))
 
 

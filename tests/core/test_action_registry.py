@@ -23,17 +23,28 @@ from reconciler.core.plan import Action, Plan, Step
 from reconciler.core.plan_codec import plan_from_text, plan_to_dict, seal_of
 from reconciler.core.plan_payloads import (
     ACTION_ORDER,
+    ALWAYS_COUNTED,
     PAYLOAD_TYPES,
     AdoptProject,
     CreateApiKey,
     CreateBranch,
+    CreateDatabase,
+    CreateEndpoint,
     CreateProject,
+    CreateRole,
     DeleteBranch,
+    DeleteDatabase,
     DeleteProject,
+    DeleteRole,
+    DeliverConnectionSecret,
+    DisableAuth,
+    EnableAuth,
     Payload,
+    ResetRolePassword,
     RevokeApiKey,
     TransferProjects,
     UpdateBranch,
+    UpdateDatabase,
     UpdateEndpoint,
     UpdateProject,
     check_complete,
@@ -63,6 +74,18 @@ EXAMPLES: dict[Action, Payload] = {
     Action.CREATE_API_KEY: CreateApiKey("ci", "t-a:ci", "org-1", None),
     Action.REVOKE_API_KEY: RevokeApiKey(7, "t-a:ci", "org-1", "p-1"),
     Action.DELETE_PROJECT: DeleteProject("p-1", None, "org-1"),
+    Action.CREATE_ROLE: CreateRole("app_owner"),
+    Action.DELETE_ROLE: DeleteRole("neondb_owner"),
+    Action.CREATE_DATABASE: CreateDatabase("app", "app_owner"),
+    Action.UPDATE_DATABASE: UpdateDatabase("app", "neondb_owner", "app_owner"),
+    Action.DELETE_DATABASE: DeleteDatabase("neondb", "neondb_owner"),
+    Action.ENABLE_AUTH: EnableAuth("better_auth", "app"),
+    Action.DISABLE_AUTH: DisableAuth("app"),
+    Action.CREATE_ENDPOINT: CreateEndpoint("staging", 0.25, 1, None),
+    Action.RESET_ROLE_PASSWORD: ResetRolePassword("app_owner", ("app-direct", "app-pooled")),
+    Action.DELIVER_CONNECTION_SECRET: DeliverConnectionSecret(
+        "app-pooled", "app_owner", "app", "main", True
+    ),
 }
 
 
@@ -113,7 +136,11 @@ def test_the_schema_lists_every_action_and_validates_every_example() -> None:
     step_schema = schema["$defs"]["step"]
     actions = {a.value for a in Action}
     assert set(step_schema["properties"]["action"]["enum"]) == actions
-    assert set(schema["properties"]["summary"]["required"]) == actions | {"blockers", "total"}
+    # Plans count the first release's actions always and later ones only when present, so
+    # plan files of fleets without databases, roles or secrets keep their bytes.
+    always = {a.value for a in ALWAYS_COUNTED}
+    assert set(schema["properties"]["summary"]["required"]) == always | {"blockers", "total"}
+    assert set(schema["properties"]["summary"]["properties"]) == actions | {"blockers", "total"}
     ruled = {rule["if"]["properties"]["action"]["const"] for rule in step_schema["allOf"]}
     assert ruled == actions
     plan = Plan("t", "d", {}, tuple(_step(p) for p in EXAMPLES.values()))
@@ -149,6 +176,14 @@ def test_an_unknown_meta_field_is_refused_naming_it() -> None:
     document["seal"] = seal_of(document)
     with pytest.raises(PlanFileError, match=r"meta\.surprise: not a field"):
         plan_from_text(json.dumps(document))
+
+
+def test_a_plan_counts_later_actions_only_when_it_has_them() -> None:
+    empty = Plan("t", "d", {}, ())
+    assert list(empty.summary) == [a.value for a in ALWAYS_COUNTED] + ["blockers", "total"]
+    with_db = Plan("t", "d", {}, (_step(EXAMPLES[Action.CREATE_DATABASE]),))
+    assert with_db.summary["create_database"] == 1 and "create_role" not in with_db.summary
+    assert list(with_db.summary)[-3:] == ["create_database", "blockers", "total"]
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,22 @@ import pytest
 
 from reconciler.core.drift_items import DriftItem, DriftKind, derive_items, manifest_path
 from reconciler.core.model import (
+    AuthSpec,
+    BranchCompute,
     BranchSpec,
+    ConnectionSecretSpec,
+    DatabaseSpec,
     DesiredFleet,
     LedgerView,
     LiveBranch,
+    LiveCatalog,
+    LiveDatabase,
     LiveEndpoint,
     LiveFleet,
     LiveProject,
+    LiveRole,
+    RoleSpec,
+    Sourced,
 )
 from reconciler.core.planner import build_plan
 from tests.core.factories import (
@@ -199,3 +208,34 @@ def test_manifest_paths():
     assert manifest_path("quota.written_data_bytes") == "quota.written_data_bytes"
     assert manifest_path("branches.dev.protected") == "branches.dev.protected"
     assert DriftItem(DriftKind.BLOCKER, None, "blocker").id == "-/blocker/blocker"
+
+
+def test_databases_roles_auth_computes_and_outdated_deliverys_are_drift_items() -> None:
+    t = replace(
+        tenant("cust-1", branches=[BranchSpec("staging", compute=BranchCompute(0.25, 1, 300))]),
+        databases=Sourced((DatabaseSpec("app", "app_owner"),), "tier free"),
+        roles=Sourced((RoleSpec("app_owner"),), "tier free"),
+        connection_secrets=Sourced((ConnectionSecretSpec("s", "app_owner", "app"),), "tier free"),
+        auth=Sourced(AuthSpec("better_auth", "app"), "tier free"),
+    )
+    catalog = LiveCatalog(
+        "br-prj-cust-1-main",
+        (LiveDatabase("app", "someone"), LiveDatabase("old", "someone")),
+        (LiveRole("someone"),),
+        auth_observed=True,
+    )
+    project = replace(live_project_for(t), catalog=catalog)
+    project = replace(project, endpoints=project.endpoints[:1])  # type: ignore[index]
+    fleet = desired(t, prune_databases=True)
+    plan = build_plan(fleet, live(project), ledger(owned(t)), options())
+    items = derive_items(plan, fleet, live(project), ledger(owned(t)), NOW)
+    found = {(i.kind, i.path) for i in items}
+    assert {
+        (DriftKind.MISSING_ROLE, "roles.app_owner"),
+        (DriftKind.CHANGED, "databases.app.owner"),
+        (DriftKind.UNDECLARED_DATABASE, "databases.old"),
+        (DriftKind.UNDECLARED_ROLE, "roles.someone"),
+        (DriftKind.MISSING_AUTH, "auth"),
+        (DriftKind.MISSING_COMPUTE, "branches.staging.compute"),
+        (DriftKind.OUTDATED_DELIVERY, "connection_secrets.s"),
+    } <= found

@@ -1,7 +1,8 @@
 """After every e2e test: no key token, password or connection string leaked anywhere.
 
-Secrets are gathered from where they legitimately live — the secret sink's files, the keys the
-test put in the environment, and the emulator's role passwords — and searched for in everything
+Secrets are gathered from where they legitimately live — the secret sink's files (API key
+tokens, connection secrets' URIs and role passwords, Neon Auth keys), the keys the test put in
+the environment, and the emulator's role passwords — and searched for in everything
 else the test produced: what the CLI printed and logged (runs use ``-vv``), every file in the
 working directory (plan files, the SQLite ledger and its WAL) and, for PostgreSQL ledgers, every
 row of the test's schema. A hit names the place, never the secret.
@@ -26,18 +27,18 @@ PASSWORD_PATTERN = re.compile(rb"npg_[A-Za-z0-9]{12}")
 CONNECTION_URI_PATTERN = re.compile(rb"postgres(?:ql)?://[^\s:/@]+:[^\s@/]+@")
 
 
-#: Fields of sink documents that hold a secret: a key's token, a connection URI, a password.
-SINK_SECRET_FIELDS = ("token", "uri", "password")
+#: The fields of a sink document that hold a secret (API key, connection secret, Neon Auth).
+SECRET_FIELDS = ("token", "password", "uri", "DATABASE_URL", "pub_client_key", "secret_server_key")
 
 
 def sink_tokens(workdir: Path) -> set[str]:
-    """Every secret the sink holds (key tokens; connection URIs and passwords of previews)."""
+    """Every secret value in the sink's documents (each document holds at least one)."""
     tokens = set()
     for path in (workdir / ".fleet" / "secrets").rglob("*.json"):
         document = json.loads(path.read_text())
-        found = [str(document[name]) for name in SINK_SECRET_FIELDS if document.get(name)]
-        assert found, f"{path}: a sink document without any secret field"
-        tokens.update(found)
+        found = {str(document[f]) for f in SECRET_FIELDS if f in document}
+        assert found, f"{path}: a sink document without a secret"
+        tokens |= found
     return tokens
 
 

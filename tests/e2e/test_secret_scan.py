@@ -93,3 +93,15 @@ def test_exec_sink_environment_passes_the_secret_scan(loopback: Loopback, workdi
     seen = json.loads((workdir / "exec-sink-env.json").read_text())
     assert sorted(name for name in seen if name.startswith("NEON_")) == []
     assert sink_tokens(workdir)  # the token arrived; the autouse scan checks the rest
+
+
+def test_connection_secrets_and_auth_keys_in_the_sink_are_secrets_too(tmp_path: Path):
+    tenant = tmp_path / ".fleet" / "secrets" / "t"
+    tenant.mkdir(parents=True)
+    uri = "postgresql://app:npg_Q1w2E3r4T5y6@ep-a-1.aws.neon.tech/app?sslmode=require"
+    (tenant / "db.json").write_text(json.dumps({"uri": uri, "password": "npg_Q1w2E3r4T5y6"}))
+    (tenant / "neon-auth.json").write_text(json.dumps({"secret_server_key": "ssk_" + "k" * 30}))
+    secrets = sink_tokens(tmp_path)
+    assert secrets == {uri, "npg_Q1w2E3r4T5y6", "ssk_" + "k" * 30}
+    leaks = find_leaks({"history": ("key ssk_" + "k" * 30).encode()}, secrets)
+    assert leaks == ["history: contains a key token or password"]

@@ -6,7 +6,18 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.core.model import LiveApiKey, LiveBranch, LiveEndpoint, LiveProject
+from reconciler.core.model import (
+    AuthSpec,
+    DatabaseSpec,
+    LiveApiKey,
+    LiveBranch,
+    LiveCatalog,
+    LiveDatabase,
+    LiveEndpoint,
+    LiveProject,
+    LiveRole,
+    RoleSpec,
+)
 from reconciler.manifests.export import (
     build_manifest,
     choose_tier,
@@ -135,3 +146,49 @@ def test_branches_and_fleet_named_keys_are_declared_others_noted():
         "branch 'preview' expires or is a restore leftover: not declared",
         "key 'cust-1:runtime' (4) duplicates key 3",
     )
+
+
+def test_databases_roles_and_auth_are_imported_where_they_differ_from_the_tier():
+    project = live_project_for(tenant("cust-1"))
+    neon_default = LiveCatalog(
+        "br-main",
+        (LiveDatabase("neondb", "neondb_owner"),),
+        (LiveRole("neondb_owner"), LiveRole("cloud_admin", protected=True)),
+        auth_observed=True,
+    )
+    plain = build_manifest(
+        fleet_config(), [FREE], replace(project, catalog=neon_default), "cust-1", bound=False
+    )
+    assert plain.document["spec"] == {"tier": "free"}  # Neon's defaults stay unmanaged
+    app = replace(
+        neon_default,
+        databases=(LiveDatabase("app", "app_owner"),),
+        roles=(LiveRole("app_owner"),),
+        auth_database="app",
+    )
+    made = build_manifest(
+        fleet_config(), [FREE], replace(project, catalog=app), "cust-1", bound=False
+    )
+    assert made.document["spec"] == {
+        "tier": "free",
+        "databases": [{"name": "app", "owner": "app_owner"}],
+        "roles": [{"name": "app_owner"}],
+        "auth": {"provider": "better_auth", "database": "app"},
+    }
+    declaring = replace(
+        FREE,
+        databases=(DatabaseSpec("app", "app_owner"),),
+        roles=(RoleSpec("app_owner"),),
+        auth=AuthSpec("better_auth", "app"),
+    )
+    same = build_manifest(
+        fleet_config(), [declaring], replace(project, catalog=app), "cust-1", bound=False
+    )
+    assert same.document["spec"] == {
+        "tier": "free",
+        "auth": {"provider": "better_auth", "database": "app"},
+    }
+    noted = build_manifest(
+        fleet_config(), [declaring], replace(project, catalog=neon_default), "cust-1", bound=False
+    )
+    assert "declares Neon Auth" in noted.notes[-1]

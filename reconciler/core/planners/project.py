@@ -40,6 +40,7 @@ from reconciler.core.matching import MatchKind, ProjectMatch, match_project
 from reconciler.core.model import COMPUTE_KEYS, DesiredTenant, LiveProject, Sourced
 from reconciler.core.plan import Action, FieldChange, Step
 from reconciler.core.plan_payloads import AdoptProject, CreateProject, UpdateEndpoint, UpdateProject
+from reconciler.core.planners.access import plan_access
 from reconciler.core.planners.branch import plan_branches
 from reconciler.core.planners.key import plan_keys
 from reconciler.core.planners.tenant_outcome import (
@@ -101,6 +102,7 @@ def plan_declared_tenant(ctx: PlanContext, tenant: DesiredTenant) -> TenantOutco
         _plan_endpoints(tenant, project, base, out)
     plan_branches(ctx, tenant, project, base, out)
     plan_keys(ctx, tenant, project, match.record, base, out)
+    plan_access(ctx, tenant, project, base, out)
     if out.blockers:
         out.steps.clear()
         out.transfer = None
@@ -377,7 +379,12 @@ def _plan_endpoints(
         )
         return
     origins = {k: v.origin for k, v in tenant.compute.items()}
+    # A declared branch with its own ``compute`` is planned by the access planner.
+    own = {s.name for s in tenant.branches if s.compute is not None}
+    skip = {b.id for b in project.branches or () if b.name in own}
     for endpoint in sorted(project.endpoints, key=lambda e: e.id):
+        if endpoint.branch_id in skip:
+            continue
         live_view = endpoint_view(endpoint)
         before = {k: live_view[k] for k in wanted}
         changes = field_changes(before, wanted, origins)

@@ -12,6 +12,7 @@ limiter, retries and call statistics, so one process still has one budget per Ne
 from __future__ import annotations
 
 from reconciler.neon.client import NeonClient
+from reconciler.neon.mutators.catalog import CatalogWrites
 from reconciler.neon.mutators.orgs import OrgWrites
 from reconciler.neon.mutators.projects import ProjectWrites
 from reconciler.neon.mutators.snapshots import SnapshotWrites
@@ -19,7 +20,7 @@ from reconciler.neon.mutators.snapshots import SnapshotWrites
 __all__ = ["NeonWriter"]
 
 
-class NeonWriter(ProjectWrites, OrgWrites, SnapshotWrites, NeonClient):
+class NeonWriter(ProjectWrites, OrgWrites, SnapshotWrites, CatalogWrites, NeonClient):
     """A ``NeonClient`` that may also change Neon (construct it only in ``reconciler.apply``)."""
 
     @classmethod

@@ -130,22 +130,6 @@ class ProjectWrites:
         body = self._http.call(key, "DELETE", BRANCHES_ROUTE + "/{branch_id}", path=path)
         return None if body is None else responses.parse_branch_change(body)
 
-    def create_endpoint(
-        self,
-        key: str,
-        project_id: str,
-        branch_id: str,
-        *,
-        endpoint_type: str = "read_write",
-        settings: ComputeSettings | None = None,
-    ) -> tuple[Endpoint, list[Operation]]:
-        """Add a compute to a branch (``settings``: autoscaling limits, suspend timeout)."""
-        request = bodies.endpoint_create(branch_id, endpoint_type, settings)
-        body = self._http.call(
-            key, "POST", PROJECT_ROUTE + "/endpoints", path={"project_id": project_id}, body=request
-        )
-        return responses.parse_endpoint_update(body)
-
     def update_endpoint(
         self,
         key: str,
