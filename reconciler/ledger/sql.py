@@ -34,6 +34,7 @@ from reconciler.ledger.migrations import (
     check_numbering,
     discover,
 )
+from reconciler.ledger.promotions import PromotionStore
 from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
@@ -48,6 +49,7 @@ from reconciler.ledger.records import (
 from reconciler.ledger.sql_access import Tx
 from reconciler.ledger.sql_checkpoints import SqlCheckpointStore
 from reconciler.ledger.sql_drift import SqlDriftStore
+from reconciler.ledger.sql_promotions import SqlPromotionStore
 from reconciler.ledger.sql_retention import prune_history
 from reconciler.ledger.sql_usage import SqlUsageStore
 from reconciler.ledger.usage import UsageStore
@@ -146,6 +148,10 @@ class SqlLedger(Ledger, rows.Codec):
     @property
     def drift(self) -> DriftStore:
         return SqlDriftStore(self)
+
+    @property
+    def promotions(self) -> PromotionStore:
+        return SqlPromotionStore(self)
 
     def prune_history(self, cutoff: datetime, *, dry_run: bool = False) -> PruneReport:
         return prune_history(self, cutoff, dry_run=dry_run)
