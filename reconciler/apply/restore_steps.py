@@ -40,6 +40,9 @@ class RestoreRequest:
     finalize: bool
     #: Identifies this restore among open intents, e.g. ``{"checkpoint_id": 7}``.
     reference: Mapping[str, Any] = field(default_factory=dict)
+    #: The name of the branch a restore that is not finalized makes (default: Neon's choice),
+    #: e.g. the dev branch ``fleet promote bootstrap`` makes from production's snapshot.
+    new_branch_name: str | None = None
 
 
 @dataclass
@@ -87,6 +90,7 @@ def restore_onto_branch(
         made = ctx.client.restore_snapshot(
             key, project_id, request.snapshot_id,
             target_branch_id=current.id, finalize=request.finalize,
+            name=None if request.finalize else request.new_branch_name,
         )  # fmt: skip
         ctx.client.wait_for_operations(
             key, project_id, made.operations, timeout=ctx.operation_timeout

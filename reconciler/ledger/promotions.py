@@ -1,7 +1,8 @@
 """The promotion store: what ``fleet promote`` did to each tenant (migration 0009).
 
 A promotion is written ``running`` before Neon is changed, so a killed command finds it again
-and resumes it (``open_for``); it ends ``done`` or ``failed``. A finished ``run`` names the
+and resumes it (``open_for``); it ends ``done``. A failed one stays ``running``, so that the
+same command resumes it rather than snapshotting again. A finished ``run`` names the
 checkpoint taken of production just before (``rollback_checkpoint_id``), and ``rollback``
 restores it: ``rolling_back`` while it does, ``rolled_back`` once production is back.
 Free-form values pass the ledger's secret guard.
@@ -30,7 +31,6 @@ class PromotionStatus(enum.StrEnum):
 
     RUNNING = "running"
     DONE = "done"
-    FAILED = "failed"
     ROLLING_BACK = "rolling_back"
     ROLLED_BACK = "rolled_back"
 
@@ -59,7 +59,6 @@ class Promotion(NewPromotion):
     status: PromotionStatus = PromotionStatus.RUNNING
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    error: str = ""
     rollback_checkpoint_id: int | None = None
     source_checkpoint_id: int | None = None
     #: The target branch's id before and after the restore (a finalized restore changes it).
@@ -80,7 +79,7 @@ class Promotion(NewPromotion):
             "project_id": self.project_id, "source_branch": self.source_branch,
             "target_branch": self.target_branch, "source_rev": self.source_rev,
             "run_id": self.agent_run_id, "meta": dict(self.meta), "status": self.status.value,
-            "error": self.error, "rollback_checkpoint_id": self.rollback_checkpoint_id,
+            "rollback_checkpoint_id": self.rollback_checkpoint_id,
             "source_checkpoint_id": self.source_checkpoint_id,
             "from_branch_id": self.from_branch_id, "new_branch_id": self.new_branch_id,
             "created_at": when(self.created_at), "finished_at": when(self.finished_at),
@@ -102,8 +101,8 @@ class PromotionStore(abc.ABC):
         ``from_branch_id``, ``new_branch_id`` (None values are left as they are)."""
 
     @abc.abstractmethod
-    def finish(self, promotion_id: int, status: PromotionStatus, *, error: str = "") -> None:
-        """End a promotion (``done``/``failed``), or a rollback (``rolled_back``)."""
+    def finish(self, promotion_id: int, status: PromotionStatus) -> None:
+        """End a promotion (``done``) or its rollback (``rolled_back``)."""
 
     @abc.abstractmethod
     def begin_rollback(self, promotion_id: int) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.errors import LedgerError
-from reconciler.ledger.guard import redact_text, reject_secrets
+from reconciler.ledger.guard import reject_secrets
 from reconciler.ledger.promotions import (
     NewPromotion,
     Promotion,
@@ -21,7 +21,7 @@ from reconciler.ledger.sql_access import SqlAccess
 
 _COLUMNS = (
     "id, tenant, kind, project_id, source_branch, target_branch, source_rev, agent_run_id,"
-    " meta, status, error, rollback_checkpoint_id, source_checkpoint_id, from_branch_id,"
+    " meta, status, rollback_checkpoint_id, source_checkpoint_id, from_branch_id,"
     " new_branch_id, created_at, updated_at, finished_at, rollback_started_at, rolled_back_at"
 )
 #: The columns ``attach`` may set.
@@ -63,12 +63,10 @@ class SqlPromotionStore(PromotionStore):
             raise LedgerError(f"promotions have no column {sorted(unknown)[0]!r} to attach")
         self._update(promotion_id, **{k: v for k, v in ids.items() if v is not None})
 
-    def finish(self, promotion_id: int, status: PromotionStatus, *, error: str = "") -> None:
+    def finish(self, promotion_id: int, status: PromotionStatus) -> None:
         moment = self._ledger.time_in(self._ledger.now())
         column = "rolled_back_at" if status is PromotionStatus.ROLLED_BACK else "finished_at"
-        self._update(
-            promotion_id, status=status.value, error=redact_text(error), **{column: moment}
-        )
+        self._update(promotion_id, status=status.value, **{column: moment})
 
     def begin_rollback(self, promotion_id: int) -> None:
         self._update(
@@ -105,7 +103,7 @@ class SqlPromotionStore(PromotionStore):
     def _row(self, row: Sequence[Any]) -> Promotion:
         (
             pid, tenant, kind, project_id, source_branch, target_branch, source_rev, run_id,
-            meta, status, error, rollback_id, source_id, from_id, new_id, created_at,
+            meta, status, rollback_id, source_id, from_id, new_id, created_at,
             updated_at, finished_at, rollback_started_at, rolled_back_at,
         ) = row  # fmt: skip
         cell = self._ledger.cells("promotions", f"id {pid}")
@@ -120,7 +118,6 @@ class SqlPromotionStore(PromotionStore):
             agent_run_id=cell.optional_text("agent_run_id", run_id),
             meta=cell.strings("meta", meta),
             status=cell.choice("status", status, PromotionStatus),
-            error=cell.text("error", error),
             rollback_checkpoint_id=cell.optional_integer("rollback_checkpoint_id", rollback_id),
             source_checkpoint_id=cell.optional_integer("source_checkpoint_id", source_id),
             from_branch_id=cell.optional_text("from_branch_id", from_id),
