@@ -87,11 +87,15 @@ def restore_onto_branch(
         replaced_id, restored = landed
     else:
         progress.sent = True
-        made = ctx.client.restore_snapshot(
-            key, project_id, request.snapshot_id,
-            target_branch_id=current.id, finalize=request.finalize,
-            name=None if request.finalize else request.new_branch_name,
-        )  # fmt: skip
+        try:
+            made = ctx.client.restore_snapshot(
+                key, project_id, request.snapshot_id,
+                target_branch_id=current.id, finalize=request.finalize,
+                name=None if request.finalize else request.new_branch_name,
+            )  # fmt: skip
+        except errors.ApiClientError:
+            progress.sent = False  # Neon refused it (e.g. a limit): nothing was restored
+            raise
         ctx.client.wait_for_operations(
             key, project_id, made.operations, timeout=ctx.operation_timeout
         )

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import random
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.emulator import Emulator, seed_from_mapping, serve
 from reconciler.ledger import open_ledger
-from tests.e2e.conftest import E2E_RATE_LIMITS, Loopback
+from tests.e2e.conftest import E2E_RATE_LIMITS, KEYS, Loopback, e2e_seed
 from tests.support.cli import Result, run_subprocess
 from tests.support.kills import KillPoint, Progress, run_until_killed
 
@@ -44,6 +46,14 @@ def promote(command: str, workdir: Path, env: dict[str, str], *more: str) -> Res
 def replan_is_empty(workdir: Path, env: dict[str, str]) -> None:
     replan = run_subprocess(["plan", "fleet", "--detailed-exitcode"], cwd=workdir, env=env)
     assert replan.code == 0, replan.text
+
+
+def drift_items(workdir: Path, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Every drift item ``fleet drift`` reports (it observes the fleet in full)."""
+    report = run_subprocess(["drift", "fleet", "--format", "json"], cwd=workdir, env=env)
+    assert report.code == 0, report.text
+    document = json.loads(report.out)
+    return [item for t in document["tenants"] for item in t["items"]] + document["unmanaged"]
 
 
 def branches(loop: Loopback, project_id: str) -> dict[str, dict[str, Any]]:
@@ -139,6 +149,7 @@ def test_bootstrap_run_rollback_refresh_keep_the_fleet_planned(
     assert (dev_compute["autoscaling_limit_min_cu"], dev_compute["autoscaling_limit_max_cu"],
             dev_compute["suspend_timeout_seconds"]) == (0.25, 1, 300)  # fmt: skip
     replan_is_empty(workdir, env)
+    assert drift_items(workdir, env) == []  # the undeclared dev branch is not drift
     again = promote("bootstrap", workdir, env, "--format", "json")
     assert again.code == 0 and branches(loopback, project)["dev"]["id"] == dev["id"]
 
@@ -184,6 +195,10 @@ def test_bootstrap_run_rollback_refresh_keep_the_fleet_planned(
     assert ledger_main(workdir) == promoted
     assert record["run_id"] == "run-42" and record["status"] == "done"
     replan_is_empty(workdir, env)
+    # Production's new branch id is the ledger's: the only drift is the change made on dev.
+    assert [(i["path"], i["resource"]) for i in drift_items(workdir, env)] == [
+        ("compute.suspend_timeout_seconds", dev_compute["id"])
+    ]
 
     rolled = promote("rollback", workdir, env, "--format", "json")
     assert rolled.code == 0, rolled.text
@@ -251,3 +266,33 @@ def test_a_run_killed_at_a_random_moment_converges_on_rerun(
         assert restored_from_branch(loopback, live["main"]["id"]) == live["dev"]["id"]
         replan_is_empty(workdir, run_env)
     assert killed, "no run was killed: every one finished before its kill point"
+
+
+@pytest.fixture
+def limited(tmp_path: Path) -> Iterator[Loopback]:
+    """The e2e emulator with the free org capped at 2 root branches."""
+    seed = e2e_seed()
+    seed["orgs"][0].update(root_branch_limit=2)
+    emulator = Emulator(tmp_path / "emulator.db", seed_from_mapping(seed))
+    with serve(emulator) as server:
+        yield Loopback(emulator, server)
+    emulator.close()
+
+
+def test_the_root_branch_limit_names_the_tenant_and_the_limit_and_changes_nothing(
+    limited: Loopback, workdir: Path
+) -> None:
+    env = {**KEYS, "NEON_API_HOST": limited.url, "NO_COLOR": "1"}
+    ok(["apply", "fleet", "--auto-approve"], workdir, env)
+    project = project_of(workdir)
+    assert promote("bootstrap", workdir, env).code == 0  # main and dev: the limit is reached
+    before = branches(limited, project)
+    refused = promote("run", workdir, env)
+    assert refused.code == 1
+    assert "cannot promote tenant cust-00043" in refused.err
+    assert "limit of 2 root branches" in refused.err and "Traceback" not in refused.err
+    assert {n: b["id"] for n, b in branches(limited, project).items()} == {
+        n: b["id"] for n, b in before.items()
+    }
+    assert ledger_main(workdir) == before["main"]["id"]
+    replan_is_empty(workdir, env)
