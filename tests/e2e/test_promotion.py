@@ -52,8 +52,9 @@ def drift_items(workdir: Path, env: dict[str, str]) -> list[dict[str, Any]]:
     """Every drift item ``fleet drift`` reports (it observes the fleet in full)."""
     report = run_subprocess(["drift", "fleet", "--format", "json"], cwd=workdir, env=env)
     assert report.code == 0, report.text
-    document = json.loads(report.out)
-    return [item for t in document["tenants"] for item in t["items"]] + document["unmanaged"]
+    document: dict[str, Any] = json.loads(report.out)
+    items: list[dict[str, Any]] = [i for t in document["tenants"] for i in t["items"]]
+    return items + list(document["unmanaged"])
 
 
 def branches(loop: Loopback, project_id: str) -> dict[str, dict[str, Any]]:
