@@ -297,3 +297,62 @@ def test_the_root_branch_limit_names_the_tenant_and_the_limit_and_changes_nothin
     }
     assert ledger_main(workdir) == before["main"]["id"]
     replan_is_empty(workdir, env)
+
+
+def _killed_then_rerun(
+    command: str, workdir: Path, env: dict[str, str], progress: Progress, point: KillPoint
+) -> bool:
+    """Kill ``fleet promote COMMAND`` at ``point``, run it again to the end; was it killed?"""
+    revision = [] if command == "rollback" else ["--source-rev", "abc"]
+    outcome = run_until_killed(
+        ["promote", command, TENANT, "-f", "fleet", *revision],
+        cwd=workdir, env=env, progress=progress, point=point,
+        start_methods=frozenset({"POST"}),
+    )  # fmt: skip
+    finished = promote(command, workdir, env)
+    assert finished.code == 0, finished.text
+    return outcome.killed
+
+
+def test_bootstrap_refresh_and_rollback_killed_converge_on_rerun(
+    loopback: Loopback, workdir: Path, env: dict[str, str]
+) -> None:
+    run_env = {**env, **E2E_RATE_LIMITS}
+    ok(["apply", "fleet", "--auto-approve"], workdir, run_env)
+    project = project_of(workdir)
+    original = branches(loopback, project)["main"]["id"]
+    progress = Progress(loopback.emulator)
+    rng = random.Random(1919)
+
+    killed = _killed_then_rerun("bootstrap", workdir, run_env, progress, KillPoint.draw(rng, 6))
+    live = branches(loopback, project)
+    assert sorted(live) == ["dev", "main"] and snapshot_count(loopback, project) == 1
+    assert restore_requests(loopback) == 1  # one dev branch, whatever the kill hit
+    assert endpoints(loopback, project)[live["dev"]["id"]]["suspend_timeout_seconds"] == 300
+    replan_is_empty(workdir, run_env)
+
+    before = live["dev"]["id"]
+    restores = restore_requests(loopback)
+    refresh_killed = _killed_then_rerun(
+        "refresh", workdir, run_env, progress, KillPoint.draw(rng, 10)
+    )
+    killed += refresh_killed
+    live = branches(loopback, project)
+    assert sorted(live) == ["dev", "main"] and live["dev"]["id"] != before
+    # A killed refresh is resumed (one restore); one that finished is followed by a second.
+    assert restore_requests(loopback) == restores + (1 if refresh_killed else 2)
+    assert restored_from_branch(loopback, live["dev"]["id"]) == original
+    replan_is_empty(workdir, run_env)
+
+    assert promote("run", workdir, run_env).code == 0
+    restores = restore_requests(loopback)
+    killed += _killed_then_rerun("rollback", workdir, run_env, progress, KillPoint.draw(rng, 6))
+    live = branches(loopback, project)
+    assert restore_requests(loopback) == restores + 1
+    assert sorted(live) == ["dev", "main"]
+    assert restored_from_branch(loopback, live["main"]["id"]) == original
+    assert ledger_main(workdir) == live["main"]["id"]
+    with open_ledger(f"sqlite:///{workdir}/.fleet/ledger.db") as ledger:
+        assert ledger.promotions.list(TENANT)[0].status.value == "rolled_back"
+    replan_is_empty(workdir, run_env)
+    assert killed, "no command was killed: every one finished before its kill point"
