@@ -324,7 +324,8 @@ def test_bootstrap_refresh_and_rollback_killed_converge_on_rerun(
     progress = Progress(loopback.emulator)
     rng = random.Random(1919)
 
-    killed = _killed_then_rerun("bootstrap", workdir, run_env, progress, KillPoint.draw(rng, 6))
+    killed = 0
+    killed += _killed_then_rerun("bootstrap", workdir, run_env, progress, KillPoint.draw(rng, 6))
     live = branches(loopback, project)
     assert sorted(live) == ["dev", "main"] and snapshot_count(loopback, project) == 1
     assert restore_requests(loopback) == 1  # one dev branch, whatever the kill hit
