@@ -49,7 +49,7 @@ from reconciler.apply.restore_steps import (
 from reconciler.apply.step_runs import DirectStep, run_steps
 from reconciler.core.model import COMPUTE_KEYS, DesiredFleet
 from reconciler.ledger import RunInfo, current_actor
-from reconciler.ledger.checkpoints import SETTLED, Checkpoint
+from reconciler.ledger.checkpoints import SETTLED, Checkpoint, CheckpointStatus
 from reconciler.ledger.promotions import (
     NewPromotion,
     Promotion,
@@ -185,6 +185,10 @@ class Promotions:
                     f"{promotion.source_branch} → {promotion.target_branch}) is unfinished; run "
                     "that command again to finish it first"
                 )
+            # Read-only: both branches exist as root branches before anything is written (the
+            # dev branch of a bootstrap is made by it).
+            for name in (source, target) if kind is not PromotionKind.BOOTSTRAP else (source,):
+                self.checkpoints.root_branch(binding, name)
             payload = promotion.to_json() if promotion else {"tenant": tenant, "kind": kind.value}
             self._hook(options, {**payload, "source_branch": source, "target_branch": target},
                        on_step)  # fmt: skip
@@ -227,7 +231,7 @@ def _restored_since(record: Checkpoint, promotion: Promotion) -> bool:
         and started is not None
         and record.restored_at is not None
         and record.restored_at >= started
-        and record.status.value == "restored"
+        and record.status is CheckpointStatus.RESTORED
     )
 
 
@@ -291,7 +295,7 @@ class _Flow:
                 if c.branch_name == self.promotion.source_branch
                 and c.status in SETTLED
                 and c.snapshot_id is not None
-                and (c.expires_at is None or c.expires_at > datetime.now(UTC))
+                and (c.expires_at is None or c.expires_at > self.service.checkpoints.now())
             ),
             None,
         )

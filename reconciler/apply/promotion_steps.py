@@ -31,6 +31,7 @@ from reconciler.apply.restore_steps import (
     restore_onto_branch,
 )
 from reconciler.apply.snapshot_steps import settle_record, take_snapshot
+from reconciler.ledger import Intent
 from reconciler.ledger.checkpoints import SETTLED, Checkpoint, CheckpointStatus
 
 #: Neon's code for a project at its root-branch cap (UNCONFIRMED; the emulator uses it).
@@ -125,7 +126,7 @@ def make_branch_once(
     return {**made, "branch": name}
 
 
-def _open_restore(ctx: ApplyContext, request: RestoreRequest) -> object | None:
+def _open_restore(ctx: ApplyContext, request: RestoreRequest) -> Intent | None:
     return next(
         (
             i

@@ -224,6 +224,13 @@ def test_bootstrap_run_rollback_refresh_keep_the_fleet_planned(
     assert live["main"]["id"] == back
     replan_is_empty(workdir, env)
 
+    with loopback.api(ORG_KEY) as client:  # dev deleted behind neon-fleet's back
+        assert client.delete(f"/projects/{project}/branches/{new_dev}").status_code == 200
+    writes = Progress(loopback.emulator).mutations()
+    missing = promote("run", workdir, env)
+    assert missing.code == 1 and "no branch dev in project" in missing.err
+    assert Progress(loopback.emulator).mutations() == writes  # refused before any change
+
     runs = json.loads(ok(["history", "-f", "fleet", "--format", "json"], workdir, env).out)
     promotions = [r for r in runs if r["plan_digest"] == "promotion"]
     assert len(promotions) == 4 and all(r["result"] == "succeeded" for r in promotions)
