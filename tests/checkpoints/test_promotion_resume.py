@@ -1,0 +1,112 @@
+"""``fleet promote run`` resumed after a kill at the worst moments, in process.
+
+Each kill lands where Neon has done the work and the process has not yet written it down (as
+the checkpoint restore tests do it): while dev's snapshot is created, right after Neon restored
+onto production, and after everything but the promotion's own ``done``. The same command run
+again must finish the same promotion: no second snapshot, no second restore.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.app.checkpoints import Checkpoints, RestoreStep
+from reconciler.app.promotion import PromoteOptions, Promotions
+from reconciler.core.model import OwnedTenant
+from reconciler.ledger.promotions import PromotionStatus
+from reconciler.ledger.sql_promotions import SqlPromotionStore
+from reconciler.neon.mutators import NeonWriter
+from tests.apply.fleet_harness import Killed, performed_then
+from tests.checkpoints.test_service import branch_names, client, emulator_seed, lossy, service
+
+__all__ = ["client", "emulator_seed", "lossy", "service"]  # fixtures used here
+
+pytestmark = pytest.mark.integration
+
+TENANT, PROJECT = "cust-00043", "p-00043"
+RESTORE_ROUTE = "POST /projects/{project_id}/snapshots/{snapshot_id}/restore"
+SNAPSHOT_ROUTE = "POST /projects/{project_id}/branches/{branch_id}/snapshot"
+OPTIONS = PromoteOptions(source_rev="abc")
+
+
+def _bootstrapped(service: Checkpoints, client: NeonWriter) -> Promotions:
+    main = branch_names(client)["main"]
+    service.env.ledger().upsert_tenant(OwnedTenant(TENANT, PROJECT, "org-free-1", {"main": main}))
+    promotions = Promotions(service.env, service.desired)
+    promotions.bootstrap(TENANT, OPTIONS, lambda _step: None)
+    return promotions
+
+
+def _requests(client: NeonWriter, route: str) -> int:
+    """Requests Neon carried out: every attempt but those answered 423 and retried (a
+    restore right after a settled snapshot waits for that snapshot's operations this way)."""
+    stats = client.stats.snapshot()
+    return stats.requests.get(route, 0) - stats.retries.get(route, 0)
+
+
+def _converged(promotions: Promotions, client: NeonWriter) -> None:
+    """One promotion, done, with one rollback point, one dev snapshot and one restore."""
+    ledger = promotions.ledger
+    [run] = [p for p in promotions.store.list(TENANT) if p.kind.value == "run"]
+    assert run.status is PromotionStatus.DONE
+    live = branch_names(client)
+    assert sorted(live) == ["dev", "main"] and run.new_branch_id == live["main"]
+    owned = ledger.tenant(TENANT)
+    assert owned is not None and owned.branch_ids["main"] == live["main"]
+    assert _requests(client, RESTORE_ROUTE) == 2  # bootstrap's dev branch, then the promotion
+    assert _requests(client, SNAPSHOT_ROUTE) == 3  # bootstrap's, the rollback point, dev's
+    taken = [c for c in ledger.checkpoints.list(TENANT) if c.meta.get("promotion_id")]
+    assert sorted(c.meta["promotion_role"] for c in taken if c.meta["promotion_id"] == str(
+        run.id)) == ["rollback", "source"]  # fmt: skip
+    assert {c.id for c in taken} >= {run.rollback_checkpoint_id, run.source_checkpoint_id}
+    assert not ledger.pending_intents()
+
+
+def test_a_run_killed_after_neon_restored_finishes_on_rerun(
+    service: Checkpoints, client: NeonWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    promotions = _bootstrapped(service, client)
+    with monkeypatch.context() as patch:
+        performed_then(patch, NeonWriter, "restore_snapshot", Killed)
+        with pytest.raises(Killed):
+            promotions.run(TENANT, OPTIONS, lambda _step: None)
+    assert "main (old)" in branch_names(client)  # Neon restored; the ledger never knew
+    promotions.run(TENANT, OPTIONS, lambda _step: None)
+    _converged(promotions, client)
+
+
+def test_a_run_killed_while_dev_was_snapshotted_settles_the_snapshot_on_rerun(
+    service: Checkpoints, client: NeonWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    promotions = _bootstrapped(service, client)
+    original = NeonWriter.create_snapshot
+    calls = []
+
+    def second_is_killed(self: NeonWriter, *args: object, **kwargs: object) -> object:
+        made = original(self, *args, **kwargs)  # type: ignore[arg-type]
+        calls.append(1)
+        if len(calls) == 2:  # the rollback point was taken; dev's snapshot exists on Neon
+            raise Killed()
+        return made
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NeonWriter, "create_snapshot", second_is_killed)
+        with pytest.raises(Killed):
+            promotions.run(TENANT, OPTIONS, lambda _step: None)
+    promotions.run(TENANT, OPTIONS, lambda _step: None)
+    _converged(promotions, client)
+
+
+def test_a_run_killed_before_its_record_said_done_does_not_restore_again(
+    service: Checkpoints, client: NeonWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    promotions = _bootstrapped(service, client)
+    with monkeypatch.context() as patch:
+        patch.setattr(SqlPromotionStore, "finish", lambda *_args: (_ for _ in ()).throw(Killed()))
+        with pytest.raises(Killed):
+            promotions.run(TENANT, OPTIONS, lambda _step: None)
+    steps: list[RestoreStep] = []
+    promotions.run(TENANT, OPTIONS, steps.append)
+    [restore] = [s for s in steps if s.name == "restore"]
+    assert restore.detail["resumed"] is True  # the recorded restore was not sent again
+    _converged(promotions, client)
