@@ -21,7 +21,8 @@ branch id) → ``cleanup`` (the ``(old)`` branch) → ``done``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -145,16 +146,23 @@ class Promotions:
     def rollback(self, tenant: str, options: PromoteOptions, on_step: OnStep) -> Promotion:
         """Restore production from the checkpoint the tenant's last ``run`` took."""
         self.check(tenant, options, None)
+        unfinished = self.store.open_for(tenant, PromotionKind.RUN)
+        if unfinished is not None:
+            raise errors.UsageError(
+                f"tenant {tenant}: promotion #{unfinished.id} is unfinished; run `fleet promote "
+                "run` again to finish it, then roll back"
+            )
         last = self.store.last_run(tenant)
         if last is None or last.rollback_checkpoint_id is None:
             raise errors.UsageError(f"tenant {tenant} has no finished promotion to roll back")
         if last.status is PromotionStatus.ROLLED_BACK:
             on_step(RestoreStep("done", {"status": last.status.value, "already": True}))
             return last
-        with self.checkpoints.locked(f"promote rollback {tenant}"):
+        with self._locked(f"rollback {tenant}"):
             record = self.checkpoints.store.get(last.rollback_checkpoint_id)
             if not _restored_since(record, self.store.get(last.id)):
-                self._hook(options, {**last.to_json(), "command": "rollback"}, on_step)
+                unchanged = "nothing was rolled back and nothing was changed"
+                self._hook(options, {**last.to_json(), "command": "rollback"}, on_step, unchanged)
                 if last.status is PromotionStatus.DONE:
                     self.store.begin_rollback(last.id)
                 self.checkpoints.restore_locked(
@@ -173,7 +181,7 @@ class Promotions:
             if kind is PromotionKind.RUN
             else (options.to, options.branch)
         )
-        with self.checkpoints.locked(f"promote {kind.value} {tenant}"):
+        with self._locked(f"{kind.value} {tenant}"):
             binding = self.checkpoints.binding(tenant)
             promotion = self.store.open_for(tenant, kind)
             if promotion is not None and (promotion.source_branch, promotion.target_branch) != (
@@ -190,8 +198,9 @@ class Promotions:
             for name in (source, target) if kind is not PromotionKind.BOOTSTRAP else (source,):
                 self.checkpoints.root_branch(binding, name)
             payload = promotion.to_json() if promotion else {"tenant": tenant, "kind": kind.value}
-            self._hook(options, {**payload, "source_branch": source, "target_branch": target},
-                       on_step)  # fmt: skip
+            payload = {**payload, "source_branch": source, "target_branch": target}
+            unchanged = "nothing was promoted and nothing was changed"
+            self._hook(options, payload, on_step, unchanged)
             if promotion is None:
                 promotion = self.store.begin(
                     NewPromotion(
@@ -204,12 +213,20 @@ class Promotions:
             self.store.finish(promotion.id, PromotionStatus.DONE)
         return self.store.get(promotion.id)
 
-    def _hook(self, options: PromoteOptions, payload: Mapping[str, Any], on_step: OnStep) -> None:
+    @contextmanager
+    def _locked(self, doing: str) -> Iterator[None]:
+        """Hold the ledger's apply lock: no apply or checkpoint change runs meanwhile."""
+        with self.ledger.apply_lock(f"{current_actor()} (fleet promote {doing})"):
+            yield
+
+    def _hook(
+        self, options: PromoteOptions, payload: Mapping[str, Any], on_step: OnStep, unchanged: str
+    ) -> None:
+        """Run the hook first; its failure (``UsageError``) says ``unchanged``."""
         if not options.hook:
             return
         ran = run_json_hook(
-            options.hook, payload, what="the promotion hook",
-            unchanged="nothing was promoted and nothing was changed",
+            options.hook, payload, what="the promotion hook", unchanged=unchanged,
             key_variables=key_variables(self.desired.fleet),
         )  # fmt: skip
         on_step(RestoreStep("hook", {"command": options.hook, **ran}))

@@ -8,11 +8,14 @@ again must finish the same promotion: no second snapshot, no second restore.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from reconciler.app.checkpoints import Checkpoints, RestoreStep
 from reconciler.app.promotion import PromoteOptions, Promotions
 from reconciler.core.model import OwnedTenant
+from reconciler.errors import UsageError
 from reconciler.ledger.promotions import PromotionStatus
 from reconciler.ledger.sql_promotions import SqlPromotionStore
 from reconciler.neon.mutators import NeonWriter
@@ -110,3 +113,44 @@ def test_a_run_killed_before_its_record_said_done_does_not_restore_again(
     [restore] = [s for s in steps if s.name == "restore"]
     assert restore.detail["resumed"] is True  # the recorded restore was not sent again
     _converged(promotions, client)
+
+
+def test_a_rollback_killed_after_its_restore_finishes_without_restoring_again(
+    service: Checkpoints, client: NeonWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    promotions = _bootstrapped(service, client)
+    promotions.run(TENANT, OPTIONS, lambda _step: None)
+    restores = _requests(client, RESTORE_ROUTE)
+    with monkeypatch.context() as patch:
+        patch.setattr(SqlPromotionStore, "finish", lambda *_args: (_ for _ in ()).throw(Killed()))
+        with pytest.raises(Killed):
+            promotions.rollback(TENANT, OPTIONS, lambda _step: None)
+    [run] = [p for p in promotions.store.list(TENANT) if p.kind.value == "run"]
+    assert run.status is PromotionStatus.ROLLING_BACK
+    done = promotions.rollback(TENANT, OPTIONS, lambda _step: None)
+    assert done.status is PromotionStatus.ROLLED_BACK and done.rolled_back_at is not None
+    assert _requests(client, RESTORE_ROUTE) == restores + 1
+    owned = promotions.ledger.tenant(TENANT)
+    assert owned is not None and owned.branch_ids["main"] == branch_names(client)["main"]
+    assert not promotions.ledger.pending_intents()
+
+
+def test_a_failing_rollback_hook_changes_nothing_and_an_unfinished_run_blocks_rollback(
+    service: Checkpoints, client: NeonWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    promotions = _bootstrapped(service, client)
+    promotions.run(TENANT, OPTIONS, lambda _step: None)
+    before = branch_names(client)
+    failing = PromoteOptions(hook=f"{sys.executable} -c 'import sys; sys.exit(4)'")
+    with pytest.raises(UsageError, match="nothing was rolled back and nothing was changed"):
+        promotions.rollback(TENANT, failing, lambda _step: None)
+    [run] = [p for p in promotions.store.list(TENANT) if p.kind.value == "run"]
+    assert run.status is PromotionStatus.DONE and branch_names(client) == before
+
+    with monkeypatch.context() as patch:  # a second run, killed before its first snapshot
+        patch.setattr(NeonWriter, "create_snapshot", lambda *_a, **_k: (_ for _ in ()).throw(
+            Killed()))  # fmt: skip
+        with pytest.raises(Killed):
+            promotions.run(TENANT, OPTIONS, lambda _step: None)
+    with pytest.raises(UsageError, match="is unfinished; run `fleet promote run` again"):
+        promotions.rollback(TENANT, OPTIONS, lambda _step: None)
