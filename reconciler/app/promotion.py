@@ -304,22 +304,25 @@ class _Flow:
         return checkpoint_detail(record)
 
     def latest_or_new(self) -> dict[str, Any]:
-        """Bootstrap's source: this promotion's checkpoint, else production's latest, else new."""
-        latest = next(
-            (
-                c
-                for c in self.service.checkpoints.store.list(self.promotion.tenant)
-                if c.branch_name == self.promotion.source_branch
-                and c.status in SETTLED
-                and c.snapshot_id is not None
-                and (c.expires_at is None or c.expires_at > self.service.checkpoints.now())
-            ),
-            None,
-        )
-        if self._found("source") is None and latest is not None:
-            self.service.store.attach(self.promotion.id, source_checkpoint_id=latest.id)
-            self.request = self._request(latest)
-            return {**checkpoint_detail(latest), "reused": True}
+        """Bootstrap's source: the checkpoint a killed run of it chose, else production's
+        latest with a snapshot, else a new one (``checkpoint``)."""
+        store, now = self.service.checkpoints.store, self.service.checkpoints.now()
+        usable = [
+            c
+            for c in store.list(self.promotion.tenant)
+            if c.branch_name == self.promotion.source_branch
+            and c.status in SETTLED
+            and c.snapshot_id is not None
+            and (c.expires_at is None or c.expires_at > now)
+        ]
+        # A resumed bootstrap keeps the snapshot it chose: its open restore intent names it.
+        chosen = self.promotion.source_checkpoint_id
+        reused = next((c for c in usable if c.id == chosen), None) if chosen else None
+        if self._found("source") is None and (reused or usable):
+            record = reused or usable[0]
+            self.service.store.attach(self.promotion.id, source_checkpoint_id=record.id)
+            self.request = self._request(record)
+            return {**checkpoint_detail(record), "reused": True}
         return self.checkpoint("source", self.promotion.source_branch, "source_checkpoint_id")
 
     def _request(self, record: Checkpoint) -> RestoreRequest:

@@ -154,3 +154,22 @@ def test_a_failing_rollback_hook_changes_nothing_and_an_unfinished_run_blocks_ro
             promotions.run(TENANT, OPTIONS, lambda _step: None)
     with pytest.raises(UsageError, match="is unfinished; run `fleet promote run` again"):
         promotions.rollback(TENANT, OPTIONS, lambda _step: None)
+
+
+def test_a_bootstrap_killed_after_neon_made_dev_keeps_that_branch_and_its_snapshot(
+    service: Checkpoints, client: NeonWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main = branch_names(client)["main"]
+    service.env.ledger().upsert_tenant(OwnedTenant(TENANT, PROJECT, "org-free-1", {"main": main}))
+    promotions = Promotions(service.env, service.desired)
+    with monkeypatch.context() as patch:
+        performed_then(patch, NeonWriter, "restore_snapshot", Killed)
+        with pytest.raises(Killed):
+            promotions.bootstrap(TENANT, OPTIONS, lambda _step: None)
+    made = branch_names(client)["dev"]
+    done = promotions.bootstrap(TENANT, OPTIONS, lambda _step: None)
+    assert done.status is PromotionStatus.DONE and branch_names(client) == {
+        "main": main, "dev": made,
+    }  # fmt: skip
+    assert _requests(client, RESTORE_ROUTE) == 1 and _requests(client, SNAPSHOT_ROUTE) == 1
+    assert not promotions.ledger.pending_intents()
