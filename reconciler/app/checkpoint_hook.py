@@ -41,13 +41,33 @@ def run_hook(
     Its failure stops the restore before Neon or the ledger is touched. ``key_variables`` name
     the environment variables holding the Fleet's Neon keys, which the hook does not see.
     """
+    return run_json_hook(
+        command, record.to_json(),
+        what="the restore hook",
+        unchanged=f"checkpoint #{record.id} was not restored and nothing was changed",
+        key_variables=key_variables,
+    )  # fmt: skip
+
+
+def run_json_hook(
+    command: str,
+    payload: Mapping[str, Any],
+    *,
+    what: str,
+    unchanged: str,
+    key_variables: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Run ``command`` with ``payload`` as JSON on stdin; raise ``UsageError`` if it fails.
+
+    ``what`` names the hook in messages, ``unchanged`` says what its failure left untouched.
+    """
     argv = shlex.split(command)
     if not argv:
-        raise errors.UsageError("the restore hook command is empty")
+        raise errors.UsageError(f"{what} command is empty")
     try:
         done = subprocess.run(
             argv,
-            input=json.dumps(record.to_json()),
+            input=json.dumps(payload),
             capture_output=True,
             text=True,
             timeout=HOOK_TIMEOUT_SECONDS,
@@ -55,14 +75,12 @@ def run_hook(
             env=hook_environment(os.environ, key_variables),
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise errors.UsageError(
-            f"the restore hook {argv[0]!r} could not run ({exc}); nothing was restored"
-        ) from exc
+        raise errors.UsageError(f"{what} {argv[0]!r} could not run ({exc}); {unchanged}") from exc
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
         raise errors.UsageError(
-            f"the restore hook {argv[0]!r} failed with exit code {done.returncode}"
+            f"{what} {argv[0]!r} failed with exit code {done.returncode}"
             + (f" ({tail[0][:200]})" if tail[0] else "")
-            + f"; checkpoint #{record.id} was not restored and nothing was changed"
+            + f"; {unchanged}"
         )
     return {"exit_code": 0, "output": done.stdout.strip()[-500:]}

@@ -255,28 +255,42 @@ class Checkpoints:
     ) -> RestoreOutcome:
         """Restore a checkpoint in the order the module docstring gives."""
         with self.locked("restore"):
-            record = self.store.get(checkpoint_id)
-            if record.status not in RESTORABLE or record.snapshot_id is None:
-                raise errors.UsageError(
-                    f"checkpoint #{record.id} is {record.status.value}; only a checkpoint whose "
-                    "snapshot exists can be restored"
-                )
-            binding = self.binding_of(record)
-            on_step(
-                RestoreStep(
-                    "rollback",
-                    {
-                        "source_rev": record.source_rev,
-                        "secrets_version": record.secrets_version,
-                        "deploy_url": record.deploy_url,
-                    },
-                )
+            return self.restore_locked(
+                checkpoint_id, preview=preview, keep_old=keep_old, hook=hook, on_step=on_step
             )
-            if hook:
-                ran = run_hook(hook, record, key_variables=key_variables(self.desired.fleet))
-                on_step(RestoreStep("hook", {"command": hook, **ran}))
-            self.store.begin_restore(record.id)
-            return _Restore(self, record, binding, preview, keep_old, on_step).run()
+
+    def restore_locked(
+        self,
+        checkpoint_id: int,
+        *,
+        preview: bool = False,
+        keep_old: bool = False,
+        hook: str | None = None,
+        on_step: Callable[[RestoreStep], None] = lambda _step: None,
+    ) -> RestoreOutcome:
+        """``restore`` for a caller that holds the apply lock (``fleet promote rollback``)."""
+        record = self.store.get(checkpoint_id)
+        if record.status not in RESTORABLE or record.snapshot_id is None:
+            raise errors.UsageError(
+                f"checkpoint #{record.id} is {record.status.value}; only a checkpoint whose "
+                "snapshot exists can be restored"
+            )
+        binding = self.binding_of(record)
+        on_step(
+            RestoreStep(
+                "rollback",
+                {
+                    "source_rev": record.source_rev,
+                    "secrets_version": record.secrets_version,
+                    "deploy_url": record.deploy_url,
+                },
+            )
+        )
+        if hook:
+            ran = run_hook(hook, record, key_variables=key_variables(self.desired.fleet))
+            on_step(RestoreStep("hook", {"command": hook, **ran}))
+        self.store.begin_restore(record.id)
+        return _Restore(self, record, binding, preview, keep_old, on_step).run()
 
 
 class _Restore:

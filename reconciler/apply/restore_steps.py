@@ -40,6 +40,9 @@ class RestoreRequest:
     finalize: bool
     #: Identifies this restore among open intents, e.g. ``{"checkpoint_id": 7}``.
     reference: Mapping[str, Any] = field(default_factory=dict)
+    #: The name of the branch a restore that is not finalized makes (default: Neon's choice),
+    #: e.g. the dev branch ``fleet promote bootstrap`` makes from production's snapshot.
+    new_branch_name: str | None = None
 
 
 @dataclass
@@ -84,10 +87,15 @@ def restore_onto_branch(
         replaced_id, restored = landed
     else:
         progress.sent = True
-        made = ctx.client.restore_snapshot(
-            key, project_id, request.snapshot_id,
-            target_branch_id=current.id, finalize=request.finalize,
-        )  # fmt: skip
+        try:
+            made = ctx.client.restore_snapshot(
+                key, project_id, request.snapshot_id,
+                target_branch_id=current.id, finalize=request.finalize,
+                name=None if request.finalize else request.new_branch_name,
+            )  # fmt: skip
+        except errors.ApiClientError:
+            progress.sent = False  # Neon refused it (e.g. a limit): nothing was restored
+            raise
         ctx.client.wait_for_operations(
             key, project_id, made.operations, timeout=ctx.operation_timeout
         )

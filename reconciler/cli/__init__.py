@@ -23,6 +23,7 @@ from reconciler.cli.emulator_commands import emulator
 from reconciler.cli.fleet_commands import apply, history, plan, validate
 from reconciler.cli.keys_commands import keys
 from reconciler.cli.preview_commands import preview
+from reconciler.cli.promote_commands import promote
 from reconciler.cli.secrets_commands import secrets
 from reconciler.cli.state import State
 from reconciler.cli.usage_commands import usage
@@ -78,6 +79,7 @@ COMMANDS: tuple[click.Command, ...] = (
     keys,
     secrets,
     preview,
+    promote,
     usage,
     emulator,
 )

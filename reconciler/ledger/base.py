@@ -14,8 +14,9 @@ Guarantees every implementation keeps:
 * foreign database errors surface as ``reconciler.errors.LedgerError``.
 
 Besides tenants, intents and runs, a ``Ledger`` holds satellite stores with their own tables,
-reached through it rather than by casting to a backend: ``checkpoints``, ``usage``, ``drift``,
-history retention (``prune_history``) and, where runners can share the ledger, ``rate_leases``.
+reached through it rather than by casting to a backend: ``checkpoints``, ``promotions``,
+``usage``, ``drift``, history retention (``prune_history``) and, where runners can share the
+ledger, ``rate_leases``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from reconciler.ledger.deliveries import DeliveryStore
 from reconciler.ledger.drift import DriftStore
 from reconciler.ledger.leases import RateLeases
 from reconciler.ledger.previews import PreviewRecord
+from reconciler.ledger.promotions import PromotionStore
 from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
@@ -204,6 +206,11 @@ class Ledger(LedgerReader):
     @abc.abstractmethod
     def deliveries(self) -> DeliveryStore:
         """Fingerprints of the secrets delivered to the sink (never the secrets)."""
+
+    @property
+    @abc.abstractmethod
+    def promotions(self) -> PromotionStore:
+        """What ``fleet promote`` did to each tenant (``rollback`` reads the last run)."""
 
     @property
     def rate_leases(self) -> RateLeases | None:

@@ -59,7 +59,8 @@ class NewCheckpoint:
     deploy_url: str | None = None
     agent_run_id: str | None = None
     meta: Mapping[str, str] = field(default_factory=dict)
-    #: ``manual`` (``fleet checkpoint create``) or ``schedule``.
+    #: ``manual`` (``fleet checkpoint create``), ``schedule`` or ``promotion`` (``fleet
+    #: promote``, which also puts ``promotion_id`` and ``promotion_role`` in ``meta``).
     origin: str = "manual"
     expires_at: datetime | None = None
 

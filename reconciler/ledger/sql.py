@@ -36,6 +36,7 @@ from reconciler.ledger.migrations import (
     check_numbering,
     discover,
 )
+from reconciler.ledger.promotions import PromotionStore
 from reconciler.ledger.records import (
     AppliedMigration,
     DeletedTenant,
@@ -50,6 +51,7 @@ from reconciler.ledger.records import (
 from reconciler.ledger.sql_access import Row, Tx
 from reconciler.ledger.sql_checkpoints import SqlCheckpointStore
 from reconciler.ledger.sql_drift import SqlDriftStore
+from reconciler.ledger.sql_promotions import SqlPromotionStore
 from reconciler.ledger.sql_retention import prune_history
 from reconciler.ledger.sql_usage import SqlUsageStore
 from reconciler.ledger.usage import UsageStore
@@ -152,6 +154,10 @@ class SqlLedger(Ledger, rows.Codec):
     @property
     def deliveries(self) -> DeliveryStore:
         return DeliveryStore(self)
+
+    @property
+    def promotions(self) -> PromotionStore:
+        return SqlPromotionStore(self)
 
     def prune_history(self, cutoff: datetime, *, dry_run: bool = False) -> PruneReport:
         return prune_history(self, cutoff, dry_run=dry_run)
