@@ -484,3 +484,8 @@ class LedgerView:
     pending_creates: frozenset[str] = frozenset()
     #: Shape fingerprints of the secrets delivered to the sink: tenant → secret name → digest.
     deliveries: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Branches made at run time, not from the manifests (``fleet preview`` branches and
+    #: ``fleet promote`` dev branches): tenant → branch names. The planner leaves them and their
+    #: computes alone, so ``policy.prune_branches`` and the tenant's compute settings never undo
+    #: what those commands made.
+    runtime_branches: Mapping[str, frozenset[str]] = field(default_factory=dict)

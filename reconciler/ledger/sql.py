@@ -215,6 +215,13 @@ class SqlLedger(Ledger, rows.Codec):
                 (Action.CREATE_PROJECT.value,),
             )
             delivered = tx.all("SELECT tenant, name, shape FROM delivered_secrets")
+            runtime = tx.all(
+                "SELECT tenant, branch_name FROM previews UNION SELECT tenant, CASE kind WHEN"
+                " 'run' THEN source_branch ELSE target_branch END FROM promotions"
+            )
+        runtime_branches: dict[str, set[str]] = {}
+        for tenant, branch in runtime:
+            runtime_branches.setdefault(str(tenant), set()).add(str(branch))
         deliveries: dict[str, dict[str, str]] = {}
         for tenant, secret, shape in delivered:
             deliveries.setdefault(str(tenant), {})[str(secret)] = str(shape)
@@ -222,7 +229,12 @@ class SqlLedger(Ledger, rows.Codec):
             self.cells("intents", f"id {intent_id}").text("tenant", tenant, empty=False)
             for intent_id, tenant in pending
         )
-        return LedgerView(tenants=tenants, pending_creates=creates, deliveries=deliveries)
+        return LedgerView(
+            tenants=tenants,
+            pending_creates=creates,
+            deliveries=deliveries,
+            runtime_branches={t: frozenset(names) for t, names in runtime_branches.items()},
+        )
 
     def tenant(self, name: str) -> OwnedTenant | None:
         with self._tx() as tx:

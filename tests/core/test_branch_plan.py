@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from reconciler.core.model import BranchSpec, LiveBranch, LiveProject
+from reconciler.core.model import BranchSpec, LiveBranch, LiveEndpoint, LiveProject
 from reconciler.core.plan import Plan
 from reconciler.core.planner import build_plan
 from tests.core.factories import desired, ledger, live, live_project_for, options, owned, tenant
@@ -114,3 +114,33 @@ def test_branches_not_observed_warn() -> None:
     plan = plan_with(project, BranchSpec("dev"))
     assert plan.steps == ()
     assert "branches were not observed" in plan.warnings[0]
+
+
+def test_preview_and_promotion_branches_keep_their_branch_and_compute() -> None:
+    # What `fleet preview` and `fleet promote bootstrap` make: branches the manifests do not
+    # declare, with computes of their own (a short suspend timeout), recorded in the ledger.
+    preview, dev, stray = branch("preview-run-1"), branch("dev", parent=None), branch("stray")
+    base = base_project(preview, dev, stray)
+    assert base.endpoints is not None
+    own_compute = [
+        LiveEndpoint(f"ep-{b.name}", b.id, "read_write", 0.25, 0.25, 60) for b in (preview, dev)
+    ]
+    project = replace(base, endpoints=(*base.endpoints, *own_compute))
+    t = tenant("cust-1", compute={"suspend_timeout_seconds": 600})
+    view = replace(
+        ledger(owned(t)), runtime_branches={"cust-1": frozenset({"preview-run-1", "dev"})}
+    )
+    plan = build_plan(desired(t, prune_branches=True), live(project), view, options())
+    planned = {s.id for s in plan.steps}
+    assert "cust-1/delete_branch/stray" in planned  # prune_branches still prunes the rest
+    assert not any("preview-run-1" in i or "/dev" in i or "ep-preview" in i for i in planned)
+    # Without the ledger's record they are ordinary undeclared branches and computes.
+    unrecorded = build_plan(
+        desired(t, prune_branches=True), live(project), ledger(owned(t)), options()
+    )
+    assert {"cust-1/delete_branch/preview-run-1", "cust-1/delete_branch/dev"} <= {
+        s.id for s in unrecorded.steps
+    }
+    assert {"cust-1/update_endpoint/ep-dev", "cust-1/update_endpoint/ep-preview-run-1"} <= {
+        s.id for s in unrecorded.steps
+    }

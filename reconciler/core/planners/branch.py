@@ -210,9 +210,10 @@ def _plan_undeclared(
 ) -> int:
     """Deletions of undeclared branches; returns how many."""
     policy = ctx.desired.fleet.policy
+    runtime = ctx.ledger.runtime_branches.get(tenant.name, frozenset())
     reasons: dict[str, str] = {}
     for branch in live:
-        if branch.default or branch.name in declared or not branch.id:
+        if branch.default or branch.name in declared or branch.name in runtime or not branch.id:
             continue
         if is_old_branch(branch.name) and _older_than(
             ctx, branch, policy.old_branch_max_age_seconds

@@ -99,7 +99,7 @@ def plan_declared_tenant(ctx: PlanContext, tenant: DesiredTenant) -> TenantOutco
         base = _plan_adopt(ctx, tenant, match, project, out)
         _plan_placement(ctx, tenant, project, base, out)
         _plan_update_project(tenant, project, base, out)
-        _plan_endpoints(tenant, project, base, out)
+        _plan_endpoints(tenant, project, base, ctx.ledger.runtime_branches, out)
     plan_branches(ctx, tenant, project, base, out)
     plan_keys(ctx, tenant, project, match.record, base, out)
     plan_access(ctx, tenant, project, base, out)
@@ -362,7 +362,11 @@ def _update_reason(touched: list[str], transferring: bool) -> str:
 
 
 def _plan_endpoints(
-    tenant: DesiredTenant, project: LiveProject, base: str | None, out: TenantOutcome
+    tenant: DesiredTenant,
+    project: LiveProject,
+    base: str | None,
+    runtime_branches: Mapping[str, frozenset[str]],
+    out: TenantOutcome,
 ) -> None:
     ignore = tenant.lifecycle.ignore_changes
     wanted = {
@@ -379,8 +383,10 @@ def _plan_endpoints(
         )
         return
     origins = {k: v.origin for k, v in tenant.compute.items()}
-    # A declared branch with its own ``compute`` is planned by the access planner.
+    # A declared branch with its own ``compute`` is planned by the access planner; the computes
+    # of previews and promotion dev branches keep what ``fleet preview``/``promote`` gave them.
     own = {s.name for s in tenant.branches if s.compute is not None}
+    own |= runtime_branches.get(tenant.name, frozenset())
     skip = {b.id for b in project.branches or () if b.name in own}
     for endpoint in sorted(project.endpoints, key=lambda e: e.id):
         if endpoint.branch_id in skip:
