@@ -21,7 +21,7 @@ history retention (``prune_history``) and, where runners can share the ledger, `
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -109,6 +109,20 @@ class Ledger(LedgerReader):
     @abc.abstractmethod
     def upsert_tenant(self, tenant: OwnedTenant) -> None:
         """Record (or replace) everything owned for one tenant, branches and keys included."""
+
+    @abc.abstractmethod
+    def update_tenants(
+        self,
+        changes: Mapping[str, Callable[[OwnedTenant], OwnedTenant]],
+        *,
+        defaults: Mapping[str, OwnedTenant] | None = None,
+    ) -> int:
+        """Read-modify-write several tenants' records in one transaction (one commit).
+
+        ``changes[name]`` maps the current record to the new one; a tenant without a record
+        starts from ``defaults[name]``, or is skipped when it has none. Records a change leaves
+        equal are not written. Returns how many records were written.
+        """
 
     @abc.abstractmethod
     def forget_tenant(
