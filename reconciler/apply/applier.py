@@ -142,37 +142,13 @@ class Applier:
         ledger = self.ctx.ledger
         run_id = ledger.begin_run(run_info)
 
-        def record(result: ItemResult) -> None:
-            step = self.steps.get(result.id)
-            tenant, action = self._describe(result.id, step)
-            # No lock here: concurrent outcomes share the ledger's commits (group commit).
-            ledger.record_step(
-                run_id,
-                StepOutcomeRecord(
-                    step_id=result.id,
-                    tenant=tenant,
-                    action=action,
-                    status=StepStatus(result.status.value),
-                    started_at=_utc(result.started_at or result.finished_at),
-                    finished_at=_utc(result.finished_at or result.started_at),
-                    message=result.message,
-                    resource_ids={k: v for k, v in result.detail.items() if k != "moved"},
-                ),
-            )
-            if on_event is not None:
-                on_event(
-                    StepEvent(
-                        result.id,
-                        tenant,
-                        action,
-                        result.status.value,
-                        result.message,
-                        result.detail,
-                    )
-                )
-
         report = execute(
-            work_items(self.plan), self._work, parallelism=parallelism, on_result=record
+            work_items(self.plan),
+            self._work,
+            parallelism=parallelism,
+            on_result=functools.partial(self._announce, on_event),
+            # In the step's worker thread: concurrent outcomes share the ledger's commits.
+            on_finish=functools.partial(self._record, run_id),
         )
         self._record_digests(report)
         record_converged(self.ctx.ledger, self.plan)
@@ -181,6 +157,30 @@ class Applier:
             run_id, "succeeded" if report.ok else "failed", {s.value: n for s, n in summary.items()}
         )
         return report
+
+    def _record(self, run_id: int, result: ItemResult) -> None:
+        step = self.steps.get(result.id)
+        tenant, action = self._describe(result.id, step)
+        self.ctx.ledger.record_step(
+            run_id,
+            StepOutcomeRecord(
+                step_id=result.id,
+                tenant=tenant,
+                action=action,
+                status=StepStatus(result.status.value),
+                started_at=_utc(result.started_at or result.finished_at),
+                finished_at=_utc(result.finished_at or result.started_at),
+                message=result.message,
+                resource_ids={k: v for k, v in result.detail.items() if k != "moved"},
+            ),
+        )
+
+    def _announce(self, on_event: Callable[[StepEvent], None] | None, result: ItemResult) -> None:
+        if on_event is None:
+            return
+        tenant, action = self._describe(result.id, self.steps.get(result.id))
+        detail = result.detail
+        on_event(StepEvent(result.id, tenant, action, result.status.value, result.message, detail))
 
     def _describe(self, item_id: str, step: Step | None) -> tuple[str | None, str]:
         if step is not None:

@@ -104,6 +104,7 @@ def execute(
     parallelism: int,
     max_workers: int | None = None,
     on_result: Listener | None = None,
+    on_finish: Listener | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ExecutionReport:
     """Run ``work`` for every item and return what happened to each.
@@ -113,6 +114,11 @@ def execute(
     (resource ids) or raises: ``ItemFailed`` and any ``Exception`` fail the item (the message is
     kept, the traceback is not), which skips its dependents. Items whose dependencies are
     unknown are failed up front, so a malformed plan never hangs the run.
+
+    ``on_finish`` sees every result before ``on_result`` and before any dependent starts: in
+    the worker thread that ran the item (so several calls run at once, and an apply's ledger
+    writes of concurrent outcomes share commits), in the calling thread for items never run.
+    ``on_result`` is always called from the calling thread, one result at a time.
     """
     if parallelism < 1 or (max_workers is not None and max_workers < 1):
         raise ValueError("parallelism must be at least 1")
@@ -121,7 +127,9 @@ def execute(
     results: dict[str, ItemResult] = {}
     finished: list[ItemResult] = []
 
-    def settle(result: ItemResult) -> None:
+    def settle(result: ItemResult, *, ran: bool = False) -> None:
+        if on_finish is not None and not ran:  # a result that ran had it in its worker
+            on_finish(result)
         results[result.id] = result
         finished.append(result)
         if on_result is not None:
@@ -145,7 +153,7 @@ def execute(
             ready.push(position[item.id])
 
     def release(item: WorkItem, result: ItemResult) -> None:
-        settle(result)
+        settle(result, ran=True)
         if result.status is not Status.SUCCEEDED:
             _cascade_skip(item.id, dependents, results, settle)
             return
@@ -155,12 +163,21 @@ def execute(
                 ready.push(position[child])
 
     workers = max_workers or fleet_workers(ready.accounts, parallelism)
-    _run(ready, functools.partial(_run_one, work, clock), release, workers)
+    _run(ready, functools.partial(_run_one, work, clock, on_finish), release, workers)
     return ExecutionReport(tuple(finished))
 
 
-def _run_one(work: Work, clock: Callable[[], float], item_id: str) -> ItemResult:
-    """Run one item's work and say how it ended."""
+def _run_one(
+    work: Work, clock: Callable[[], float], on_finish: Listener | None, item_id: str
+) -> ItemResult:
+    """Run one item's work, tell ``on_finish`` how it ended, and return that."""
+    result = _outcome(work, clock, item_id)
+    if on_finish is not None:
+        on_finish(result)
+    return result
+
+
+def _outcome(work: Work, clock: Callable[[], float], item_id: str) -> ItemResult:
     started = clock()
     try:
         detail = work(item_id) or {}

@@ -67,8 +67,15 @@ class _Session:
     def open(self, *, write: bool) -> Tx:
         return self._ledger._open_tx(write=write)
 
+    @property
+    def syncs(self) -> bool:
+        return self._ledger._syncs_apart()
+
     def control(self, statement: str) -> None:
         self._ledger._control(statement)
+
+    def sync(self) -> None:
+        self._ledger._sync_log()
 
     def ensure_open(self) -> None:
         self._ledger._ensure_open()
@@ -120,6 +127,13 @@ class SqlLedger(Ledger, rows.Codec):
     @abc.abstractmethod
     def _control(self, statement: str) -> None:
         """Run a transaction-control statement (COMMIT, SAVEPOINT…), raising ``LedgerError``."""
+
+    def _syncs_apart(self) -> bool:
+        """Whether a ``COMMIT`` becomes durable only with ``_sync_log`` (default: no)."""
+        return False
+
+    def _sync_log(self) -> None:
+        """Make every commit so far durable; called without the guard, one call at a time."""
 
     @abc.abstractmethod
     def _in_transaction(self) -> bool:
