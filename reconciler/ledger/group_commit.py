@@ -94,6 +94,12 @@ class GroupCommit:
         self.commits = 0
         self.writes = 0
 
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for the connection right now (a batch is left open for them)."""
+        with self._arrivals_lock:
+            return self._arrivals
+
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Tx]:
         """One member's transaction; a writer's exit waits until its batch is durable."""
