@@ -93,7 +93,11 @@ class LedgerReader(abc.ABC):
 
 
 class Ledger(LedgerReader):
-    """Read and write access to the ledger; each write is its own transaction."""
+    """Read and write access to the ledger; each write is its own transaction.
+
+    Concurrent writes of one ledger object may share a commit, but a write returns only once
+    it is durable.
+    """
 
     @abc.abstractmethod
     def record_intent(self, tenant: str, action: str, detail: Mapping[str, Any]) -> int:
