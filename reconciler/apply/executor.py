@@ -13,6 +13,10 @@ Neon happy:
   (after sqlmesh's ``ConcurrentDAGExecutor``, which returns failures and skips instead of aborting).
 
 The executor knows nothing about Neon: it calls ``work(item_id)`` and records what happened.
+Two listeners see each result: ``on_finish`` before any dependent starts, in the worker thread
+that ran the item (so several calls run at once: an apply's ledger writes of concurrent outcomes
+share commits; items never run are reported from the calling thread), then ``on_result`` in the
+calling thread, one result at a time.
 """
 
 from __future__ import annotations
@@ -113,12 +117,7 @@ def execute(
     all (default: ``fleet_workers`` of the items' accounts). ``work`` returns optional detail
     (resource ids) or raises: ``ItemFailed`` and any ``Exception`` fail the item (the message is
     kept, the traceback is not), which skips its dependents. Items whose dependencies are
-    unknown are failed up front, so a malformed plan never hangs the run.
-
-    ``on_finish`` sees every result before ``on_result`` and before any dependent starts: in
-    the worker thread that ran the item (so several calls run at once, and an apply's ledger
-    writes of concurrent outcomes share commits), in the calling thread for items never run.
-    ``on_result`` is always called from the calling thread, one result at a time.
+    unknown are failed up front, so a malformed plan never hangs the run. Listeners: see above.
     """
     if parallelism < 1 or (max_workers is not None and max_workers < 1):
         raise ValueError("parallelism must be at least 1")
@@ -127,13 +126,7 @@ def execute(
     results: dict[str, ItemResult] = {}
     finished: list[ItemResult] = []
 
-    def settle(result: ItemResult, *, ran: bool = False) -> None:
-        if on_finish is not None and not ran:  # a result that ran had it in its worker
-            on_finish(result)
-        results[result.id] = result
-        finished.append(result)
-        if on_result is not None:
-            on_result(result)
+    settle = functools.partial(_settle, results, finished, (on_finish, on_result))
 
     waiting_on: dict[str, int] = {}
     dependents: dict[str, list[str]] = {item.id: [] for item in items}
@@ -165,6 +158,24 @@ def execute(
     workers = max_workers or fleet_workers(ready.accounts, parallelism)
     _run(ready, functools.partial(_run_one, work, clock, on_finish), release, workers)
     return ExecutionReport(tuple(finished))
+
+
+def _settle(
+    results: dict[str, ItemResult],
+    finished: list[ItemResult],
+    listeners: tuple[Listener | None, Listener | None],
+    result: ItemResult,
+    *,
+    ran: bool = False,
+) -> None:
+    """Keep one result and tell the listeners (``on_finish`` already heard of one that ran)."""
+    on_finish, on_result = listeners
+    if on_finish is not None and not ran:
+        on_finish(result)
+    results[result.id] = result
+    finished.append(result)
+    if on_result is not None:
+        on_result(result)
 
 
 def _run_one(
