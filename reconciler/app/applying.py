@@ -112,8 +112,9 @@ def apply_plan(
     info = RunInfo(
         who=current_actor(),
         started_at=utc_now(),
-        # The seal's hex part: `fleet history` shows its first characters.
-        plan_digest=(digest or plan_digest(plan)).removeprefix(SEAL_PREFIX),
+        # The seal's hex part: `fleet history` shows its first characters. A plan read from a
+        # file carries its verified seal; only a plan made in this process is serialised here.
+        plan_digest=(digest or plan.seal or plan_digest(plan)).removeprefix(SEAL_PREFIX),
         manifest_digest=plan.manifest_digest,
         tool_version=__version__,
     )

@@ -13,7 +13,6 @@ The only module with remote side effects. Order of events in one apply:
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from reconciler.apply.context import ApplyContext
 from reconciler.apply.executor import ExecutionReport, ItemResult, Status, WorkItem, execute
 from reconciler.apply.handlers import HANDLERS
 from reconciler.core.fingerprint import fingerprint, index_keys, project_keys
-from reconciler.core.model import LiveFleet, LiveProject
+from reconciler.core.model import LiveFleet, LiveProject, OwnedTenant
 from reconciler.core.plan import Action, Plan, Step
 from reconciler.credentials import PERSONAL_ACCOUNT, org_account
 from reconciler.errors import StalePlanError
@@ -132,7 +131,6 @@ class Applier:
     def __init__(self, ctx: ApplyContext, plan: Plan) -> None:
         self.ctx, self.plan = ctx, plan
         self.steps = {step.id: step for step in plan.steps}
-        self._guard = threading.Lock()
 
     def run(
         self,
@@ -144,37 +142,13 @@ class Applier:
         ledger = self.ctx.ledger
         run_id = ledger.begin_run(run_info)
 
-        def record(result: ItemResult) -> None:
-            step = self.steps.get(result.id)
-            tenant, action = self._describe(result.id, step)
-            with self._guard:
-                ledger.record_step(
-                    run_id,
-                    StepOutcomeRecord(
-                        step_id=result.id,
-                        tenant=tenant,
-                        action=action,
-                        status=StepStatus(result.status.value),
-                        started_at=_utc(result.started_at or result.finished_at),
-                        finished_at=_utc(result.finished_at or result.started_at),
-                        message=result.message,
-                        resource_ids={k: v for k, v in result.detail.items() if k != "moved"},
-                    ),
-                )
-            if on_event is not None:
-                on_event(
-                    StepEvent(
-                        result.id,
-                        tenant,
-                        action,
-                        result.status.value,
-                        result.message,
-                        result.detail,
-                    )
-                )
-
         report = execute(
-            work_items(self.plan), self._work, parallelism=parallelism, on_result=record
+            work_items(self.plan),
+            self._work,
+            parallelism=parallelism,
+            on_result=functools.partial(self._announce, on_event),
+            # In the step's worker thread: concurrent outcomes share the ledger's commits.
+            on_finish=functools.partial(self._record, run_id),
         )
         self._record_digests(report)
         record_converged(self.ctx.ledger, self.plan)
@@ -183,6 +157,30 @@ class Applier:
             run_id, "succeeded" if report.ok else "failed", {s.value: n for s, n in summary.items()}
         )
         return report
+
+    def _record(self, run_id: int, result: ItemResult) -> None:
+        step = self.steps.get(result.id)
+        tenant, action = self._describe(result.id, step)
+        self.ctx.ledger.record_step(
+            run_id,
+            StepOutcomeRecord(
+                step_id=result.id,
+                tenant=tenant,
+                action=action,
+                status=StepStatus(result.status.value),
+                started_at=_utc(result.started_at or result.finished_at),
+                finished_at=_utc(result.finished_at or result.started_at),
+                message=result.message,
+                resource_ids={k: v for k, v in result.detail.items() if k != "moved"},
+            ),
+        )
+
+    def _announce(self, on_event: Callable[[StepEvent], None] | None, result: ItemResult) -> None:
+        if on_event is None:
+            return
+        tenant, action = self._describe(result.id, self.steps.get(result.id))
+        detail = result.detail
+        on_event(StepEvent(result.id, tenant, action, result.status.value, result.message, detail))
 
     def _describe(self, item_id: str, step: Step | None) -> tuple[str | None, str]:
         if step is not None:
@@ -199,7 +197,10 @@ class Applier:
         return HANDLERS[step.action](self.ctx, step)
 
     def _record_digests(self, report: ExecutionReport) -> None:
-        """Tenants whose every step succeeded now match their manifests: remember the digest."""
+        """Tenants whose every step succeeded now match their manifests: remember the digest.
+
+        One ledger transaction for all of them: a cold apply ends with thousands.
+        """
         failed: set[str] = set()
         touched: set[str] = set()
         for result in report.results:
@@ -214,11 +215,13 @@ class Applier:
             touched.add(tenant)
             if result.status is not Status.SUCCEEDED:
                 failed.add(tenant)
-        for tenant in sorted(touched - failed):
+        changes: dict[str, Callable[[OwnedTenant], OwnedTenant]] = {}
+        for tenant in touched - failed:
             binding = self.ctx.bindings.get(tenant)
-            if binding is None or not binding.digest or self.ctx.ledger.tenant(tenant) is None:
-                continue
-            self.ctx.record(tenant, functools.partial(replace, manifest_digest=binding.digest))
+            if binding is not None and binding.digest:
+                changes[tenant] = functools.partial(replace, manifest_digest=binding.digest)
+        if changes:  # tenants without a record (none was made) are skipped by the ledger
+            self.ctx.ledger.update_tenants(changes)
 
 
 def record_converged(ledger: Ledger, plan: Plan) -> int:
@@ -228,18 +231,22 @@ def record_converged(ledger: Ledger, plan: Plan) -> int:
     plans stop re-reading them); ``contract.prevent_destroy``: the manifests' current
     ``lifecycle.prevent_destroy``, which only the ledger remembers once a tenant is removed.
     """
-    recorded = 0
-    for tenant, digest in sorted(dict(plan.contract.converged or {}).items()):
-        owned = ledger.tenant(tenant)
-        if owned is not None and owned.manifest_digest != digest:
-            ledger.upsert_tenant(replace(owned, manifest_digest=str(digest)))
-            recorded += 1
-    for tenant, protect in sorted(dict(plan.contract.prevent_destroy or {}).items()):
-        owned = ledger.tenant(tenant)
-        if owned is not None and owned.prevent_destroy != bool(protect):
-            ledger.upsert_tenant(replace(owned, prevent_destroy=bool(protect)))
-            recorded += 1
-    return recorded
+    digests = dict(plan.contract.converged or {})
+    protects = dict(plan.contract.prevent_destroy or {})
+
+    def change(tenant: str) -> Callable[[OwnedTenant], OwnedTenant]:
+        def apply(owned: OwnedTenant) -> OwnedTenant:
+            if tenant in digests:
+                owned = replace(owned, manifest_digest=str(digests[tenant]))
+            if tenant in protects:
+                owned = replace(owned, prevent_destroy=bool(protects[tenant]))
+            return owned
+
+        return apply
+
+    tenants = digests.keys() | protects.keys()
+    # One transaction for all of them (the ledger writes only records that change).
+    return ledger.update_tenants({tenant: change(tenant) for tenant in tenants}) if tenants else 0
 
 
 def _utc(timestamp: float) -> datetime:

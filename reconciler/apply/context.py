@@ -9,7 +9,6 @@ tenant never run concurrently (the executor's lanes), so a tenant's binding has 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,7 +84,6 @@ class ApplyContext:
     operation_timeout: float = 300.0
     #: Transfer batch step id → (tenant → why its project did not move), read by the gates.
     transfer_failures: dict[str, dict[str, str]] = field(default_factory=dict)
-    _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __init__(
         self,
@@ -101,7 +99,6 @@ class ApplyContext:
         self.credentials, self.ledger, self.sink = credentials, ledger, sink
         self.bindings, self.now, self.operation_timeout = bindings, now, operation_timeout
         self.transfer_failures = {}
-        self._ledger_lock = threading.Lock()
 
     @functools.cached_property
     def client(self) -> NeonWriter:
@@ -130,16 +127,15 @@ class ApplyContext:
         return ProjectTarget(binding, project_id, self.credentials.org_key(binding.org_id))
 
     def record(self, tenant: str, change: Callable[[OwnedTenant], OwnedTenant]) -> None:
-        """Read-modify-write a tenant's ledger record (one transaction per write)."""
+        """Read-modify-write a tenant's ledger record in one transaction (no lock needed here)."""
         binding = self.binding(tenant)
-        with self._ledger_lock:
-            current = self.ledger.tenant(tenant) or OwnedTenant(
-                tenant=tenant,
-                project_id=binding.project_id or "",
-                org_id=binding.org_id,
-                prevent_destroy=binding.prevent_destroy,
-            )
-            self.ledger.upsert_tenant(change(current))
+        fresh = OwnedTenant(
+            tenant=tenant,
+            project_id=binding.project_id or "",
+            org_id=binding.org_id,
+            prevent_destroy=binding.prevent_destroy,
+        )
+        self.ledger.update_tenants({tenant: change}, defaults={tenant: fresh})
 
     def seed_branch_ids(self, live: LiveFleet) -> None:
         """Remember the branch ids re-observation found, so creates can name their parents."""

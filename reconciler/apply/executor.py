@@ -13,6 +13,10 @@ Neon happy:
   (after sqlmesh's ``ConcurrentDAGExecutor``, which returns failures and skips instead of aborting).
 
 The executor knows nothing about Neon: it calls ``work(item_id)`` and records what happened.
+Two listeners see each result: ``on_finish`` before any dependent starts, in the worker thread
+that ran the item (so several calls run at once: an apply's ledger writes of concurrent outcomes
+share commits; items never run are reported from the calling thread), then ``on_result`` in the
+calling thread, one result at a time.
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ def execute(
     parallelism: int,
     max_workers: int | None = None,
     on_result: Listener | None = None,
+    on_finish: Listener | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ExecutionReport:
     """Run ``work`` for every item and return what happened to each.
@@ -112,7 +117,7 @@ def execute(
     all (default: ``fleet_workers`` of the items' accounts). ``work`` returns optional detail
     (resource ids) or raises: ``ItemFailed`` and any ``Exception`` fail the item (the message is
     kept, the traceback is not), which skips its dependents. Items whose dependencies are
-    unknown are failed up front, so a malformed plan never hangs the run.
+    unknown are failed up front, so a malformed plan never hangs the run. Listeners: see above.
     """
     if parallelism < 1 or (max_workers is not None and max_workers < 1):
         raise ValueError("parallelism must be at least 1")
@@ -121,11 +126,7 @@ def execute(
     results: dict[str, ItemResult] = {}
     finished: list[ItemResult] = []
 
-    def settle(result: ItemResult) -> None:
-        results[result.id] = result
-        finished.append(result)
-        if on_result is not None:
-            on_result(result)
+    settle = functools.partial(_settle, results, finished, (on_finish, on_result))
 
     waiting_on: dict[str, int] = {}
     dependents: dict[str, list[str]] = {item.id: [] for item in items}
@@ -145,7 +146,7 @@ def execute(
             ready.push(position[item.id])
 
     def release(item: WorkItem, result: ItemResult) -> None:
-        settle(result)
+        settle(result, ran=True)
         if result.status is not Status.SUCCEEDED:
             _cascade_skip(item.id, dependents, results, settle)
             return
@@ -155,12 +156,39 @@ def execute(
                 ready.push(position[child])
 
     workers = max_workers or fleet_workers(ready.accounts, parallelism)
-    _run(ready, functools.partial(_run_one, work, clock), release, workers)
+    _run(ready, functools.partial(_run_one, work, clock, on_finish), release, workers)
     return ExecutionReport(tuple(finished))
 
 
-def _run_one(work: Work, clock: Callable[[], float], item_id: str) -> ItemResult:
-    """Run one item's work and say how it ended."""
+def _settle(
+    results: dict[str, ItemResult],
+    finished: list[ItemResult],
+    listeners: tuple[Listener | None, Listener | None],
+    result: ItemResult,
+    *,
+    ran: bool = False,
+) -> None:
+    """Keep one result and tell the listeners (``on_finish`` already heard of one that ran)."""
+    on_finish, on_result = listeners
+    if on_finish is not None and not ran:
+        on_finish(result)
+    results[result.id] = result
+    finished.append(result)
+    if on_result is not None:
+        on_result(result)
+
+
+def _run_one(
+    work: Work, clock: Callable[[], float], on_finish: Listener | None, item_id: str
+) -> ItemResult:
+    """Run one item's work, tell ``on_finish`` how it ended, and return that."""
+    result = _outcome(work, clock, item_id)
+    if on_finish is not None:
+        on_finish(result)
+    return result
+
+
+def _outcome(work: Work, clock: Callable[[], float], item_id: str) -> ItemResult:
     started = clock()
     try:
         detail = work(item_id) or {}

@@ -22,7 +22,7 @@ ledger, ``rate_leases``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -105,7 +105,11 @@ class LedgerReader(abc.ABC):
 
 
 class Ledger(LedgerReader):
-    """Read and write access to the ledger; each write is its own transaction."""
+    """Read and write access to the ledger; each write is its own transaction.
+
+    Concurrent writes of one ledger object may share a commit, but a write returns only once
+    it is durable.
+    """
 
     @abc.abstractmethod
     def record_intent(self, tenant: str, action: str, detail: Mapping[str, Any]) -> int:
@@ -121,6 +125,20 @@ class Ledger(LedgerReader):
     @abc.abstractmethod
     def upsert_tenant(self, tenant: OwnedTenant) -> None:
         """Record (or replace) everything owned for one tenant, branches and keys included."""
+
+    @abc.abstractmethod
+    def update_tenants(
+        self,
+        changes: Mapping[str, Callable[[OwnedTenant], OwnedTenant]],
+        *,
+        defaults: Mapping[str, OwnedTenant] | None = None,
+    ) -> int:
+        """Read-modify-write several tenants' records in one transaction (one commit).
+
+        ``changes[name]`` maps the current record to the new one; a tenant without a record
+        starts from ``defaults[name]``, or is skipped when it has none. Records a change leaves
+        equal are not written. Returns how many records were written.
+        """
 
     @abc.abstractmethod
     def forget_tenant(

@@ -183,18 +183,30 @@ class PostgresLedger(SqlLedger, RateLeases):
                 raise self._error("cannot open", exc) from exc
         return connection
 
-    def _begin(self, *, write: bool) -> Iterator[Tx]:
+    def _open_tx(self, *, write: bool) -> Tx:
         if self._connection.broken:
             # The server or the network dropped the session: the call that met the failure
             # already raised; reconnect so the ledger serves the next one.
             self._connection = self._connect()
         # PostgreSQL needs no read/write distinction here: MVCC gives each transaction a
         # consistent snapshot and row locks order concurrent writers.
+        self._control("BEGIN")
+        return _PostgresTx(self._connection.cursor())
+
+    def _control(self, statement: str) -> None:
         try:
-            with self._connection.transaction(), self._connection.cursor() as cursor:
-                yield _PostgresTx(cursor)
+            self._connection.execute(statement)
         except psycopg.Error as exc:
             raise self._error("cannot use", exc) from exc
+
+    def _in_transaction(self) -> bool:
+        status = self._connection.info.transaction_status
+        return status != psycopg.pq.TransactionStatus.IDLE and not self._connection.broken
+
+    def _foreign(self, exc: BaseException) -> LedgerError | None:
+        if isinstance(exc, psycopg.Error):
+            return self._error("cannot use", exc)
+        return None
 
     def _before_migrations(self, tx: Tx) -> None:
         tx.execute(
@@ -315,6 +327,8 @@ class PostgresLedger(SqlLedger, RateLeases):
     def close(self) -> None:
         with self._guard:
             if not self._closed:
+                if not self._connection.broken:
+                    self.group_commit.flush()
                 self._closed = True
                 self._connection.close()
                 if self._lease_session is not None:

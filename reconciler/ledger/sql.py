@@ -7,7 +7,8 @@ them to ``%s``.
 
 Every public method runs in one transaction under one re-entrant lock: a ledger object is a
 single connection shared by the applier's worker threads, and the lock keeps their
-transactions from interleaving on it.
+transactions from interleaving on it. Concurrent writes share one commit (``group_commit``):
+each runs in a savepoint of the open transaction and returns once that transaction committed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from reconciler.ledger.base import Ledger
 from reconciler.ledger.checkpoints import CheckpointStore
 from reconciler.ledger.deliveries import DeliveryStore
 from reconciler.ledger.drift import DriftStore
+from reconciler.ledger.group_commit import GroupCommit
 from reconciler.ledger.guard import is_secret_name, redact_text, reject_secrets
 from reconciler.ledger.migrations import (
     MIGRATIONS_TABLE,
@@ -60,6 +62,35 @@ from reconciler.ledger.usage import UsageStore
 NEON_RECOVERY_WINDOW = timedelta(days=7)
 
 
+class _Session:
+    """The backend hooks of one ``SqlLedger``, as ``GroupCommit`` sees them."""
+
+    def __init__(self, ledger: SqlLedger) -> None:
+        self._ledger = ledger
+
+    def open(self, *, write: bool) -> Tx:
+        return self._ledger._open_tx(write=write)
+
+    @property
+    def syncs(self) -> bool:
+        return self._ledger._syncs_apart()
+
+    def control(self, statement: str) -> None:
+        self._ledger._control(statement)
+
+    def sync(self) -> None:
+        self._ledger._sync_log()
+
+    def ensure_open(self) -> None:
+        self._ledger._ensure_open()
+
+    def in_transaction(self) -> bool:
+        return self._ledger._in_transaction()
+
+    def foreign(self, exc: BaseException) -> LedgerError | None:
+        return self._ledger._foreign(exc)
+
+
 def _check_limit(limit: int) -> None:
     # SQLite reads a negative LIMIT as "no limit" and PostgreSQL refuses it: make both refuse.
     if limit < 1:
@@ -83,17 +114,38 @@ class SqlLedger(Ledger, rows.Codec):
         self._clock = clock or utc_now
         self._guard = threading.RLock()
         self._closed = False
+        #: Every transaction goes through it: concurrent writes share one commit.
+        self.group_commit = GroupCommit(self._guard, _Session(self))
         self._migrations = tuple(discover() if migrations is None else migrations)
         check_numbering(self._migrations)
 
     # ------------------------------------------------------------------ backend hooks
 
     @abc.abstractmethod
-    def _begin(self, *, write: bool) -> Iterator[Tx]:
-        """A generator context: open a transaction, yield it, commit (or roll back on error).
+    def _open_tx(self, *, write: bool) -> Tx:
+        """Begin a transaction on the connection and return it (a write one locks at once).
 
         Foreign database errors must leave it as ``LedgerError``. Called with the guard held.
         """
+
+    @abc.abstractmethod
+    def _control(self, statement: str) -> None:
+        """Run a transaction-control statement (COMMIT, SAVEPOINT…), raising ``LedgerError``."""
+
+    def _syncs_apart(self) -> bool:
+        """Whether a ``COMMIT`` becomes durable only with ``_sync_log`` (default: no)."""
+        return False
+
+    def _sync_log(self) -> None:
+        """Make every commit so far durable; called without the guard, one call at a time."""
+
+    @abc.abstractmethod
+    def _in_transaction(self) -> bool:
+        """Whether the connection has a transaction open."""
+
+    @abc.abstractmethod
+    def _foreign(self, exc: BaseException) -> LedgerError | None:
+        """``exc`` as a ``LedgerError`` when it is the database driver's error, else None."""
 
     @abc.abstractmethod
     def _before_migrations(self, tx: Tx) -> None:
@@ -101,12 +153,12 @@ class SqlLedger(Ledger, rows.Codec):
 
     # ------------------------------------------------------------------ plumbing
 
-    @contextmanager
-    def _tx(self, *, write: bool = False) -> Iterator[Tx]:
-        with self._guard:
-            if self._closed:
-                raise LedgerError(f"the ledger {self.describe()} is closed")
-            yield from self._begin(write=write)
+    def _tx(self, *, write: bool = False) -> AbstractContextManager[Tx]:
+        return self.group_commit.transaction(write=write)
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise LedgerError(f"the ledger {self.describe()} is closed")
 
     def _now(self) -> datetime:
         return self._clock()
@@ -353,24 +405,52 @@ class SqlLedger(Ledger, rows.Codec):
 
     def upsert_tenant(self, tenant: OwnedTenant) -> None:
         with self._tx(write=True) as tx:
-            tx.execute(
-                "INSERT INTO tenants (tenant, project_id, org_id, fingerprint, manifest_digest,"
-                " prevent_destroy, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (tenant) DO UPDATE SET project_id = excluded.project_id,"
-                " org_id = excluded.org_id, fingerprint = excluded.fingerprint,"
-                " manifest_digest = excluded.manifest_digest,"
-                " prevent_destroy = excluded.prevent_destroy, updated_at = excluded.updated_at",
-                (
-                    tenant.tenant,
-                    tenant.project_id,
-                    tenant.org_id,
-                    tenant.fingerprint,
-                    tenant.manifest_digest,
-                    self.bool_in(tenant.prevent_destroy),
-                    self.time_in(self._now()),
-                ),
-            )
-            self._replace_children(tx, tenant)
+            self._write_tenant(tx, tenant)
+
+    def update_tenants(
+        self,
+        changes: Mapping[str, Callable[[OwnedTenant], OwnedTenant]],
+        *,
+        defaults: Mapping[str, OwnedTenant] | None = None,
+    ) -> int:
+        written = 0
+        with self._tx(write=True) as tx:
+            # Past a few names one read of every record is cheaper than a read per name.
+            current = self._load_tenants(tx, None) if len(changes) > 8 else None
+            for name in sorted(changes):
+                found = (
+                    current.get(name)
+                    if current is not None
+                    else self._load_tenants(tx, name).get(name)
+                )
+                before = found or (defaults or {}).get(name)
+                if before is None:
+                    continue
+                after = changes[name](before)
+                if found is None or after != found:
+                    self._write_tenant(tx, after)
+                    written += 1
+        return written
+
+    def _write_tenant(self, tx: Tx, tenant: OwnedTenant) -> None:
+        tx.execute(
+            "INSERT INTO tenants (tenant, project_id, org_id, fingerprint, manifest_digest,"
+            " prevent_destroy, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (tenant) DO UPDATE SET project_id = excluded.project_id,"
+            " org_id = excluded.org_id, fingerprint = excluded.fingerprint,"
+            " manifest_digest = excluded.manifest_digest,"
+            " prevent_destroy = excluded.prevent_destroy, updated_at = excluded.updated_at",
+            (
+                tenant.tenant,
+                tenant.project_id,
+                tenant.org_id,
+                tenant.fingerprint,
+                tenant.manifest_digest,
+                self.bool_in(tenant.prevent_destroy),
+                self.time_in(self._now()),
+            ),
+        )
+        self._replace_children(tx, tenant)
 
     @staticmethod
     def _replace_children(tx: Tx, tenant: OwnedTenant) -> None:

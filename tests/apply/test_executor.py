@@ -104,3 +104,28 @@ def test_ten_thousand_items_all_run_once():
     report = execute(items, seen.append, parallelism=8)
     assert report.count(Status.SUCCEEDED) == 10_000
     assert sorted(seen) == sorted(i.id for i in items)
+
+
+def test_on_finish_hears_each_result_in_its_worker_before_any_dependent_starts():
+    events: list[tuple[str, str]] = []
+    caller = threading.get_ident()
+    finish_threads: dict[str, bool] = {}
+
+    def work(item_id: str) -> None:
+        events.append(("start", item_id))
+        if item_id == "bad":
+            raise ItemFailed("no")
+
+    def on_finish(result) -> None:
+        finish_threads[result.id] = threading.get_ident() == caller
+        events.append(("finish", result.id))
+
+    items = [WorkItem("a"), WorkItem("b", ("a",)), WorkItem("bad"), WorkItem("after", ("bad",))]
+    seen: list[str] = []
+    report = execute(
+        items, work, parallelism=2, on_finish=on_finish, on_result=lambda r: seen.append(r.id)
+    )
+    assert events.index(("finish", "a")) < events.index(("start", "b"))
+    # Items that ran were reported from their worker thread; the skipped one from the caller.
+    assert finish_threads == {"a": False, "b": False, "bad": False, "after": True}
+    assert sorted(seen) == sorted(finish_threads) and _statuses(report)["after"] is Status.SKIPPED
