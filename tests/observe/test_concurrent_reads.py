@@ -129,6 +129,7 @@ class ThrottledOrg(StubClient):
         with self.changed:
             self.in_flight_a += 1
             self.peak_a = max(self.peak_a, self.in_flight_a)
+            self.changed.notify_all()
         assert self.released.wait(30), "the test never released org-a"
         with self.changed:
             self.in_flight_a -= 1
@@ -152,8 +153,13 @@ def test_a_throttled_org_holds_only_its_own_reads_in_flight() -> None:
     reader.start()
     others = [f"{org}-p{i}" for org in ORGS[1:] for i in range(12)]
     with stub.changed:
+        # Progress, not time: the other orgs are read to the end while both of org-a's workers
+        # hang (on a loaded machine org-a's second worker may start after the others finish).
         read_all = stub.changed.wait_for(
-            lambda: sorted(pid for _, pid in stub.calls) == sorted(others), timeout=30
+            lambda: (
+                sorted(pid for _, pid in stub.calls) == sorted(others) and stub.in_flight_a == 2
+            ),
+            timeout=30,
         )
         peak = stub.peak_a
     stub.released.set()
