@@ -1,8 +1,8 @@
 """Use cases of ``fleet promote``: a tenant's dev branch promoted to production by snapshots.
 
 ``bootstrap`` makes the dev branch (a root branch) from production's latest checkpoint (or a
-new one) with a compute sized like the tenant's; ``run`` promotes dev to production; ``refresh``
-re-creates dev from production's state; ``rollback`` restores production from the checkpoint
+new one) with a compute sized by the tier's preview settings; ``run`` promotes dev to
+production; ``refresh`` re-creates dev from production's state; ``rollback`` restores production from the checkpoint
 the last ``run`` took. docs/promotion.md gives the workflow and what each command guarantees.
 
 Every command checks its input against the manifests and the ledger before any API call, holds
@@ -48,7 +48,7 @@ from reconciler.apply.restore_steps import (
     close_restore,
 )
 from reconciler.apply.step_runs import DirectStep, run_steps
-from reconciler.core.model import COMPUTE_KEYS, DesiredFleet
+from reconciler.core.model import COMPUTE_KEYS, DesiredFleet, PreviewPolicy
 from reconciler.ledger import RunInfo, current_actor
 from reconciler.ledger.checkpoints import SETTLED, Checkpoint, CheckpointStatus
 from reconciler.ledger.promotions import (
@@ -60,8 +60,6 @@ from reconciler.ledger.promotions import (
 
 #: ``RunInfo.mode`` (and plan) of the runs ``fleet promote`` records.
 PROMOTION_MODE = "promotion"
-#: The dev branch's compute suspends after this long unless the tenant manages the timeout.
-DEV_SUSPEND_TIMEOUT_SECONDS = 300
 #: Checkpoint metadata that ties a checkpoint to its promotion and its part in it.
 PROMOTION_ID, PROMOTION_ROLE = "promotion_id", "promotion_role"
 
@@ -232,11 +230,18 @@ class Promotions:
         on_step(RestoreStep("hook", {"command": options.hook, **ran}))
 
     def dev_compute(self, tenant: str) -> dict[str, float | int]:
-        """The dev branch's compute: the tenant's managed settings (so a re-plan stays empty,
-        as the planner compares every compute of the project), else a short suspend timeout."""
+        """The dev branch's compute, sized by the tier's ``previews`` settings (suspend timeout
+        and min/max CU; the tenant's own min/max CU where the tier sets none). The planner leaves
+        dev's compute alone (it is one of the ledger's runtime branches), so a re-plan stays
+        empty however it is sized."""
         desired = self.desired.tenants[tenant]
-        settings = {k: v.value for k, v in desired.compute.items() if k in COMPUTE_KEYS}
-        settings.setdefault("suspend_timeout_seconds", DEV_SUSPEND_TIMEOUT_SECONDS)
+        tier = self.desired.tiers.get(desired.tier)
+        previews = tier.previews if tier is not None else PreviewPolicy()
+        settings: dict[str, float | int] = {
+            k: v.value for k, v in desired.compute.items() if k in COMPUTE_KEYS
+        }
+        settings.update(previews.compute)
+        settings["suspend_timeout_seconds"] = previews.suspend_timeout_seconds
         return settings
 
 
