@@ -3,7 +3,8 @@
 ``bootstrap`` makes the dev branch (a root branch) from production's latest checkpoint (or a
 new one) with a compute sized by the tier's preview settings; ``run`` promotes dev to
 production; ``refresh`` re-creates dev from production's state; ``rollback`` restores
-production from the checkpoint the last ``run`` took. docs/promotion.md gives the workflow and what each command guarantees.
+production from the checkpoint the last ``run`` took. docs/promotion.md gives the workflow
+and what each command guarantees.
 
 Every command checks its input against the manifests and the ledger before any API call, holds
 the apply lock, and changes Neon only through the step handlers of ``reconciler.apply``
