@@ -39,7 +39,13 @@ from reconciler.apply.restore_steps import (
     restore_onto_branch,
 )
 from reconciler.apply.snapshot_steps import OperationWait, take_snapshot
-from reconciler.apply.step_runs import DirectStep, StepRun, run_info, run_steps
+from reconciler.apply.step_runs import (
+    CHECKPOINT_MODE,
+    DirectStep,
+    StepRun,
+    run_info,
+    run_steps,
+)
 from reconciler.core.model import DesiredFleet
 from reconciler.ledger import current_actor
 from reconciler.ledger.checkpoints import SETTLED, Checkpoint, CheckpointStatus, NewCheckpoint
@@ -179,9 +185,10 @@ class Checkpoints:
         *,
         parallelism: int = 1,
         on_result: Callable[[ItemResult], None] | None = None,
+        mode: str = CHECKPOINT_MODE,
     ) -> StepRun:
         """Run steps on the executor as one ledger run (``fleet history`` lists it)."""
-        info = run_info(self.desired.digest, current_actor(), __version__)
+        info = run_info(self.desired.digest, current_actor(), __version__, mode)
         return run_steps(
             self.env.ledger(), steps, info=info, parallelism=parallelism, on_result=on_result
         )
@@ -267,8 +274,10 @@ class Checkpoints:
         keep_old: bool = False,
         hook: str | None = None,
         on_step: Callable[[RestoreStep], None] = lambda _step: None,
+        mode: str = CHECKPOINT_MODE,
     ) -> RestoreOutcome:
-        """``restore`` for a caller that holds the apply lock (``fleet promote rollback``)."""
+        """``restore`` for a caller that holds the apply lock (``fleet promote rollback``, whose
+        run ``fleet history`` lists under its own ``mode``)."""
         record = self.store.get(checkpoint_id)
         if record.status not in RESTORABLE or record.snapshot_id is None:
             raise errors.UsageError(
@@ -290,7 +299,7 @@ class Checkpoints:
             ran = run_hook(hook, record, key_variables=key_variables(self.desired.fleet))
             on_step(RestoreStep("hook", {"command": hook, **ran}))
         self.store.begin_restore(record.id)
-        return _Restore(self, record, binding, preview, keep_old, on_step).run()
+        return _Restore(self, record, binding, preview, keep_old, on_step).run(mode)
 
 
 class _Restore:
@@ -343,10 +352,10 @@ class _Restore:
             self.cleanup = result.detail
         self.on_step(RestoreStep(name, dict(result.detail)))
 
-    def run(self) -> RestoreOutcome:
+    def run(self, mode: str) -> RestoreOutcome:
         store = self.service.store
         try:
-            self.service.run(self.steps(), on_result=self.report).raise_first_error()
+            self.service.run(self.steps(), on_result=self.report, mode=mode).raise_first_error()
         except BaseException as exc:
             close_restore(self.ctx, self.request, self.progress, failed=True)
             store.finish_restore(self.record.id, CheckpointStatus.FAILED, error=str(exc))

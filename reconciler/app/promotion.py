@@ -165,7 +165,7 @@ class Promotions:
                 if last.status is PromotionStatus.DONE:
                     self.store.begin_rollback(last.id)
                 self.checkpoints.restore_locked(
-                    record.id, keep_old=options.keep_old, on_step=on_step
+                    record.id, keep_old=options.keep_old, on_step=on_step, mode=PROMOTION_MODE
                 )
             self.store.finish(last.id, PromotionStatus.ROLLED_BACK)
         return self.store.get(last.id)

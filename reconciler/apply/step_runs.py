@@ -51,16 +51,19 @@ class StepRun:
                 raise self.errors[result.id]
 
 
-def run_info(manifest_digest: str, who: str, tool_version: str) -> RunInfo:
-    """The ledger's record of a checkpoint run. No plan file stands behind it, so ``fleet
-    history`` shows ``plan checkpoint``; the step ids say what was done."""
+def run_info(
+    manifest_digest: str, who: str, tool_version: str, mode: str = CHECKPOINT_MODE
+) -> RunInfo:
+    """The ledger's record of a checkpoint run (or of a promotion's rollback: ``mode``). No plan
+    file stands behind it, so ``fleet history`` shows ``plan <mode>``; the step ids say what
+    was done."""
     return RunInfo(
         who=who,
         started_at=datetime.now(UTC),
-        plan_digest=CHECKPOINT_MODE,
+        plan_digest=mode,
         manifest_digest=manifest_digest,
         tool_version=tool_version,
-        mode=CHECKPOINT_MODE,
+        mode=mode,
     )
 
 

@@ -232,8 +232,12 @@ def test_bootstrap_run_rollback_refresh_keep_the_fleet_planned(
 
     runs = json.loads(ok(["history", "-f", "fleet", "--format", "json"], workdir, env).out)
     promotions = [r for r in runs if r["plan_digest"] == "promotion"]
-    assert len(promotions) == 4 and all(r["result"] == "succeeded" for r in promotions)
-    shown = ok(["history", str(promotions[1]["run_id"]), "-f", "fleet"], workdir, env).out
+    # bootstrap, run, rollback (a checkpoint restore, listed as the promotion's), refresh
+    assert len(promotions) == 5 and all(r["result"] == "succeeded" for r in promotions)
+    # Newest first: refresh, rollback, run, bootstrap.
+    rollback_shown = ok(["history", str(promotions[1]["run_id"]), "-f", "fleet"], workdir, env).out
+    assert "plan promotion" in rollback_shown and f"checkpoint/{TENANT}/restore/" in rollback_shown
+    shown = ok(["history", str(promotions[2]["run_id"]), "-f", "fleet"], workdir, env).out
     assert "plan promotion" in shown
     for step in ("checkpoint", "snapshot", "restore", "ledger", "cleanup"):
         assert f"succeeded promote/{TENANT}/run/" in shown and f"/{step}" in shown
