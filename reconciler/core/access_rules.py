@@ -27,19 +27,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.core.json_text import compact_sorted
-from reconciler.core.model import (
+from reconciler.core.catalog import (
     NEON_DEFAULT_DATABASE,
     NEON_DEFAULT_ROLE,
     AuthSpec,
     ConnectionSecretSpec,
     DatabaseSpec,
-    DesiredTenant,
     LiveCatalog,
     LiveDatabase,
     LiveRole,
-    Policy,
 )
+from reconciler.core.json_text import compact_sorted
+from reconciler.core.model import DesiredTenant, Policy
 
 _ENCODE = compact_sorted(allow_nan=False)
 
