@@ -22,7 +22,8 @@ from typing import Any
 from reconciler import __version__
 from reconciler.app.drift_ignore import is_ignored, load_ignore_rules
 from reconciler.app.environment import Environment
-from reconciler.core.drift_items import DriftItem, DriftKind, derive_items
+from reconciler.core.drift_items import derive_items
+from reconciler.core.drift_model import DriftItem, DriftKind
 from reconciler.core.matching import match_tenants
 from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
 from reconciler.core.options import PlanOptions

@@ -17,7 +17,8 @@ from reconciler.core.catalog import (
     LiveRole,
     RoleSpec,
 )
-from reconciler.core.drift_items import DriftItem, DriftKind, derive_items, manifest_path
+from reconciler.core.drift_items import derive_items
+from reconciler.core.drift_model import DriftItem, DriftKind, manifest_path
 from reconciler.core.model import (
     BranchSpec,
     DesiredFleet,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.app.drift import build_document, summarize
-from reconciler.core.drift_items import DriftItem, DriftKind
+from reconciler.core.drift_model import DriftItem, DriftKind
 from reconciler.errors import PlanFileError
 from reconciler.render.drift import (
     render_drift,
