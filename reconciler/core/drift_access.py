@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, assert_never
 
 from reconciler.core.drift_model import DriftItem, DriftKind, changed_item
+from reconciler.core.payloads.access import AccessPayload
 from reconciler.core.plan import Step
 from reconciler.core.plan_payloads import (
     CreateDatabase,
@@ -23,21 +24,6 @@ from reconciler.core.plan_payloads import (
     EnableAuth,
     ResetRolePassword,
     UpdateDatabase,
-)
-
-#: The access family's payloads: every one ``drift_items._items_of_step`` hands to
-#: ``access_items``. A new action of the family goes here and gets a case below.
-AccessPayload = (
-    CreateRole
-    | DeleteRole
-    | CreateDatabase
-    | UpdateDatabase
-    | DeleteDatabase
-    | EnableAuth
-    | DisableAuth
-    | CreateEndpoint
-    | ResetRolePassword
-    | DeliverConnectionSecret
 )
 
 

@@ -7,9 +7,11 @@ byte-identical) and how it is read back (``from_json``, naming the field of a ba
 
 The classes live in ``reconciler.core.payloads``, one module per family (``projects``,
 ``branches``, ``keys``, ``access``), beside ``Action`` and the shared helpers (``base``). This
-module is the registry: the ``Payload`` union, ``PAYLOAD_TYPES`` (every action to its class; an
-import-time check keeps it complete) and ``ACTION_ORDER``. The rest of the code imports payloads
-from here, so a family module can be split without touching its users.
+module joins them: the ``Payload`` union (of the families' unions) and ``PAYLOAD_TYPES`` (every
+action to its class, from the families' ``PAYLOADS``; an import-time check keeps it complete).
+The rest of the code imports payloads, ``Action`` and ``ACTION_ORDER`` from here, so a family
+module can be split without touching its users, and a new action of an existing family leaves
+this module alone.
 
 Fields the applier acts on are typed. The settings an update changes are a varying subset of a
 resource's fields (only what differs from the manifests), so they stay a plain JSON mapping
@@ -19,9 +21,9 @@ acted on field by field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from reconciler.core.payloads import access, branches, keys, projects
 from reconciler.core.payloads.access import (
+    AccessPayload,
     CreateDatabase,
     CreateEndpoint,
     CreateRole,
@@ -33,20 +35,29 @@ from reconciler.core.payloads.access import (
     ResetRolePassword,
     UpdateDatabase,
 )
-from reconciler.core.payloads.base import ALWAYS_COUNTED, Action, JsonObject
+from reconciler.core.payloads.base import (
+    ACTION_ORDER,
+    ALWAYS_COUNTED,
+    Action,
+    JsonObject,
+    check_complete,
+)
 from reconciler.core.payloads.branches import (
+    BranchPayload,
     CreateBranch,
     DeleteBranch,
     UpdateBranch,
 )
 from reconciler.core.payloads.keys import (
     CreateApiKey,
+    KeyPayload,
     RevokeApiKey,
 )
 from reconciler.core.payloads.projects import (
     AdoptProject,
     CreateProject,
     DeleteProject,
+    ProjectPayload,
     TransferProjects,
     UpdateEndpoint,
     UpdateProject,
@@ -84,100 +95,16 @@ __all__ = [
     "payload_from_json",
 ]
 
-#: Every payload type: a closed union, one per ``Action``.
-Payload = (
-    CreateProject
-    | AdoptProject
-    | UpdateProject
-    | UpdateEndpoint
-    | TransferProjects
-    | DeleteProject
-    | CreateBranch
-    | UpdateBranch
-    | DeleteBranch
-    | CreateApiKey
-    | RevokeApiKey
-    | CreateRole
-    | DeleteRole
-    | CreateDatabase
-    | UpdateDatabase
-    | DeleteDatabase
-    | EnableAuth
-    | DisableAuth
-    | CreateEndpoint
-    | ResetRolePassword
-    | DeliverConnectionSecret
-)
+#: Every payload type: a closed union, one per ``Action``, joined from the families' unions.
+Payload = ProjectPayload | BranchPayload | KeyPayload | AccessPayload
 
 #: Action → its payload type (what the codec reads a step's ``before``/``after`` into).
 PAYLOAD_TYPES: dict[Action, type[Payload]] = {
     cls.ACTION: cls
-    for cls in (
-        CreateProject,
-        AdoptProject,
-        UpdateProject,
-        UpdateEndpoint,
-        TransferProjects,
-        DeleteProject,
-        CreateBranch,
-        UpdateBranch,
-        DeleteBranch,
-        CreateApiKey,
-        RevokeApiKey,
-        CreateRole,
-        DeleteRole,
-        CreateDatabase,
-        UpdateDatabase,
-        DeleteDatabase,
-        EnableAuth,
-        DisableAuth,
-        CreateEndpoint,
-        ResetRolePassword,
-        DeliverConnectionSecret,
-    )
-}
-
-
-def check_complete(registry: Mapping[Action, object], what: str) -> None:
-    """Raise ``TypeError`` (at import time) unless ``registry`` has exactly every ``Action``."""
-    missing = sorted(a.value for a in Action if a not in registry)
-    extra = sorted(str(a) for a in registry if a not in set(Action))
-    if missing or extra:
-        raise TypeError(f"{what}: missing {missing}, unknown {extra}")
-
-
-#: Tie-break order of actions in the plan (after dependencies and tenant name).
-ACTION_ORDER: dict[Action, int] = {
-    action: index
-    for index, action in enumerate(
-        (
-            Action.ADOPT_PROJECT,
-            Action.CREATE_PROJECT,
-            Action.TRANSFER_PROJECTS,
-            Action.UPDATE_PROJECT,
-            Action.UPDATE_ENDPOINT,
-            Action.CREATE_BRANCH,
-            Action.UPDATE_BRANCH,
-            Action.DELETE_BRANCH,
-            Action.CREATE_ENDPOINT,
-            Action.CREATE_ROLE,
-            Action.CREATE_DATABASE,
-            Action.UPDATE_DATABASE,
-            Action.ENABLE_AUTH,
-            Action.RESET_ROLE_PASSWORD,
-            Action.DELIVER_CONNECTION_SECRET,
-            Action.DISABLE_AUTH,
-            Action.DELETE_DATABASE,
-            Action.DELETE_ROLE,
-            Action.CREATE_API_KEY,
-            Action.REVOKE_API_KEY,
-            Action.DELETE_PROJECT,
-        )
-    )
+    for cls in (*projects.PAYLOADS, *branches.PAYLOADS, *keys.PAYLOADS, *access.PAYLOADS)
 }
 
 check_complete(PAYLOAD_TYPES, "plan_payloads.PAYLOAD_TYPES")
-check_complete(ACTION_ORDER, "plan_payloads.ACTION_ORDER")
 
 
 def payload_from_json(

@@ -231,3 +231,32 @@ class CreateEndpoint(_Creates):
             max_cu=_need(after, "max_cu", (int, float, type(None)), at),
             suspend_timeout=_need(after, "suspend_timeout", (int, type(None)), at),
         )
+
+
+#: The access family's payloads; ``plan_payloads.Payload`` is the union of the families.
+AccessPayload = (
+    CreateRole
+    | DeleteRole
+    | CreateDatabase
+    | UpdateDatabase
+    | DeleteDatabase
+    | EnableAuth
+    | DisableAuth
+    | CreateEndpoint
+    | ResetRolePassword
+    | DeliverConnectionSecret
+)
+
+#: The same classes, in the order ``plan_payloads.PAYLOAD_TYPES`` lists them.
+PAYLOADS: tuple[type[AccessPayload], ...] = (
+    CreateRole,
+    DeleteRole,
+    CreateDatabase,
+    UpdateDatabase,
+    DeleteDatabase,
+    EnableAuth,
+    DisableAuth,
+    CreateEndpoint,
+    ResetRolePassword,
+    DeliverConnectionSecret,
+)

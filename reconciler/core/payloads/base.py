@@ -1,9 +1,11 @@
 """The shared part of every plan payload: ``Action``, the reading helpers and the three shapes.
 
-The payload classes live in one module per family (``projects``, ``branches``, ``keys``,
-``access``); ``reconciler.core.plan_payloads`` gathers them into the closed ``Payload`` union and
-the registries. The underscored helpers and shapes are for those family modules only: they name
-the field of a bad plan file (``PlanFileError``) and fix which side of a step is null.
+``Action`` names every step kind and ``ACTION_ORDER`` gives each its place in the plan order
+(both complete, checked at import). The payload classes live in one module per family
+(``projects``, ``branches``, ``keys``, ``access``); ``reconciler.core.plan_payloads`` joins them
+into the closed ``Payload`` union and ``PAYLOAD_TYPES``. The underscored helpers and shapes are
+for those family modules only: they name the field of a bad plan file (``PlanFileError``) and
+fix which side of a step is null.
 """
 
 from __future__ import annotations
@@ -48,6 +50,47 @@ class Action(enum.StrEnum):
 #: always counts these, and later actions only when the plan has them, so plan files of fleets
 #: that use none of them keep their bytes.
 ALWAYS_COUNTED: tuple[Action, ...] = tuple(Action)[:11]
+
+
+def check_complete(registry: Mapping[Action, object], what: str) -> None:
+    """Raise ``TypeError`` (at import time) unless ``registry`` has exactly every ``Action``."""
+    missing = sorted(a.value for a in Action if a not in registry)
+    extra = sorted(str(a) for a in registry if a not in set(Action))
+    if missing or extra:
+        raise TypeError(f"{what}: missing {missing}, unknown {extra}")
+
+
+#: Tie-break order of actions in the plan (after dependencies and tenant name).
+ACTION_ORDER: dict[Action, int] = {
+    action: index
+    for index, action in enumerate(
+        (
+            Action.ADOPT_PROJECT,
+            Action.CREATE_PROJECT,
+            Action.TRANSFER_PROJECTS,
+            Action.UPDATE_PROJECT,
+            Action.UPDATE_ENDPOINT,
+            Action.CREATE_BRANCH,
+            Action.UPDATE_BRANCH,
+            Action.DELETE_BRANCH,
+            Action.CREATE_ENDPOINT,
+            Action.CREATE_ROLE,
+            Action.CREATE_DATABASE,
+            Action.UPDATE_DATABASE,
+            Action.ENABLE_AUTH,
+            Action.RESET_ROLE_PASSWORD,
+            Action.DELIVER_CONNECTION_SECRET,
+            Action.DISABLE_AUTH,
+            Action.DELETE_DATABASE,
+            Action.DELETE_ROLE,
+            Action.CREATE_API_KEY,
+            Action.REVOKE_API_KEY,
+            Action.DELETE_PROJECT,
+        )
+    )
+}
+
+check_complete(ACTION_ORDER, "payloads.base.ACTION_ORDER")
 
 
 # ------------------------------------------------------------------------------ reading helpers

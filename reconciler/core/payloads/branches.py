@@ -107,3 +107,14 @@ class DeleteBranch(_Removes):
             name=_need(before, "name", str, at),
             live=_rest(before or {}, "id", "name"),
         )
+
+
+#: The branch family's payloads; ``plan_payloads.Payload`` is the union of the families.
+BranchPayload = CreateBranch | UpdateBranch | DeleteBranch
+
+#: The same classes, in the order ``plan_payloads.PAYLOAD_TYPES`` lists them.
+PAYLOADS: tuple[type[BranchPayload], ...] = (
+    CreateBranch,
+    UpdateBranch,
+    DeleteBranch,
+)

@@ -76,3 +76,13 @@ class RevokeApiKey(_Removes):
             org_id=_need(before, "org_id", str, at),
             project_id=_need(before, "project_id", _OPT_STR, at),
         )
+
+
+#: The API key family's payloads; ``plan_payloads.Payload`` is the union of the families.
+KeyPayload = CreateApiKey | RevokeApiKey
+
+#: The same classes, in the order ``plan_payloads.PAYLOAD_TYPES`` lists them.
+PAYLOADS: tuple[type[KeyPayload], ...] = (
+    CreateApiKey,
+    RevokeApiKey,
+)

@@ -224,3 +224,19 @@ class DeleteProject(_Removes):
             org_id=_need(before, "org_id", str, at),
             live=_rest(before or {}, "id", "name", "org_id"),
         )
+
+
+#: The project family's payloads; ``plan_payloads.Payload`` is the union of the families.
+ProjectPayload = (
+    CreateProject | AdoptProject | UpdateProject | UpdateEndpoint | TransferProjects | DeleteProject
+)
+
+#: The same classes, in the order ``plan_payloads.PAYLOAD_TYPES`` lists them.
+PAYLOADS: tuple[type[ProjectPayload], ...] = (
+    CreateProject,
+    AdoptProject,
+    UpdateProject,
+    UpdateEndpoint,
+    TransferProjects,
+    DeleteProject,
+)
