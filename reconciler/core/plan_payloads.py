@@ -10,8 +10,8 @@ The classes live in ``reconciler.core.payloads``, one module per family (``proje
 module joins them: the ``Payload`` union (of the families' unions) and ``PAYLOAD_TYPES`` (every
 action to its class, from the families' ``PAYLOADS``; an import-time check keeps it complete).
 The rest of the code imports payloads, ``Action`` and ``ACTION_ORDER`` from here, so a family
-module can be split without touching its users, and a new action of an existing family leaves
-this module alone.
+module can be split without touching its users; a new action of an existing family adds only
+its re-export here.
 
 Fields the applier acts on are typed. The settings an update changes are a varying subset of a
 resource's fields (only what differs from the manifests), so they stay a plain JSON mapping
