@@ -67,7 +67,9 @@ def _blocker_item(tenant: str, message: str) -> DriftItem:
 def _items_of_step(step: Step, transfer_ids: set[str]) -> list[DriftItem]:
     """The drift layer's action registry: what each planned action says about drift.
 
-    Every payload type has its case; ``assert_never`` makes mypy refuse a new action without one.
+    Every payload outside the access family has its case here; the rest go to ``access_items``,
+    whose parameter type (``AccessPayload``) makes mypy refuse an action that neither handles,
+    and whose ``assert_never`` refuses an access action without its case.
     """
     tenant, payload = step.tenant, step.payload
     # Keys re-issued because of a transfer: the wrong_org item says why.
