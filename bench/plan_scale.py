@@ -33,8 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from reconciler.core.catalog import DEFAULT_BRANCH
 from reconciler.core.model import (
-    DEFAULT_BRANCH,
     QUOTA_KEYS,
     ApiKeySpec,
     BranchSpec,

@@ -43,8 +43,8 @@ from dataclasses import dataclass, replace
 from itertools import chain, zip_longest
 from typing import Any, TypeVar
 
+from reconciler.core.catalog import AUTH_SECRET
 from reconciler.core.model import (
-    AUTH_SECRET,
     COMPUTE_KEYS,
     QUOTA_KEYS,
     DesiredFleet,

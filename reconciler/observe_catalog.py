@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from reconciler.core.model import LiveCatalog, LiveDatabase, LiveProject, LiveRole
+from reconciler.core.catalog import LiveCatalog, LiveDatabase, LiveRole
+from reconciler.core.model import LiveProject
 from reconciler.credentials import Credentials
 from reconciler.neon import Database, NeonClient, Role
 

@@ -28,7 +28,7 @@ from reconciler.apply.snapshot_steps import (
     take_snapshot,
 )
 from reconciler.apply.step_runs import DirectStep, StepRun
-from reconciler.core.model import DEFAULT_BRANCH
+from reconciler.core.catalog import DEFAULT_BRANCH
 from reconciler.ledger.checkpoints import (
     STALE_CREATING,
     Checkpoint,

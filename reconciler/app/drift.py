@@ -7,13 +7,13 @@ manifests manage), lets the planner say what an apply would change, turns the
 plan into drift items (``drift_items``) and drops the accepted ones (``drift_ignore``). The
 report is stored in the ledger, which knows since when each item has drifted.
 
-The report document (``schemas/drift.schema.json``) starts with the summary counts; renderers
-in ``reconciler.render.drift`` show it as text, Markdown or JSON.
+The report document (``schemas/drift.schema.json``, summary counts first) is built and shown
+as text, Markdown or JSON by ``reconciler.render.drift``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,17 +22,17 @@ from typing import Any
 from reconciler import __version__
 from reconciler.app.drift_ignore import is_ignored, load_ignore_rules
 from reconciler.app.environment import Environment
-from reconciler.core.drift_items import DriftItem, DriftKind, derive_items
+from reconciler.core.drift_items import derive_items
+from reconciler.core.drift_model import DriftItem
 from reconciler.core.matching import match_tenants
 from reconciler.core.model import DesiredFleet, LedgerView, LiveFleet
 from reconciler.core.options import PlanOptions
 from reconciler.core.planner import build_plan
+from reconciler.core.usage import iso
 from reconciler.ledger.drift import Sighting
 from reconciler.ledger.retention import prune_by_policy
 from reconciler.observe import DetailNeeds, observe
-
-#: Version of the drift report document; readers refuse other versions.
-REPORT_FORMAT_VERSION = 1
+from reconciler.render.drift import build_document, summarize
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def run_drift(
     )
     calls = client.stats.snapshot().total_requests - before
     options = PlanOptions(
-        now=_text(moment),
+        now=iso(moment),
         tool_version=__version__,
         # Drift asks what is wrong, not whether this job could fix it: a transfer is drift
         # even when the personal key (which drift never needs) is absent here.
@@ -131,76 +131,3 @@ def run_drift(
     # Drift runs on a schedule, often more than apply: its own history is pruned here too.
     prune_by_policy(ledger, desired.fleet.policy.history_retention_seconds)
     return DriftResult(recorded.document, items, ignored, calls)
-
-
-def summarize(items: Sequence[DriftItem], ignored: Sequence[DriftItem]) -> dict[str, Any]:
-    """Counts first: items, tenants affected, unmanaged projects, ignored, then per kind."""
-    kinds = {kind.value: 0 for kind in DriftKind}
-    for item in items:
-        kinds[item.kind.value] += 1
-    return {
-        "drift": bool(items),
-        "items": len(items),
-        "tenants": len({i.tenant for i in items if i.tenant is not None}),
-        "unmanaged_projects": kinds[DriftKind.UNMANAGED_PROJECT.value],
-        "blockers": kinds[DriftKind.BLOCKER.value],
-        "ignored": len(ignored),
-        "by_kind": kinds,
-    }
-
-
-def build_document(
-    desired: DesiredFleet,
-    items: Sequence[DriftItem],
-    ignored: Sequence[DriftItem],
-    since: Mapping[str, datetime],
-    *,
-    summary: Mapping[str, Any],
-    report_id: int | None,
-    created_at: datetime,
-    warnings: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The report document (``schemas/drift.schema.json``): summary first, then per tenant."""
-    tenants: dict[str, list[dict[str, Any]]] = {}
-    fleet_items: list[dict[str, Any]] = []
-    for item in items:
-        entry = item_dict(item, since.get(item.id, created_at))
-        if item.tenant is None:
-            fleet_items.append(entry)
-        else:
-            tenants.setdefault(item.tenant, []).append(entry)
-    return {
-        "summary": dict(summary),
-        "format_version": REPORT_FORMAT_VERSION,
-        "tool_version": __version__,
-        "created_at": _text(created_at),
-        "report_id": report_id,
-        "fleet": desired.fleet.name,
-        "manifest_digest": desired.digest,
-        "tenants": [
-            {"tenant": name, "items": entries} for name, entries in sorted(tenants.items())
-        ],
-        "unmanaged": fleet_items,
-        "ignored": [i.id for i in ignored],
-        "warnings": list(warnings),
-    }
-
-
-def item_dict(item: DriftItem, since: datetime) -> dict[str, Any]:
-    """One item as the report shows it."""
-    return {
-        "id": item.id,
-        "kind": item.kind.value,
-        "tenant": item.tenant,
-        "path": item.path,
-        "resource": item.resource,
-        "live": item.live,
-        "desired": item.desired,
-        "origin": item.origin,
-        "message": item.message,
-        "since": _text(since),
-    }
-
-
-def _text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

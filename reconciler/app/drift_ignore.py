@@ -19,7 +19,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from reconciler.core.drift_items import DriftItem
+from reconciler.core.drift_model import DriftItem
 from reconciler.core.model import DriftIgnore
 from reconciler.errors import ManifestError, Problem
 

@@ -29,7 +29,7 @@ import yaml
 
 from reconciler import __version__
 from reconciler.app.environment import Environment
-from reconciler.core.drift_items import claimed_project_ids
+from reconciler.core.drift_checks import claimed_project_ids
 from reconciler.core.fingerprint import fingerprint, project_keys
 from reconciler.core.model import DesiredFleet, LiveFleet, LiveProject, OwnedKey, OwnedTenant
 from reconciler.errors import ManifestError, UsageError

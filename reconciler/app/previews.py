@@ -34,7 +34,9 @@ from reconciler.apply.preview_steps import (
 )
 from reconciler.apply.secrets import SecretSink
 from reconciler.apply.step_runs import DirectStep, run_steps
-from reconciler.core.model import DEFAULT_BRANCH, DesiredFleet, PreviewPolicy
+from reconciler.core.branch_policies import PreviewPolicy
+from reconciler.core.catalog import DEFAULT_BRANCH
+from reconciler.core.model import DesiredFleet
 from reconciler.errors import ApplyError, UsageError
 from reconciler.ledger import RunInfo, current_actor, utc_now
 from reconciler.ledger.checkpoints import SETTLED

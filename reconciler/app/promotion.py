@@ -49,7 +49,8 @@ from reconciler.apply.restore_steps import (
     close_restore,
 )
 from reconciler.apply.step_runs import DirectStep, run_steps
-from reconciler.core.model import COMPUTE_KEYS, DesiredFleet, PreviewPolicy
+from reconciler.core.branch_policies import PreviewPolicy
+from reconciler.core.model import COMPUTE_KEYS, DesiredFleet
 from reconciler.ledger import RunInfo, current_actor
 from reconciler.ledger.checkpoints import SETTLED, Checkpoint, CheckpointStatus
 from reconciler.ledger.promotions import (

@@ -18,7 +18,7 @@ from reconciler.apply.context import ApplyContext, Handler, ProjectTarget, paylo
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.secret_steps import default_branch_id, record_delivery
 from reconciler.apply.secrets import AuthKeys
-from reconciler.core.model import AUTH_SECRET, BranchCompute
+from reconciler.core.catalog import AUTH_SECRET, BranchCompute
 from reconciler.core.plan import Action, Step
 from reconciler.core.plan_payloads import (
     CreateDatabase,

@@ -20,7 +20,8 @@ from reconciler.apply.context import ApplyContext, Handler, payload_of
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.offboarding import outcome_unknown, revoke_key
 from reconciler.apply.secrets import MintedKey
-from reconciler.core.model import DEFAULT_BRANCH, OwnedKey
+from reconciler.core.catalog import DEFAULT_BRANCH
+from reconciler.core.model import OwnedKey
 from reconciler.core.plan import Action, Step
 from reconciler.core.plan_payloads import (
     CreateApiKey,

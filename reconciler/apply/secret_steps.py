@@ -19,8 +19,8 @@ from reconciler.apply.context import ApplyContext, Handler, ProjectTarget, paylo
 from reconciler.apply.executor import ItemFailed
 from reconciler.apply.secrets import ConnectionSecret, Deliverable
 from reconciler.core.access_rules import secret_shape, shape_fingerprint
+from reconciler.core.catalog import DEFAULT_BRANCH, ConnectionSecretSpec
 from reconciler.core.json_text import compact_sorted
-from reconciler.core.model import DEFAULT_BRANCH, ConnectionSecretSpec
 from reconciler.core.plan import Action, Step
 from reconciler.core.plan_payloads import DeliverConnectionSecret, ResetRolePassword
 from reconciler.errors import SecretSinkError

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.core.model import AUTH_SECRET
+from reconciler.core.catalog import AUTH_SECRET
 from reconciler.errors import SecretSinkError
 
 

@@ -21,7 +21,7 @@ from reconciler.app.environment import Environment
 from reconciler.app.previews import CreateOptions, Previews
 from reconciler.apply.preview_secrets import secret_name
 from reconciler.cli.state import State, pass_state
-from reconciler.core.model import DEFAULT_BRANCH
+from reconciler.core.catalog import DEFAULT_BRANCH
 from reconciler.errors import ApplyError
 from reconciler.ledger.previews import PreviewRecord
 

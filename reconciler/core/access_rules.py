@@ -24,22 +24,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.core.json_text import compact_sorted
-from reconciler.core.model import (
+from reconciler.core.catalog import (
     NEON_DEFAULT_DATABASE,
     NEON_DEFAULT_ROLE,
     AuthSpec,
     ConnectionSecretSpec,
     DatabaseSpec,
-    DesiredTenant,
     LiveCatalog,
     LiveDatabase,
     LiveRole,
-    Policy,
 )
+from reconciler.core.json_text import compact_sorted
+from reconciler.core.model import DesiredTenant, Policy
 
 _ENCODE = compact_sorted(allow_nan=False)
 
@@ -86,70 +85,74 @@ NEW_PROJECT_CATALOG = LiveCatalog(
 
 def diff_catalog(tenant: DesiredTenant, live: LiveCatalog, policy: Policy) -> CatalogDiff:
     """The role and database changes of ``tenant``'s default branch (see the module docstring)."""
-    live_dbs = {d.name: d for d in live.databases}
+    databases = _diff_databases(tenant, live, policy)
+    if tenant.roles is None:
+        return databases
     live_roles = {r.name for r in live.roles if not r.protected}
-    create_roles: list[str] = []
+    create_roles = tuple(r.name for r in tenant.roles.value if r.name not in live_roles)
+    extra_roles = sorted(live_roles - {r.name for r in tenant.roles.value})
+    if extra_roles and not policy.prune_databases:
+        warning = (
+            f"{tenant.name}: role(s) {', '.join(extra_roles)} are not declared and are kept "
+            "(policy.prune_databases deletes them)"
+        )
+        return replace(
+            databases, create_roles=create_roles, warnings=(*databases.warnings, warning)
+        )
+    # A role that still owns a database that stays is kept: Neon refuses to drop it.
+    still_owning = _owners_after(live, databases)
+    owning = [r for r in extra_roles if r in still_owning]
+    warnings = databases.warnings
+    if owning:
+        warnings += (
+            f"{tenant.name}: role(s) {', '.join(owning)} still own databases and are kept",
+        )
+    return replace(
+        databases,
+        create_roles=create_roles,
+        delete_roles=tuple(r for r in extra_roles if r not in still_owning),
+        warnings=warnings,
+    )
+
+
+def _diff_databases(tenant: DesiredTenant, live: LiveCatalog, policy: Policy) -> CatalogDiff:
+    """The database half of ``diff_catalog``: create, re-own, delete (or keep, or block)."""
+    if tenant.databases is None:
+        return CatalogDiff()
+    live_dbs = {d.name: d for d in live.databases}
+    declared = {d.name for d in tenant.databases.value}
     create_dbs: list[DatabaseSpec] = []
     owners: list[OwnerChange] = []
-    delete_dbs: list[LiveDatabase] = []
-    delete_roles: list[str] = []
-    blockers: list[str] = []
-    warnings: list[str] = []
-    if tenant.roles is not None:
-        create_roles = [r.name for r in tenant.roles.value if r.name not in live_roles]
-    if tenant.databases is not None:
-        declared = {d.name for d in tenant.databases.value}
-        for spec in tenant.databases.value:
-            found = live_dbs.get(spec.name)
-            if found is None:
-                create_dbs.append(spec)
-            elif found.owner != spec.owner:
-                owners.append(OwnerChange(spec.name, found.owner, spec.owner))
-        extra = [live_dbs[n] for n in sorted(live_dbs) if n not in declared]
-        if extra and not policy.prune_databases:
-            names = ", ".join(d.name for d in extra)
-            warnings.append(
-                f"{tenant.name}: database(s) {names} are not declared and are kept "
-                "(policy.prune_databases deletes them, with their data)"
-            )
-        elif extra and tenant.lifecycle.prevent_destroy:
-            names = ", ".join(d.name for d in extra)
-            blockers.append(
-                f"deleting database(s) {names} would destroy their data, and "
-                "lifecycle.prevent_destroy is set; declare them or lift prevent_destroy"
-            )
-        elif extra:
-            delete_dbs = extra
-    if tenant.roles is not None:
-        declared_roles = {r.name for r in tenant.roles.value}
-        deleted = {d.name for d in delete_dbs}
-        new_owner = {c.name: c.new for c in owners}
-        still_owning = {
-            new_owner.get(d.name, d.owner) for d in live.databases if d.name not in deleted
-        }
-        still_owning |= {d.owner for d in create_dbs}
-        extra_roles = sorted(live_roles - declared_roles)
-        if extra_roles and not policy.prune_databases:
-            warnings.append(
-                f"{tenant.name}: role(s) {', '.join(extra_roles)} are not declared and are kept "
-                "(policy.prune_databases deletes them)"
-            )
-        elif extra_roles:
-            owning = [r for r in extra_roles if r in still_owning]
-            if owning:
-                warnings.append(
-                    f"{tenant.name}: role(s) {', '.join(owning)} still own databases and are kept"
-                )
-            delete_roles = [r for r in extra_roles if r not in still_owning]
-    return CatalogDiff(
-        tuple(create_roles),
-        tuple(create_dbs),
-        tuple(owners),
-        tuple(delete_dbs),
-        tuple(delete_roles),
-        tuple(blockers),
-        tuple(warnings),
-    )
+    for spec in tenant.databases.value:
+        found = live_dbs.get(spec.name)
+        if found is None:
+            create_dbs.append(spec)
+        elif found.owner != spec.owner:
+            owners.append(OwnerChange(spec.name, found.owner, spec.owner))
+    diff = CatalogDiff(create_databases=tuple(create_dbs), change_owners=tuple(owners))
+    extra = tuple(live_dbs[n] for n in sorted(live_dbs) if n not in declared)
+    names = ", ".join(d.name for d in extra)
+    if extra and not policy.prune_databases:
+        warning = (
+            f"{tenant.name}: database(s) {names} are not declared and are kept "
+            "(policy.prune_databases deletes them, with their data)"
+        )
+        return replace(diff, warnings=(warning,))
+    if extra and tenant.lifecycle.prevent_destroy:
+        blocker = (
+            f"deleting database(s) {names} would destroy their data, and "
+            "lifecycle.prevent_destroy is set; declare them or lift prevent_destroy"
+        )
+        return replace(diff, blockers=(blocker,))
+    return replace(diff, delete_databases=extra)
+
+
+def _owners_after(live: LiveCatalog, databases: CatalogDiff) -> set[str]:
+    """The roles that own a database once ``databases`` is applied."""
+    deleted = {d.name for d in databases.delete_databases}
+    new_owner = {c.name: c.new for c in databases.change_owners}
+    owners = {new_owner.get(d.name, d.owner) for d in live.databases if d.name not in deleted}
+    return owners | {d.owner for d in databases.create_databases}
 
 
 @dataclass(frozen=True)

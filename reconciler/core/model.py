@@ -6,6 +6,10 @@ Pure (standard library only) and frozen. Three families:
 * live state: ``LiveFleet`` built from the Neon API by ``reconciler.observe``;
 * ledger view: ``LedgerView``, what neon-fleet recorded about the tenants it owns.
 
+Two parts have modules of their own: the default branch's catalog (databases, roles, connection
+secrets, Neon Auth, declared and live) in ``core.catalog``, and a tier's checkpoint and preview
+policies in ``core.branch_policies``.
+
 Quota values are tri-state, and that is deliberate: a key *absent* from a desired quota is not
 managed (its live value is left alone), ``0`` means unlimited (Neon's convention), and a positive
 number is a cap. Live quotas are normalised so a key Neon does not report reads as ``0``. (A live
@@ -19,6 +23,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from reconciler.core.branch_policies import CheckpointPolicy, PreviewPolicy
+from reconciler.core.catalog import (
+    DEFAULT_BRANCH,
+    AuthSpec,
+    BranchCompute,
+    ConnectionSecretSpec,
+    DatabaseSpec,
+    LiveCatalog,
+    RoleSpec,
+)
+
 QUOTA_KEYS: tuple[str, ...] = (
     "active_time_seconds",
     "compute_time_seconds",
@@ -31,8 +46,6 @@ COMPUTE_KEYS: tuple[str, ...] = (
     "autoscaling_limit_max_cu",
     "suspend_timeout_seconds",
 )
-#: The default branch Neon creates with every project (``branch.name`` default).
-DEFAULT_BRANCH = "main"
 #: The dotted paths ``lifecycle.ignore_changes`` accepts: the planner never changes these.
 IGNORABLE_PATHS: tuple[str, ...] = (
     "org",
@@ -48,13 +61,6 @@ IGNORABLE_PATHS: tuple[str, ...] = (
     "branches",
     "api_keys",
 )
-#: The database and role Neon creates on every project's default branch (``branch.database_name``
-#: and ``branch.role_name`` defaults): keep them by declaring them, or rename away from them.
-NEON_DEFAULT_DATABASE = "neondb"
-NEON_DEFAULT_ROLE = "neondb_owner"
-#: The secret sink's name for a tenant's Neon Auth keys (``<tenant>/neon-auth.json``), and its
-#: row among the ledger's delivered secrets.
-AUTH_SECRET = "neon-auth"
 
 T = TypeVar("T")
 
@@ -129,34 +135,6 @@ class Pricing:
 
 
 @dataclass(frozen=True)
-class CheckpointPolicy:
-    """A tier's ``checkpoints`` block: retention (``keep_last``, ``max_age``) and schedule."""
-
-    keep_last: int | None = None
-    max_age_seconds: int | None = None
-    every_seconds: int | None = None
-
-
-#: A preview lives this long unless its tier or ``--ttl`` says otherwise.
-DEFAULT_PREVIEW_TTL_SECONDS = 2 * 3600
-#: A preview's compute suspends after this long without activity unless its tier says otherwise
-#: (short, so an idle preview costs little: agent-platforms guidance on preview computes).
-DEFAULT_PREVIEW_SUSPEND_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class PreviewPolicy:
-    """A tier's ``previews`` block: defaults of ``fleet preview create`` and ``gc``."""
-
-    ttl_seconds: int = DEFAULT_PREVIEW_TTL_SECONDS
-    suspend_timeout_seconds: int = DEFAULT_PREVIEW_SUSPEND_SECONDS
-    #: ``gc`` deletes previews idle this long; None: only expired previews are collected.
-    idle_after_seconds: int | None = None
-    #: ``autoscaling_limit_min_cu``/``max_cu`` of the preview's compute (absent: Neon's default).
-    compute: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class SecretSink:
     """Where newly minted API key tokens go: ``file`` (a directory) or ``exec`` (a command)."""
 
@@ -202,18 +180,6 @@ class TierSpec:
 
 
 @dataclass(frozen=True)
-class BranchCompute:
-    """A declared branch's read-write compute (``compute: {min_cu, max_cu, suspend_timeout}``).
-
-    A key left out is Neon's default for new computes, and is not compared with the live value.
-    """
-
-    min_cu: float | None = None
-    max_cu: float | None = None
-    suspend_timeout: int | None = None
-
-
-@dataclass(frozen=True)
 class BranchSpec:
     """A declared branch. Expiry is either relative (seconds, resolved at apply) or absolute."""
 
@@ -223,40 +189,6 @@ class BranchSpec:
     expires_in_seconds: int | None = None
     expires_at: str | None = None  # RFC 3339, UTC, second precision
     compute: BranchCompute | None = None
-
-
-@dataclass(frozen=True)
-class DatabaseSpec:
-    """A declared database of the default branch and the role that owns it."""
-
-    name: str
-    owner: str
-
-
-@dataclass(frozen=True)
-class RoleSpec:
-    """A declared role of the default branch (Neon keeps its password; the model never does)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class ConnectionSecretSpec:
-    """A connection secret delivered to the sink: which role, database, branch and host kind."""
-
-    name: str
-    role: str
-    database: str
-    branch: str = DEFAULT_BRANCH
-    pooled: bool = False
-
-
-@dataclass(frozen=True)
-class AuthSpec:
-    """Neon Auth on the default branch: the provider and the database it keeps its data in."""
-
-    provider: str
-    database: str
 
 
 @dataclass(frozen=True)
@@ -350,34 +282,6 @@ class LiveEndpoint:
     autoscaling_limit_min_cu: float
     autoscaling_limit_max_cu: float
     suspend_timeout_seconds: int
-
-
-@dataclass(frozen=True)
-class LiveDatabase:
-    """A database of a branch as Neon reports it."""
-
-    name: str
-    owner: str
-
-
-@dataclass(frozen=True)
-class LiveRole:
-    """A role of a branch as Neon reports it (never its password)."""
-
-    name: str
-    protected: bool = False
-
-
-@dataclass(frozen=True)
-class LiveCatalog:
-    """The default branch's databases and roles, and its Neon Auth (None: not enabled)."""
-
-    branch_id: str
-    databases: tuple[LiveDatabase, ...]
-    roles: tuple[LiveRole, ...]
-    auth_database: str | None = None
-    #: False when Neon Auth was not read (``auth_database`` then says nothing).
-    auth_observed: bool = False
 
 
 @dataclass(frozen=True)

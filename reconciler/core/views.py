@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.core.model import LiveApiKey, LiveBranch, LiveCatalog, LiveEndpoint, LiveProject
+from reconciler.core.catalog import LiveCatalog
+from reconciler.core.model import LiveApiKey, LiveBranch, LiveEndpoint, LiveProject
 
 
 def project_view(project: LiveProject) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.model import CheckpointPolicy
+from reconciler.core.branch_policies import CheckpointPolicy
 
 
 class CheckpointStatus(enum.StrEnum):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.core.model import (
+from reconciler.core.catalog import (
     AUTH_SECRET,
     DEFAULT_BRANCH,
     AuthSpec,

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.core.model import DEFAULT_BRANCH, BranchCompute, BranchSpec
+from reconciler.core.catalog import DEFAULT_BRANCH, BranchCompute
+from reconciler.core.model import BranchSpec
 from reconciler.errors import Problem
 from reconciler.manifests.timing import (
     MAX_EXPIRY_SECONDS,

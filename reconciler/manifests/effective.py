@@ -17,13 +17,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.core.branch_policies import CheckpointPolicy, PreviewPolicy
 from reconciler.core.json_text import compact_sorted
 from reconciler.core.model import (
     COMPUTE_KEYS,
     DEFAULT_HISTORY_RETENTION_SECONDS,
     QUOTA_KEYS,
     ApiKeySpec,
-    CheckpointPolicy,
     DesiredFleet,
     DesiredTenant,
     DriftIgnore,
@@ -32,7 +32,6 @@ from reconciler.core.model import (
     Location,
     OrgRef,
     Policy,
-    PreviewPolicy,
     Pricing,
     Rate,
     SecretSink,

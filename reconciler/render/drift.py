@@ -1,7 +1,8 @@
 """Drift reports as text, Markdown or JSON, and their validation against the drift schema.
 
-The renderers read the report *document* (``schemas/drift.schema.json``, built by
-``reconciler.app.drift``), so the three formats always show the same facts. Text and Markdown
+``build_document`` turns drift items into the report *document* (``schemas/drift.schema.json``,
+summary counts first), which the ledger stores and the renderers read, so the three formats
+always show the same facts. Text and Markdown
 list one section per tenant, then the unmanaged projects; each item reads
 ``symbol kind path: live → desired (origin) — message [since …]``.
 """
@@ -10,12 +11,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from reconciler import __version__
+from reconciler.core.drift_model import DriftItem, DriftKind
+from reconciler.core.model import DesiredFleet
+from reconciler.core.usage import iso
 from reconciler.render.common import value
 from reconciler.render.json import SCHEMA_DIR, check_document
 
 SCHEMA_PATH = SCHEMA_DIR / "drift.schema.json"
+#: Version of the drift report document; readers refuse other versions.
+REPORT_FORMAT_VERSION = 1
 
 #: One symbol per kind, after the plan's: ``~`` changed, ``+`` missing, ``-`` extra, ``»`` org.
 SYMBOLS: dict[str, str] = {
@@ -155,3 +163,75 @@ def render_drift(document: Mapping[str, Any], fmt: str, *, color: bool = False) 
 def validate_drift_dict(data: Any) -> None:
     """Raise ``PlanFileError`` naming the field path unless ``data`` matches the drift schema."""
     check_document(data, SCHEMA_PATH.name, "drift report")
+
+
+# ----------------------------------------------------------------------------- the document
+
+
+def summarize(items: Sequence[DriftItem], ignored: Sequence[DriftItem]) -> dict[str, Any]:
+    """Counts first: items, tenants affected, unmanaged projects, ignored, then per kind."""
+    kinds = {kind.value: 0 for kind in DriftKind}
+    for item in items:
+        kinds[item.kind.value] += 1
+    return {
+        "drift": bool(items),
+        "items": len(items),
+        "tenants": len({i.tenant for i in items if i.tenant is not None}),
+        "unmanaged_projects": kinds[DriftKind.UNMANAGED_PROJECT.value],
+        "blockers": kinds[DriftKind.BLOCKER.value],
+        "ignored": len(ignored),
+        "by_kind": kinds,
+    }
+
+
+def build_document(
+    desired: DesiredFleet,
+    items: Sequence[DriftItem],
+    ignored: Sequence[DriftItem],
+    since: Mapping[str, datetime],
+    *,
+    summary: Mapping[str, Any],
+    report_id: int | None,
+    created_at: datetime,
+    warnings: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The report document (``schemas/drift.schema.json``): summary first, then per tenant."""
+    tenants: dict[str, list[dict[str, Any]]] = {}
+    fleet_items: list[dict[str, Any]] = []
+    for item in items:
+        entry = item_dict(item, since.get(item.id, created_at))
+        if item.tenant is None:
+            fleet_items.append(entry)
+        else:
+            tenants.setdefault(item.tenant, []).append(entry)
+    return {
+        "summary": dict(summary),
+        "format_version": REPORT_FORMAT_VERSION,
+        "tool_version": __version__,
+        "created_at": iso(created_at),
+        "report_id": report_id,
+        "fleet": desired.fleet.name,
+        "manifest_digest": desired.digest,
+        "tenants": [
+            {"tenant": name, "items": entries} for name, entries in sorted(tenants.items())
+        ],
+        "unmanaged": fleet_items,
+        "ignored": [i.id for i in ignored],
+        "warnings": list(warnings),
+    }
+
+
+def item_dict(item: DriftItem, since: datetime) -> dict[str, Any]:
+    """One item as the report shows it."""
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "tenant": item.tenant,
+        "path": item.path,
+        "resource": item.resource,
+        "live": item.live,
+        "desired": item.desired,
+        "origin": item.origin,
+        "message": item.message,
+        "since": iso(since),
+    }

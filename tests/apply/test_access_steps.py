@@ -20,7 +20,8 @@ from reconciler.apply.secret_steps import (
     deliver_connection_secret,
 )
 from reconciler.apply.secrets import FileSink
-from reconciler.core.model import BranchCompute, ConnectionSecretSpec, LiveFleet
+from reconciler.core.catalog import BranchCompute, ConnectionSecretSpec
+from reconciler.core.model import LiveFleet
 from reconciler.credentials import Credentials
 from reconciler.emulator import Emulator, seed_from_mapping
 from reconciler.ledger import open_ledger

@@ -17,7 +17,8 @@ from reconciler.app.checkpoint_jobs import ScheduleReport, schedule_checkpoints
 from reconciler.app.checkpoints import Checkpoints, CreateOptions
 from reconciler.apply.restore_steps import RESTORE_INTENT
 from reconciler.apply.snapshot_steps import CREATE_SNAPSHOT_INTENT
-from reconciler.core.model import CheckpointPolicy, OwnedTenant
+from reconciler.core.branch_policies import CheckpointPolicy
+from reconciler.core.model import OwnedTenant
 from reconciler.errors import LockHeldError, UnprocessableEntity
 from reconciler.ledger import open_ledger
 from reconciler.ledger.checkpoints import CheckpointStatus

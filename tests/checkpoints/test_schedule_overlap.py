@@ -18,7 +18,8 @@ import pytest
 from reconciler.app import planning
 from reconciler.app.checkpoint_jobs import ScheduleReport, collect_garbage, schedule_checkpoints
 from reconciler.app.checkpoints import Checkpoints, CreateOptions
-from reconciler.core.model import CheckpointPolicy, DesiredFleet, OwnedTenant
+from reconciler.core.branch_policies import CheckpointPolicy
+from reconciler.core.model import DesiredFleet, OwnedTenant
 from reconciler.emulator import Emulator
 from reconciler.errors import NotFound
 from reconciler.ledger import Ledger, open_ledger

@@ -27,7 +27,8 @@ from reconciler.app.checkpoints import (
 )
 from reconciler.app.environment import Environment, GlobalOptions
 from reconciler.app.source_revision import git_revision
-from reconciler.core.model import CheckpointPolicy, DesiredFleet
+from reconciler.core.branch_policies import CheckpointPolicy
+from reconciler.core.model import DesiredFleet
 from reconciler.credentials import Credentials
 from reconciler.emulator import Emulator
 from reconciler.errors import OutcomeUnknown, UnprocessableEntity, UsageError

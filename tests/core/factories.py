@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reconciler.core.catalog import DEFAULT_BRANCH
 from reconciler.core.model import (
-    DEFAULT_BRANCH,
     ApiKeySpec,
     BranchSpec,
     DesiredFleet,

@@ -13,9 +13,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from reconciler.core.catalog import DEFAULT_BRANCH
 from reconciler.core.context import parse_instant
 from reconciler.core.model import (
-    DEFAULT_BRANCH,
     QUOTA_KEYS,
     LedgerView,
     LiveApiKey,

@@ -5,21 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconciler.core.access_rules import secret_shape, shape_fingerprint
-from reconciler.core.model import (
+from reconciler.core.catalog import (
     AuthSpec,
     BranchCompute,
-    BranchSpec,
     ConnectionSecretSpec,
     DatabaseSpec,
-    DesiredTenant,
-    Lifecycle,
     LiveCatalog,
     LiveDatabase,
-    LiveProject,
     LiveRole,
     RoleSpec,
-    Sourced,
 )
+from reconciler.core.model import BranchSpec, DesiredTenant, Lifecycle, LiveProject, Sourced
 from reconciler.core.plan import Plan
 from reconciler.core.planner import build_plan
 from reconciler.render.text import render_text

@@ -13,19 +13,16 @@ from reconciler.core.access_rules import (
     secret_shape,
     shape_fingerprint,
 )
-from reconciler.core.model import (
+from reconciler.core.catalog import (
     AuthSpec,
     ConnectionSecretSpec,
     DatabaseSpec,
-    DesiredTenant,
-    Lifecycle,
     LiveCatalog,
     LiveDatabase,
     LiveRole,
-    Policy,
     RoleSpec,
-    Sourced,
 )
+from reconciler.core.model import DesiredTenant, Lifecycle, Policy, Sourced
 from tests.core.factories import tenant
 
 PRUNE = Policy(prune_databases=True)

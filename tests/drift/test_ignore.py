@@ -12,7 +12,7 @@ from reconciler.app.drift_ignore import (
     load_ignore_rules,
     parse_ignore_text,
 )
-from reconciler.core.drift_items import DriftItem, DriftKind
+from reconciler.core.drift_model import DriftItem, DriftKind
 from reconciler.core.model import DriftIgnore
 from reconciler.errors import ManifestError
 

@@ -7,23 +7,26 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reconciler.core.drift_items import DriftItem, DriftKind, derive_items, manifest_path
-from reconciler.core.model import (
+from reconciler.core.catalog import (
     AuthSpec,
     BranchCompute,
-    BranchSpec,
     ConnectionSecretSpec,
     DatabaseSpec,
+    LiveCatalog,
+    LiveDatabase,
+    LiveRole,
+    RoleSpec,
+)
+from reconciler.core.drift_items import derive_items
+from reconciler.core.drift_model import DriftItem, DriftKind, manifest_path
+from reconciler.core.model import (
+    BranchSpec,
     DesiredFleet,
     LedgerView,
     LiveBranch,
-    LiveCatalog,
-    LiveDatabase,
     LiveEndpoint,
     LiveFleet,
     LiveProject,
-    LiveRole,
-    RoleSpec,
     Sourced,
 )
 from reconciler.core.planner import build_plan

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from reconciler.app.drift import build_document, summarize
-from reconciler.core.drift_items import DriftItem, DriftKind
+from reconciler.core.drift_model import DriftItem, DriftKind
 from reconciler.errors import PlanFileError
 from reconciler.render.drift import (
+    build_document,
     render_drift,
     render_drift_markdown,
     render_drift_text,
+    summarize,
     validate_drift_dict,
 )
 from tests.core.factories import desired, tenant

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.model import (
+from reconciler.core.catalog import (
     AuthSpec,
     BranchCompute,
     ConnectionSecretSpec,
     DatabaseSpec,
-    DesiredFleet,
     RoleSpec,
-    Sourced,
 )
+from reconciler.core.model import DesiredFleet, Sourced
 from reconciler.errors import ManifestError
 from reconciler.manifests import load_fleet
 from tests.manifests.conftest import FLEET, TIER, tenant_yaml

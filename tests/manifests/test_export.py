@@ -6,18 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler.core.model import (
+from reconciler.core.catalog import (
     AuthSpec,
     DatabaseSpec,
-    LiveApiKey,
-    LiveBranch,
     LiveCatalog,
     LiveDatabase,
-    LiveEndpoint,
-    LiveProject,
     LiveRole,
     RoleSpec,
 )
+from reconciler.core.model import LiveApiKey, LiveBranch, LiveEndpoint, LiveProject
 from reconciler.manifests.export import (
     build_manifest,
     choose_tier,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.model import CheckpointPolicy, DriftIgnore, Pricing, Rate
+from reconciler.core.branch_policies import CheckpointPolicy
+from reconciler.core.model import DriftIgnore, Pricing, Rate
 from reconciler.errors import ManifestError
 from reconciler.manifests import load_fleet
 

@@ -8,16 +8,9 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from reconciler.core.catalog import AuthSpec, DatabaseSpec, LiveDatabase, LiveRole
 from reconciler.core.fingerprint import fingerprint
-from reconciler.core.model import (
-    AuthSpec,
-    DatabaseSpec,
-    DesiredFleet,
-    LedgerView,
-    LiveDatabase,
-    LiveRole,
-    Sourced,
-)
+from reconciler.core.model import DesiredFleet, LedgerView, Sourced
 from reconciler.credentials import Credentials
 from reconciler.emulator import Emulator, seed_from_mapping
 from reconciler.neon import NeonClient, RateLimiter

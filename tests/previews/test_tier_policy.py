@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.core.model import (
+from reconciler.core.branch_policies import (
     DEFAULT_PREVIEW_SUSPEND_SECONDS,
     DEFAULT_PREVIEW_TTL_SECONDS,
     PreviewPolicy,

@@ -27,15 +27,9 @@ from reconciler.core.access_rules import (
     secret_shape,
     shape_fingerprint,
 )
+from reconciler.core.catalog import DEFAULT_BRANCH, BranchCompute, ConnectionSecretSpec
 from reconciler.core.context import PlanContext
-from reconciler.core.model import (
-    DEFAULT_BRANCH,
-    BranchCompute,
-    ConnectionSecretSpec,
-    DesiredTenant,
-    LiveEndpoint,
-    LiveProject,
-)
+from reconciler.core.model import DesiredTenant, LiveEndpoint, LiveProject
 from reconciler.core.plan import FieldChange, Step
 from reconciler.core.plan_payloads import (
     CreateBranch,

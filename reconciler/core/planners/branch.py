@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.core.catalog import DEFAULT_BRANCH
 from reconciler.core.context import PlanContext, is_ignored, parse_instant, same_instant
 from reconciler.core.diff import field_changes
-from reconciler.core.model import DEFAULT_BRANCH, BranchSpec, DesiredTenant, LiveBranch, LiveProject
+from reconciler.core.model import BranchSpec, DesiredTenant, LiveBranch, LiveProject
 from reconciler.core.naming import is_old_branch
 from reconciler.core.plan import Action, Step
 from reconciler.core.plan_payloads import CreateBranch, DeleteBranch, UpdateBranch
