@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from reconciler import __version__
 from reconciler.app import applying
 from reconciler.app.environment import Environment
+from reconciler.app.rotations import apply_rotation, recorded_tenant, rotation_plan_of
 from reconciler.apply.applier import StepEvent
-from reconciler.core.model import DesiredFleet, LiveFleet
+from reconciler.core.model import DesiredFleet
 from reconciler.core.naming import api_key_name
-from reconciler.core.plan import Action, ApplyContract, Plan, PlannedBinding, Step
+from reconciler.core.plan import Action, Plan, Step
 from reconciler.core.plan_payloads import CreateApiKey, RevokeApiKey
 from reconciler.core.planners.tenant_outcome import step_id
 from reconciler.errors import UsageError
@@ -37,9 +37,7 @@ def rotation_plan(
             f"tenant {tenant} declares no API key named {', '.join(unknown)} "
             f"(declared: {', '.join(declared) or 'none'})"
         )
-    record = env.ledger().tenant(tenant)
-    if record is None or not record.project_id:
-        raise UsageError(f"tenant {tenant} has no project recorded yet: run fleet apply first")
+    record = recorded_tenant(env, tenant)
     steps: list[Step] = []
     for name in keys or declared:
         full = api_key_name(spec.project_name, name)
@@ -62,19 +60,7 @@ def rotation_plan(
                     reason="rotation: revoke the old key once the new one is delivered",
                 )
             )
-    binding = PlannedBinding(
-        project_name=spec.project_name,
-        org_id=record.org_id,
-        project_id=record.project_id,
-        prevent_destroy=spec.lifecycle.prevent_destroy,
-    )
-    return Plan(
-        tool_version=__version__,
-        manifest_digest=desired.digest,
-        fingerprints={},
-        steps=tuple(steps),
-        contract=ApplyContract(observed={}, tenants={tenant: binding}, mode="rotate"),
-    )
+    return rotation_plan_of(desired, spec, record, steps)
 
 
 def rotate(
@@ -87,10 +73,9 @@ def rotate(
     on_event: Callable[[StepEvent], None] | None = None,
 ) -> applying.ApplyOutcome:
     """Rotate the keys under the apply lock; raises before any change on bad input."""
-    with applying.apply_session(env, lock_timeout=lock_timeout):
-        plan = rotation_plan(desired, env, tenant, keys)
-        # A rotation reads nothing live: the ledger holds the project and key ids it needs.
-        nothing = LiveFleet(projects={})
-        return applying.apply_plan(
-            env, plan, parallelism=1, on_event=on_event, planned_from=nothing
-        )
+    return apply_rotation(
+        env,
+        lambda: rotation_plan(desired, env, tenant, keys),
+        lock_timeout=lock_timeout,
+        on_event=on_event,
+    )

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from reconciler import __version__
 from reconciler.app import applying
 from reconciler.app.environment import Environment
+from reconciler.app.rotations import apply_rotation, recorded_tenant, rotation_plan_of
 from reconciler.apply.applier import StepEvent
-from reconciler.core.model import DesiredFleet, LiveFleet
+from reconciler.core.model import DesiredFleet
 from reconciler.core.plan import Action, Plan, Step
-from reconciler.core.plan_contract import ApplyContract, PlannedBinding
 from reconciler.core.plan_payloads import DeliverConnectionSecret, ResetRolePassword
 from reconciler.core.planners.tenant_outcome import step_id
 from reconciler.errors import UsageError
@@ -44,9 +43,7 @@ def rotation_plan(
             f"no connection secret of tenant {tenant} uses role {', '.join(unknown)} "
             f"(roles in use: {', '.join(used)})"
         )
-    record = env.ledger().tenant(tenant)
-    if record is None or not record.project_id:
-        raise UsageError(f"tenant {tenant} has no project recorded yet: run fleet apply first")
+    record = recorded_tenant(env, tenant)
     steps: list[Step] = []
     for role in roles or used:
         names = tuple(sorted(s.name for s in secrets if s.role == role))
@@ -70,19 +67,7 @@ def rotation_plan(
                     reason="rotation: deliver the new password",
                 )
             )
-    binding = PlannedBinding(
-        project_name=spec.project_name,
-        org_id=record.org_id,
-        project_id=record.project_id,
-        prevent_destroy=spec.lifecycle.prevent_destroy,
-    )
-    return Plan(
-        tool_version=__version__,
-        manifest_digest=desired.digest,
-        fingerprints={},
-        steps=tuple(steps),
-        contract=ApplyContract(observed={}, tenants={tenant: binding}, mode="rotate"),
-    )
+    return rotation_plan_of(desired, spec, record, steps)
 
 
 def rotate(
@@ -95,10 +80,9 @@ def rotate(
     on_event: Callable[[StepEvent], None] | None = None,
 ) -> applying.ApplyOutcome:
     """Rotate under the apply lock; raises before any change on bad input."""
-    with applying.apply_session(env, lock_timeout=lock_timeout):
-        plan = rotation_plan(desired, env, tenant, roles)
-        # A rotation reads nothing live up front: the ledger holds the project id it needs.
-        nothing = LiveFleet(projects={})
-        return applying.apply_plan(
-            env, plan, parallelism=1, on_event=on_event, planned_from=nothing
-        )
+    return apply_rotation(
+        env,
+        lambda: rotation_plan(desired, env, tenant, roles),
+        lock_timeout=lock_timeout,
+        on_event=on_event,
+    )

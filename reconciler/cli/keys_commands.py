@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
 
 from reconciler.app import keys as key_use_cases
 from reconciler.app import planning
+from reconciler.app.applying import ApplyOutcome
 from reconciler.app.environment import Environment
 from reconciler.apply.executor import Status
 from reconciler.cli.state import State, pass_state
@@ -37,13 +38,27 @@ def rotate(
     fmt: str,
 ) -> None:
     """Mint TENANT's keys anew, deliver them to the secret sink, then revoke the old ones."""
+    rotate_and_report(state, path, key_use_cases.rotate, tenant, key_names, lock_timeout, fmt)
+
+
+def rotate_and_report(
+    state: State,
+    path: Path,
+    rotate: Callable[..., ApplyOutcome],
+    tenant: str,
+    names: Sequence[str],
+    lock_timeout: float,
+    fmt: str,
+) -> None:
+    """Run a rotation use case (``keys rotate``, ``secrets rotate``) and print its summary;
+    exit 4 when a step failed, as ``fleet apply`` does."""
     desired = planning.validate(path)
     with Environment(state.options, desired.fleet) as env:
-        outcome = key_use_cases.rotate(
+        outcome = rotate(
             env,
             desired,
             tenant,
-            key_names,
+            names,
             lock_timeout=lock_timeout,
             on_event=state.output.progress(0, json_lines=fmt == "json"),
         )

@@ -7,13 +7,9 @@ from pathlib import Path
 
 import click
 
-from reconciler.app import planning
 from reconciler.app import secret_rotation as rotation_use_cases
-from reconciler.app.environment import Environment
-from reconciler.apply.executor import Status
+from reconciler.cli.keys_commands import rotate_and_report
 from reconciler.cli.state import State, pass_state
-from reconciler.errors import ApplyError
-from reconciler.render.output import apply_summary
 
 
 @click.group()
@@ -37,21 +33,4 @@ def rotate(
     fmt: str,
 ) -> None:
     """Reset the passwords of TENANT's roles and deliver its connection secrets anew."""
-    desired = planning.validate(path)
-    with Environment(state.options, desired.fleet) as env:
-        outcome = rotation_use_cases.rotate(
-            env,
-            desired,
-            tenant,
-            roles,
-            lock_timeout=lock_timeout,
-            on_event=state.output.progress(0, json_lines=fmt == "json"),
-        )
-    click.echo(apply_summary(outcome, fmt))
-    report = outcome.report
-    if not report.ok:
-        raise ApplyError(
-            report.count(Status.FAILED),
-            report.count(Status.SKIPPED),
-            report.count(Status.SUCCEEDED),
-        )
+    rotate_and_report(state, path, rotation_use_cases.rotate, tenant, roles, lock_timeout, fmt)
