@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.apply.secrets import (
-    ExecSink,
     FileSink,
     SecretSink,
     _SymlinkRefused,
-    _write_atomically,
-    sink_environment,
 )
-from reconciler.errors import SecretSinkError
 
 
 def secret_name(run_id: str) -> str:
@@ -60,7 +54,7 @@ class PreviewSecret:
 
     @property
     def what(self) -> str:
-        """How messages name it (the shape ``handoff``'s ``Deliverable`` sinks take too)."""
+        """How the sinks' messages name it (``Deliverable``: ``sink.deliver(secret)``)."""
         return "preview connection secret"
 
     def secret_values(self) -> tuple[str, ...]:
@@ -88,17 +82,6 @@ class PreviewSecret:
         }
 
 
-def deliver(sink: SecretSink, secret: PreviewSecret) -> None:
-    """Hand ``secret`` to the sink; ``SecretSinkError`` (never showing the secret) otherwise."""
-    what = f"the connection secret of preview {secret.run_id!r} of tenant {secret.tenant}"
-    if isinstance(sink, FileSink):
-        _write_file(sink, secret, what)
-    elif isinstance(sink, ExecSink):
-        _run_command(sink, secret, what)
-    else:
-        raise SecretSinkError(f"cannot deliver {what}: unsupported sink {type(sink).__name__}")
-
-
 def withdraw(sink: SecretSink | None, tenant: str, run_id: str) -> bool:
     """Remove a deleted preview's file from a file sink; True when one was removed.
 
@@ -118,44 +101,3 @@ def withdraw(sink: SecretSink | None, tenant: str, run_id: str) -> bool:
         return False
     finally:
         os.close(tenant_fd)
-
-
-def _write_file(sink: FileSink, secret: PreviewSecret, what: str) -> None:
-    target = sink.path_for(secret.tenant, secret.name)
-    try:
-        tenant_fd = sink._open_tenant_directory(target.parent.name)
-        try:
-            _write_atomically(tenant_fd, target, secret.document())
-        finally:
-            os.close(tenant_fd)
-    except _SymlinkRefused as refused:
-        raise SecretSinkError(
-            f"cannot write {what} to {target}: {refused.path} is a symbolic link (the file "
-            "sink follows none)"
-        ) from None
-    except OSError as exc:
-        raise SecretSinkError(f"cannot write {what} to {target}: {exc.strerror or exc}") from exc
-
-
-def _run_command(sink: ExecSink, secret: PreviewSecret, what: str) -> None:
-    environ = os.environ if sink._environ is None else sink._environ
-    try:
-        done = subprocess.run(
-            sink.argv,
-            input=json.dumps(secret.document(), sort_keys=True),
-            text=True,
-            capture_output=True,
-            timeout=sink.timeout,
-            check=False,
-            env=sink_environment(environ, sink.allowed),
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SecretSinkError(f"secret sink command {sink.argv[0]!r} failed for {what}") from exc
-    if done.returncode != 0:
-        err = done.stderr.strip()
-        for value in secret.secret_values():
-            err = err.replace(value, "***")
-        raise SecretSinkError(
-            f"secret sink command {sink.argv[0]!r} exited {done.returncode} for {what}"
-            + (f": {err[-300:]}" if err else "")
-        )

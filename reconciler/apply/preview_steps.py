@@ -133,7 +133,7 @@ def create_preview(ctx: PreviewContext, request: PreviewRequest) -> dict[str, An
     secret = _connection_secret(ctx, key, request, branch, endpoint)
     if ctx.sink is None:
         raise ItemFailed("no secret sink is configured: the connection secret cannot be delivered")
-    preview_secrets.deliver(ctx.sink, secret)
+    ctx.sink.deliver(secret)
     ctx.ledger.save_preview(
         replace(
             _record(request, PreviewStatus.READY),

@@ -37,7 +37,7 @@ def test_repr_and_fingerprint_never_show_the_secret():
 
 def test_file_sink_gets_one_0600_document_named_after_tenant_and_run(tmp_path):
     sink = FileSink(tmp_path / "secrets")
-    preview_secrets.deliver(sink, SECRET)
+    sink.deliver(SECRET)
     target = tmp_path / "secrets" / "cust-1" / "preview-run-7.json"
     document = json.loads(target.read_text())
     assert document["uri"] == document["DATABASE_URL"] == URI and document["password"] == PASSWORD
@@ -58,7 +58,7 @@ def test_a_symlink_in_the_file_sink_is_refused(tmp_path):
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "cust-1").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(SecretSinkError, match="symbolic link") as caught:
-        preview_secrets.deliver(FileSink(tmp_path / "secrets"), SECRET)
+        FileSink(tmp_path / "secrets").deliver(SECRET)
     assert PASSWORD not in str(caught.value)
     assert list((tmp_path / "elsewhere").iterdir()) == []
 
@@ -67,7 +67,7 @@ def test_exec_sink_gets_the_document_on_stdin(tmp_path):
     out = tmp_path / "got.json"
     script = f"import sys, pathlib; pathlib.Path({str(out)!r}).write_text(sys.stdin.read())"
     sink = ExecSink(f"{sys.executable} -c {json.dumps(script)}")
-    preview_secrets.deliver(sink, SECRET)
+    sink.deliver(SECRET)
     assert json.loads(out.read_text())["uri"] == URI
     assert preview_secrets.withdraw(sink, "cust-1", "run-7") is False
 
@@ -76,5 +76,5 @@ def test_a_failing_exec_sink_never_echoes_the_secret(tmp_path):
     script = "import sys; sys.stderr.write(sys.stdin.read()); sys.exit(3)"
     sink = ExecSink(f"{sys.executable} -c {json.dumps(script)}")
     with pytest.raises(SecretSinkError, match="exited 3") as caught:
-        preview_secrets.deliver(sink, SECRET)
+        sink.deliver(SECRET)
     assert PASSWORD not in str(caught.value) and URI not in str(caught.value)
